@@ -1,0 +1,218 @@
+"""One typed settings object for Corridor, read from the environment.
+
+Feed and warehouse endpoints are Airflow Connections (``AIRFLOW_CONN_*`` or any
+secrets backend); everything else is a ``CORRIDOR_*`` environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+FEED_IDS = ("ru_customs", "kz_customs", "comtrade", "ports", "rail")
+FEED_CONN_IDS = {feed: f"corridor_{feed}" for feed in FEED_IDS}
+WAREHOUSE_CONN_ID = "corridor_warehouse"
+
+#: Partner reporters of the mirror (comtrade) feed, M49 codes (spec/feeds.md).
+MIRROR_REPORTERS_M49 = (156, 860, 417, 792, 31, 364, 795, 112, 51)
+#: Reporters in scope: Russia and Kazakhstan.
+REPORTERS_M49 = {"RUS": 643, "KAZ": 398}
+#: Feed ports (role feed_port in caspian_ports.csv).
+FEED_PORTS = ("KZAAU", "KZKUR")
+
+
+def month_add(period_month: str, months: int) -> str:
+    """Shift a ``YYYY-MM`` period by ``months`` (may be negative)."""
+    year, month = (int(part) for part in period_month.split("-"))
+    index = year * 12 + (month - 1) + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def month_range(first: str, last: str) -> list[str]:
+    """Inclusive list of ``YYYY-MM`` periods from ``first`` to ``last``."""
+    months: list[str] = []
+    current = first
+    while current <= last:
+        months.append(current)
+        current = month_add(current, 1)
+    return months
+
+
+class Settings(BaseSettings):
+    """Runtime settings; every field can be set as ``CORRIDOR_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CORRIDOR_", extra="ignore")
+
+    period_from: str = "2023-01"
+    period_to: str = "2024-12"
+    home_dir: Path = PROJECT_DIR / ".corridor"
+    publish_dir: Path = PROJECT_DIR / "published"
+    landing_dir: Path | None = None
+    dbt_project_dir: Path = PROJECT_DIR / "dbt_project"
+    gx_context_dir: Path = PROJECT_DIR / "expectations"
+    sim_seed: int = 20240101
+    sim_scale: float = 1.0
+
+    @field_validator("period_from", "period_to")
+    @classmethod
+    def _check_period(cls, value: str) -> str:
+        year, _, month = value.partition("-")
+        if not (len(year) == 4 and year.isdigit() and len(month) == 2 and month.isdigit()
+                and 1 <= int(month) <= 12):
+            raise ValueError(f"period must be YYYY-MM, got {value!r}")
+        return value
+
+    @cached_property
+    def ingest_from(self) -> str:
+        """First ingested month: 12 months before the first published one (YoY bases)."""
+        return month_add(self.period_from, -12)
+
+    @property
+    def ingest_months(self) -> list[str]:
+        return month_range(self.ingest_from, self.period_to)
+
+    @property
+    def publish_months(self) -> list[str]:
+        return month_range(self.period_from, self.period_to)
+
+    @property
+    def landing_root(self) -> Path:
+        return self.landing_dir or self.home_dir / "landing"
+
+    @property
+    def gx_results_dir(self) -> Path:
+        return self.home_dir / "gx"
+
+
+def get_settings() -> Settings:
+    return Settings()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a client needs from an Airflow Connection."""
+
+    conn_id: str
+    conn_type: str
+    host: str
+    port: int | None
+    schema: str | None
+    login: str | None
+    password: str | None
+
+    @property
+    def base_url(self) -> str:
+        """``{conn_type}://{host}[:{port}]`` then ``/{schema}`` if set (spec/feeds.md)."""
+        url = f"{self.conn_type}://{self.host}"
+        if self.port:
+            url += f":{self.port}"
+        if self.schema:
+            url += "/" + self.schema.strip("/")
+        return url
+
+
+def get_endpoint(conn_id: str) -> Endpoint:
+    """Resolve a connection through Airflow (env vars, secrets backends, metadata DB)."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    return Endpoint(
+        conn_id=conn_id,
+        conn_type=conn.conn_type or "http",
+        host=conn.host or "",
+        port=conn.port,
+        schema=conn.schema or None,
+        login=conn.login or None,
+        password=conn.password or None,
+    )
+
+
+def connection_env_name(conn_id: str) -> str:
+    return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+def connection_is_set(conn_id: str) -> bool:
+    """True when the connection comes from the environment (a real deployment plugs in so)."""
+    return bool(os.environ.get(connection_env_name(conn_id)))
+
+
+def http_connection_uri(base_url: str, login: str | None = None,
+                        password: str | None = None) -> str:
+    """An Airflow connection URI for an HTTP feed at ``base_url``."""
+    parts = urlsplit(base_url)
+    auth = ""
+    if login or password:
+        auth = f"{quote(login or '', safe='')}:{quote(password or '', safe='')}@"
+    return f"{parts.scheme}://{auth}{parts.netloc}{parts.path}"
+
+
+@dataclass(frozen=True)
+class WarehouseDsn:
+    """The PostgreSQL warehouse, as libpq parameters (host may be a unix socket dir)."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @classmethod
+    def from_uri(cls, uri: str) -> WarehouseDsn:
+        parts = urlsplit(uri)
+        query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+        host = unquote(query.get("host", parts.hostname or "localhost"))
+        return cls(
+            host=host,
+            port=int(query.get("port", parts.port or 5432)),
+            user=unquote(parts.username or query.get("user", "postgres")),
+            password=unquote(parts.password or query.get("password", "")),
+            dbname=unquote(parts.path.lstrip("/") or "postgres"),
+        )
+
+    @property
+    def conninfo(self) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(host=self.host, port=self.port, user=self.user,
+                             password=self.password, dbname=self.dbname)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        if self.host.startswith("/"):
+            return (f"postgresql+psycopg2://{auth}@/{self.dbname}"
+                    f"?host={quote(self.host, safe='/')}&port={self.port}")
+        return f"postgresql+psycopg2://{auth}@{self.host}:{self.port}/{self.dbname}"
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment read by ``dbt_project/profiles.yml``."""
+        return {
+            "CORRIDOR_PG_HOST": self.host,
+            "CORRIDOR_PG_PORT": str(self.port),
+            "CORRIDOR_PG_USER": self.user,
+            "CORRIDOR_PG_PASSWORD": self.password,
+            "CORRIDOR_PG_DBNAME": self.dbname,
+        }
+
+
+def get_warehouse_dsn() -> WarehouseDsn:
+    """The ``corridor_warehouse`` connection (set by ``corridor run`` for the embedded one)."""
+    uri = os.environ.get(connection_env_name(WAREHOUSE_CONN_ID))
+    if uri:
+        return WarehouseDsn.from_uri(uri)
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(WAREHOUSE_CONN_ID)
+    return WarehouseDsn(host=conn.host or "localhost", port=conn.port or 5432,
+                        user=conn.login or "postgres", password=conn.password or "",
+                        dbname=conn.schema or "postgres")
