@@ -1,0 +1,49 @@
+"""Shared fixtures: one embedded PostgreSQL for the whole test session.
+
+Set ``CORRIDOR_TEST_WAREHOUSE_URI`` (a PostgreSQL URI) to run the suite against a
+real server instead (CI does so for the Debian PostgreSQL path).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from corridor.config import PROJECT_DIR, WarehouseDsn
+
+TEST_HOME = PROJECT_DIR / ".corridor" / "test"
+
+
+@pytest.fixture(scope="session")
+def warehouse_server() -> WarehouseDsn:
+    """The server the suite uses: embedded pgserver unless a real one is configured."""
+    uri = os.environ.get("CORRIDOR_TEST_WAREHOUSE_URI")
+    if uri:
+        return WarehouseDsn.from_uri(uri)
+    from corridor.warehouse import start_embedded
+
+    return start_embedded(TEST_HOME / "pgdata")
+
+
+@pytest.fixture()
+def fresh_database(warehouse_server: WarehouseDsn):
+    """A new empty database on the session's server, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(warehouse_server.conninfo, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    dsn = WarehouseDsn(warehouse_server.host, warehouse_server.port, warehouse_server.user,
+                       warehouse_server.password, name)
+    yield dsn
+    with psycopg.connect(warehouse_server.conninfo, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture()
+def tmp_home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
