@@ -13,9 +13,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from corridor.config import PROJECT_DIR, WarehouseDsn
+from corridor.config import PROJECT_DIR, Settings, WarehouseDsn
+from corridor.runner import airflow_env
 
 TEST_HOME = PROJECT_DIR / ".corridor" / "test"
+# Airflow reads its configuration once, at first import: point it at the test home
+# before any test imports it.
+os.environ.update(airflow_env(Settings(home_dir=TEST_HOME)))
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
 @pytest.fixture(scope="session")

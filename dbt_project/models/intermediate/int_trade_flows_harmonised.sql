@@ -1,0 +1,61 @@
+-- Both reporters' own customs rows in one shape (USD, kg, ISO3), newest revision
+-- of each month, ingest window only. Raw holds accepted rows only.
+with
+
+ru_rows as (
+
+    select * from {{ ref('stg_ru_customs__trade_rows') }}
+
+),
+
+kz_rows as (
+
+    select * from {{ ref('stg_kz_customs__trade_rows') }}
+
+),
+
+periods as (
+
+    select period_month from {{ ref('int_periods_enumerated') }}
+
+),
+
+unioned as (
+
+    select
+        reporter_iso3, partner_iso3, is_partner_undisclosed, period_month, flow,
+        hs6_code, hs_chapter, tnved_code, trade_value_usd, net_weight_kg,
+        null::text as transport_mode,
+        'ru_customs'::text as source_feed,
+        source_revision, source_status, row_number as source_row_number
+    from ru_rows
+
+    union all
+
+    select
+        reporter_iso3, partner_iso3, is_partner_undisclosed, period_month, flow,
+        hs6_code, hs_chapter, tnved_code, trade_value_usd, net_weight_kg,
+        transport_mode,
+        'kz_customs'::text as source_feed,
+        source_revision, source_status, row_number as source_row_number
+    from kz_rows
+
+),
+
+newest as (
+
+    -- the highest revision of a unit replaces it completely
+    select
+        unioned.*,
+        max(source_revision) over (partition by source_feed, period_month) as newest_revision
+    from unioned
+    inner join periods on periods.period_month = unioned.period_month
+
+)
+
+select
+    reporter_iso3, partner_iso3, is_partner_undisclosed, period_month, flow,
+    hs6_code, hs_chapter, tnved_code, trade_value_usd, net_weight_kg, transport_mode,
+    source_feed, source_revision, source_status, source_row_number
+from newest
+where source_revision = newest_revision

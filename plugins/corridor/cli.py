@@ -1,0 +1,187 @@
+"""``corridor``: every step of the pipeline runnable without an Airflow deployment."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import typer
+
+from corridor.config import (
+    FEED_CONN_IDS,
+    WAREHOUSE_CONN_ID,
+    Settings,
+    connection_env_name,
+    connection_is_set,
+    get_settings,
+)
+
+app = typer.Typer(help="Corridor: trade and logistics indicators for the Eurasian corridors.",
+                  no_args_is_help=True, add_completion=False)
+gx_app = typer.Typer(help="The Great Expectations file context.", no_args_is_help=True)
+warehouse_app = typer.Typer(help="The embedded PostgreSQL warehouse.", no_args_is_help=True)
+releases_app = typer.Typer(help="Published releases.", no_args_is_help=True)
+app.add_typer(gx_app, name="gx")
+app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(releases_app, name="releases")
+
+log = logging.getLogger("corridor")
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def ensure_warehouse(settings: Settings) -> str:
+    """Use the configured ``corridor_warehouse`` or start the embedded one; return how."""
+    if connection_is_set(WAREHOUSE_CONN_ID):
+        return "configured corridor_warehouse connection"
+    from corridor.warehouse import embedded_uri, start_embedded
+
+    dsn = start_embedded(settings.home_dir / "pgdata")
+    os.environ[connection_env_name(WAREHOUSE_CONN_ID)] = embedded_uri(dsn)
+    return f"embedded PostgreSQL (pgserver) in {settings.home_dir / 'pgdata'}"
+
+
+def ensure_feeds(settings: Settings, stack: ExitStack) -> str:
+    """Use the configured feed connections, or start the simulator and point them at it."""
+    configured = [conn_id for conn_id in FEED_CONN_IDS.values() if connection_is_set(conn_id)]
+    if len(configured) == len(FEED_CONN_IDS):
+        return "configured feed connections"
+    if configured:
+        missing = sorted(set(FEED_CONN_IDS.values()) - set(configured))
+        raise typer.BadParameter(
+            f"some feed connections are set and others not (missing: {', '.join(missing)}); "
+            "set all five or none (none starts the simulator)")
+    from corridor.simulator import SimConfig, connection_uris, start_simulator
+
+    simulator = stack.enter_context(start_simulator(SimConfig(
+        seed=settings.sim_seed, scale=settings.sim_scale,
+        first_month=settings.ingest_from, last_month=settings.period_to)))
+    os.environ.update(connection_uris(simulator.base_url))
+    return f"feed simulator at {simulator.base_url} (seed {settings.sim_seed}, scale {settings.sim_scale})"
+
+
+@app.command()
+def run() -> None:
+    """Run the whole pipeline (ingest, transform, gate, publish) through the Airflow DAGs."""
+    from corridor.publish.summary import print_summary
+    from corridor.runner import PipelineError, run_pipeline
+
+    _setup_logging()
+    settings = get_settings()
+    with ExitStack() as stack:
+        typer.echo(f"warehouse: {ensure_warehouse(settings)}")
+        typer.echo(f"feeds:     {ensure_feeds(settings, stack)}")
+        typer.echo(f"window:    publish {settings.period_from}..{settings.period_to}, "
+                   f"ingest from {settings.ingest_from}")
+        try:
+            run_pipeline(settings)
+        except PipelineError as error:
+            typer.echo(f"\nFAILED: {error}", err=True)
+            typer.echo(f"Airflow task logs: {settings.home_dir / 'airflow' / 'logs'}", err=True)
+            raise typer.Exit(1) from error
+    print_summary(settings.publish_dir)
+
+
+@app.command()
+def simulator(host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve the five feed contracts in the foreground (prints the connection URIs)."""
+    import signal
+    import threading
+
+    from corridor.simulator import SimConfig, connection_uris, start_simulator
+
+    settings = get_settings()
+    config = SimConfig(seed=settings.sim_seed, scale=settings.sim_scale,
+                       first_month=settings.ingest_from, last_month=settings.period_to)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with start_simulator(config, host=host, port=port) as handle:
+        typer.echo(f"simulator serving at {handle.base_url}")
+        for name, uri in connection_uris(handle.base_url).items():
+            typer.echo(f"export {name}='{uri}'")
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def transform() -> None:
+    """Seed and build the dbt project against the warehouse."""
+    from corridor.transform import run_dbt
+
+    _setup_logging()
+    ensure_warehouse(get_settings())
+    run_dbt(["seed"])
+    run_dbt(["build", "--exclude", "resource_type:seed"])
+
+
+@app.command()
+def publish() -> None:
+    """Run the quality gate and publish a release (the publish DAG's code path)."""
+    from corridor.publish.release import publish_release
+    from corridor.quality.gate import QualityGateFailed, run_gate
+
+    _setup_logging()
+    ensure_warehouse(get_settings())
+    try:
+        quality = run_gate()
+    except QualityGateFailed as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    typer.echo(publish_release(quality))
+
+
+@gx_app.command("sync")
+def gx_sync() -> None:
+    """Write the suites defined in corridor.quality.suites into expectations/."""
+    from corridor.quality.context import sync_context
+
+    names = sync_context(get_settings().gx_context_dir)
+    typer.echo(f"synced suites: {', '.join(names)}")
+
+
+@warehouse_app.command("start")
+def warehouse_start() -> None:
+    """Start the embedded warehouse and leave it running; print its connection URI."""
+    from corridor.warehouse import embedded_uri, start_embedded
+
+    dsn = start_embedded(get_settings().home_dir / "pgdata", keep_running=True)
+    typer.echo(f"export {connection_env_name(WAREHOUSE_CONN_ID)}='{embedded_uri(dsn)}'")
+    typer.echo(f"psql -h {dsn.host} -p {dsn.port} -U {dsn.user} {dsn.dbname}")
+
+
+@releases_app.command("list")
+def releases_list() -> None:
+    """Releases under the published root, newest last; LATEST is marked."""
+    from corridor.publish.release import latest_release
+
+    published = get_settings().publish_dir
+    latest = latest_release(published)
+    for path in sorted((published / "releases").glob("*")):
+        typer.echo(f"{'*' if latest and path.name == latest.name else ' '} {path.name}")
+
+
+@releases_app.command("show")
+def releases_show(release_id: str = typer.Argument("LATEST")) -> None:
+    """Print a release's manifest (files, inputs count, quality)."""
+    from corridor.publish.release import latest_release
+
+    published = get_settings().publish_dir
+    path = latest_release(published) if release_id == "LATEST" else published / "releases" / release_id
+    if path is None or not (path / "manifest.json").exists():
+        raise typer.BadParameter(f"no release {release_id} under {published}")
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    manifest["inputs"] = f"{len(manifest['inputs'])} loaded units"
+    typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    app()

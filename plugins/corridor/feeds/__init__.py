@@ -1,0 +1,1 @@
+"""Feed clients and parsers: one module per feed (spec/feeds.md)."""

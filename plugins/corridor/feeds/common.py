@@ -1,0 +1,120 @@
+"""What every feed parser shares: rejections, value checks, duplicate-key rejection."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Hashable
+
+#: Rejection reasons (raw.rejected_rows.reason), spec/feeds.md "Rows".
+REASONS = frozenset({
+    "missing_field", "unparsable", "negative_value", "unknown_partner", "self_partner",
+    "bad_code_length", "period_mismatch", "duplicate_key", "unknown_point", "date_mismatch",
+})
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A delivered row kept out of the raw tables, with why."""
+
+    feed: str
+    unit: str
+    row_ref: str
+    reason: str
+    detail: str
+    raw_record: str | None
+
+
+class RowError(Exception):
+    """One row breaks a rule; ``reason`` is one of :data:`REASONS`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        assert reason in REASONS, reason
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class ParseResult:
+    """Accepted rows (dicts keyed by raw-table column) and rejections of one unit."""
+
+    feed: str
+    unit: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def reject(self, row_ref: str | int, error: RowError, raw_record: str | None) -> None:
+        self.rejections.append(make_rejection(self.feed, self.unit, row_ref, error.reason,
+                                              error.message, raw_record))
+
+
+def make_rejection(feed: str, unit: str, row_ref: str | int, reason: str, message: str,
+                   raw_record: str | None) -> Rejection:
+    # The detail names feed, unit and row so that a log line or a table row stands alone.
+    detail = f"{feed} unit {unit} row {row_ref}: {message}"
+    return Rejection(feed, unit, str(row_ref), reason, detail, raw_record)
+
+
+def require(record: dict[str, Any], name: str) -> Any:
+    value = record.get(name)
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        raise RowError("missing_field", f"required field {name!r} is missing")
+    return value
+
+
+def to_decimal(value: Any, name: str, *, comma: bool = False, nonnegative: bool = True,
+               optional: bool = False) -> Decimal | None:
+    """A Decimal from text or a JSON number (never via float); negative values rejected."""
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        if optional:
+            return None
+        raise RowError("missing_field", f"required field {name!r} is missing")
+    if isinstance(value, bool):
+        raise RowError("unparsable", f"{name}={value!r} is not a number")
+    if isinstance(value, float):
+        # json parsed without parse_float=Decimal: go through repr, the shortest exact text.
+        value = repr(value)
+    text = str(value).strip()
+    if comma:
+        text = text.replace(",", ".")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise RowError("unparsable", f"{name}={value!r} is not a number") from None
+    if not number.is_finite():
+        raise RowError("unparsable", f"{name}={value!r} is not a finite number")
+    if nonnegative and number < 0:
+        raise RowError("negative_value", f"{name}={value!r} is negative")
+    return number
+
+
+def to_int(value: Any, name: str, *, nonnegative: bool = True, optional: bool = False
+           ) -> int | None:
+    number = to_decimal(value, name, nonnegative=nonnegative, optional=optional)
+    if number is None:
+        return None
+    if number != number.to_integral_value():
+        raise RowError("unparsable", f"{name}={value!r} is not an integer")
+    return int(number)
+
+
+def check_code(value: Any, name: str, length: int) -> str:
+    """A commodity code as delivered text of exactly ``length`` digits (never padded)."""
+    if not isinstance(value, str):
+        # A JSON number has lost its leading zeros: the code cannot be trusted.
+        raise RowError("unparsable", f"{name}={value!r} is not text")
+    code = value.strip()
+    if not code.isdigit():
+        raise RowError("unparsable", f"{name}={value!r} is not a digit string")
+    if len(code) != length:
+        raise RowError("bad_code_length", f"{name}={value!r} has {len(code)} digits, not {length}")
+    return code
+
+
+def duplicate_keys(keys: list[Hashable | None]) -> set[Hashable]:
+    """Keys that occur more than once (``None`` = no usable key, never a duplicate)."""
+    counts = Counter(key for key in keys if key is not None)
+    return {key for key, count in counts.items() if count > 1}

@@ -1,0 +1,195 @@
+"""kz_customs: Kazakhstan customs JSON API, paged per month.
+
+Values stay as delivered (thousand USD, tonnes): dbt converts. Numbers are Decimal
+(``parse_float=Decimal``), M49 codes text with their leading zeros.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from corridor.feeds.common import (
+    ParseResult,
+    RowError,
+    check_code,
+    duplicate_keys,
+    require,
+    to_decimal,
+)
+from corridor.feeds.http import FeedClient, FeedHTTPError, json_body
+from corridor.reference import m49_codes
+
+log = logging.getLogger(__name__)
+
+FEED = "kz_customs"
+REQUIRED = ("flow", "tn_ved", "partner_m49", "value_thousand_usd", "net_weight_t",
+            "transport_mode", "customs_regime")
+FLOWS = ("export", "import")
+TRANSPORT_MODES = ("rail", "sea", "road", "pipeline", "air", "other")
+REPORTER_M49 = 398
+PAGE_SIZE = 1000
+PERIODS_PATH = "/kz-customs/api/v2/periods"
+TRADE_PATH = "/kz-customs/api/v2/trade"
+
+
+def parse_pages(pages: list[dict[str, Any]], period_month: str, revision: int, status: str
+                ) -> ParseResult:
+    """Items of all pages of one period (in order) → ``raw.kz_customs_rows`` dicts."""
+    result = ParseResult(FEED, period_month)
+    parsed = []
+    row_number = 0
+    for page in pages:
+        page_period = page.get("period")
+        for item in page.get("items") or []:
+            row_number += 1
+            key = None
+            try:
+                if not isinstance(item, dict):
+                    raise RowError("unparsable", "item is not an object")
+                key = _key(item)
+                row = _row(item, period_month, page_period)
+                row.update(period_month=period_month, revision=revision, status=status,
+                           row_number=row_number)
+                error = None
+            except RowError as exc:
+                row, error = None, exc
+            parsed.append((row_number, item, row, error, key))
+    duplicates = duplicate_keys([key for *_, key in parsed])
+    for row_number, item, row, error, key in parsed:
+        if error is None and key in duplicates:
+            error = RowError("duplicate_key", "key (flow, tn_ved, partner_m49, transport_mode, "
+                                              f"customs_regime)={key} occurs more than once")
+        raw = json.dumps(item, ensure_ascii=False, default=str)
+        if error is not None:
+            result.reject(row_number, error, raw)
+        else:
+            result.rows.append(row)
+    return result
+
+
+def _key(item: dict[str, Any]) -> tuple | None:
+    values = [item.get(name) for name in ("flow", "tn_ved", "partner_m49", "transport_mode",
+                                          "customs_regime")]
+    if any(value is None for value in values):
+        return None
+    partner = str(values[2]).strip()
+    values[2] = int(partner) if partner.isdigit() else partner  # "031" is 31
+    return tuple(str(v).strip() if not isinstance(v, int) else v for v in values)
+
+
+def _row(item: dict[str, Any], period_month: str, page_period: str | None) -> dict[str, Any]:
+    for name in REQUIRED:
+        require(item, name)
+    flow = item["flow"]
+    if flow not in FLOWS:
+        raise RowError("unparsable", f"flow={flow!r} is not export or import")
+    tn_ved = check_code(item["tn_ved"], "tn_ved", 10)
+    partner = item["partner_m49"]
+    if not isinstance(partner, str) or not partner.strip().isdigit():
+        raise RowError("unparsable", f"partner_m49={partner!r} is not an M49 code as text")
+    partner = partner.strip()
+    if int(partner) not in m49_codes():
+        raise RowError("unknown_partner", f"partner_m49={partner!r} is not an M49 code")
+    if int(partner) == REPORTER_M49:
+        raise RowError("self_partner", "partner_m49 is the reporter itself (398)")
+    value = to_decimal(item["value_thousand_usd"], "value_thousand_usd")
+    weight = to_decimal(item["net_weight_t"], "net_weight_t")
+    supp_qty = to_decimal(item.get("supp_qty"), "supp_qty", optional=True)
+    mode = item["transport_mode"]
+    if mode not in TRANSPORT_MODES:
+        raise RowError("unparsable", f"transport_mode={mode!r} is not a known mode")
+    regime = item["customs_regime"]
+    if isinstance(regime, (dict, list, bool)):
+        raise RowError("unparsable", f"customs_regime={regime!r} is not a code")
+    item_period = item.get("period", page_period)
+    if item_period is not None and item_period != period_month:
+        raise RowError("period_mismatch", f"period={item_period!r} differs from the unit "
+                                          f"{period_month}")
+    supp_unit = item.get("supp_unit")
+    return {"flow": flow, "tn_ved": tn_ved, "partner_m49": partner,
+            "partner_name_ru": item.get("partner_name_ru"), "value_thousand_usd": value,
+            "net_weight_t": weight, "supp_qty": supp_qty,
+            "supp_unit": str(supp_unit) if supp_unit is not None else None,
+            "transport_mode": mode, "customs_regime": str(regime).strip()}
+
+
+# ------------------------------------------------------------------------------ fetch
+
+class RevisionChanged(Exception):
+    """The period was re-published while paging: restart it."""
+
+
+@dataclass
+class KzFetch:
+    period_month: str
+    published: bool
+    revision: int | None = None
+    status: str | None = None
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+
+    @property
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for payload in self.payloads:
+            digest.update(hashlib.sha256(payload).digest())
+        return digest.hexdigest()
+
+
+def period_entry(client: FeedClient, period_month: str) -> dict[str, Any] | None:
+    response = client.get(PERIODS_PATH, validate=json_body)
+    return next((p for p in response.parsed.get("periods") or []
+                 if p.get("period") == period_month), None)
+
+
+def fetch_period(client: FeedClient, period_month: str, *, max_restarts: int = 3,
+                 on_page=None) -> KzFetch:
+    """All pages of one period at one revision; restarts on ``409 revision_changed``
+    (or a page of another revision). ``on_page(fetch, page_no, payload, url)`` lands
+    each page as it arrives."""
+    for attempt in range(1, max_restarts + 2):
+        fetch = KzFetch(period_month, published=True)
+        cursor: str | None = None
+        try:
+            while True:
+                params = {"period": period_month, "page_size": str(PAGE_SIZE)}
+                if cursor:
+                    params["cursor"] = cursor
+                try:
+                    response = client.get(TRADE_PATH, params=params, validate=json_body)
+                except FeedHTTPError as exc:
+                    if exc.status == 404:
+                        return KzFetch(period_month, published=False)
+                    if exc.status == 409:
+                        raise RevisionChanged(str(exc)) from exc
+                    raise
+                page = response.parsed
+                revision = int(page["revision"])
+                if fetch.revision is None:
+                    fetch.revision, fetch.status = revision, str(page.get("status"))
+                elif revision != fetch.revision:
+                    raise RevisionChanged(f"page revision {revision} != {fetch.revision}")
+                fetch.pages.append(page)
+                fetch.payloads.append(response.content)
+                fetch.urls.append(response.url)
+                if on_page is not None:
+                    on_page(fetch, len(fetch.pages), response.content, response.url)
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    # The newest page's status is the unit's (status comes from the newest version).
+                    fetch.status = str(page.get("status", fetch.status))
+                    return fetch
+        except RevisionChanged as exc:
+            log.warning("%s %s: revision changed while paging (%s), restart %d",
+                        FEED, period_month, exc, attempt)
+    raise RuntimeError(f"{FEED} {period_month}: revision kept changing over "
+                       f"{max_restarts} restarts")
+
+
+__all__ = ["Decimal", "parse_pages", "fetch_period", "period_entry", "KzFetch"]

@@ -1,0 +1,1 @@
+"""COPY-based idempotent unit loads into the raw schema."""

@@ -1,0 +1,275 @@
+"""Idempotent unit-replacement loads into the raw schema (``raw_schema.sql``).
+
+One unit (a month, a reporter-month, a day) is replaced in ONE transaction:
+lock the unit, compare with ``raw.loaded_units``, delete its rows and rejections,
+COPY the new rows, insert the rejections, record the unit. A retry or rerun changes
+nothing and a crash leaves the old or the new unit, never a mix. Ports are
+versioned per call instead: :func:`load_port_calls`.
+
+Connections passed here should be ``autocommit=True`` so that each
+``conn.transaction()`` is a real BEGIN/COMMIT (one unit = one transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import psycopg
+from psycopg.rows import dict_row
+
+from corridor.feeds.common import Rejection
+
+log = logging.getLogger(__name__)
+
+SCHEMA_SQL = Path(__file__).with_name("raw_schema.sql")
+
+REJECTION_COLUMNS = ("feed", "unit", "row_ref", "reason", "detail", "raw_record")
+
+RU_CUSTOMS_COLUMNS = ("period_month", "revision", "status", "row_number", "napr", "period",
+                      "strana", "tnved", "edizm", "stoim", "netto", "kol", "region",
+                      "region_s")
+KZ_CUSTOMS_COLUMNS = ("period_month", "revision", "status", "row_number", "flow", "tn_ved",
+                      "partner_m49", "partner_name_ru", "value_thousand_usd",
+                      "net_weight_t", "supp_qty", "supp_unit", "transport_mode",
+                      "customs_regime")
+COMTRADE_COLUMNS = ("reporter_code", "period_month", "row_number", "flow_code",
+                    "partner_code", "partner2_code", "cmd_code", "aggr_level", "is_leaf",
+                    "mot_code", "customs_code", "cifvalue", "fobvalue", "primary_value",
+                    "net_wgt", "is_counted_leaf")
+COMTRADE_REPORTING_COLUMNS = ("reporter_code", "period_month", "has_reported", "probe_rows")
+PORT_CALL_COLUMNS = ("call_id", "port", "version", "updated_at", "status", "vessel_imo",
+                     "vessel_name", "vessel_flag", "arrived_at", "departed_at",
+                     "previous_port", "next_port")
+PORT_CARGO_COLUMNS = ("call_id", "version", "line_number", "operation", "cargo_type",
+                      "hs_chapter", "tonnes", "teu")
+RAIL_COLUMNS = ("report_date", "revision", "row_number", "point", "partner_railway",
+                "direction", "transit", "gng", "wagons", "teu", "tonnes", "origin",
+                "destination")
+
+
+def ensure_raw_schema(conn: psycopg.Connection) -> None:
+    """Create the raw schema if needed (idempotent; serialised against parallel tasks)."""
+    with conn.transaction():
+        # Concurrent CREATE ... IF NOT EXISTS can still collide in the catalogs.
+        conn.execute("select pg_advisory_xact_lock(hashtextextended('corridor:raw_schema', 0))")
+        conn.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+
+
+@dataclass
+class TableRows:
+    """Rows for one table of a unit, and how to delete the unit's previous rows there."""
+
+    table: str
+    columns: Sequence[str]
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]]
+    delete_sql: str
+    delete_params: Sequence[Any]
+    counted: bool = True  # counts in rows_loaded
+
+
+@dataclass
+class UnitLoad:
+    feed: str
+    unit: str
+    period_month: str
+    revision: int | None
+    status: str | None
+    sha256: str | None
+    tables: list[TableRows]
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+@dataclass
+class LoadOutcome:
+    feed: str
+    unit: str
+    revision: int | None
+    status: str | None
+    loaded: bool
+    skipped: str | None  # None | 'unchanged' | 'older_revision'
+    rows_loaded: int
+    rows_rejected: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"feed": self.feed, "unit": self.unit, "revision": self.revision,
+                "status": self.status, "loaded": self.loaded, "skipped": self.skipped,
+                "rows_loaded": self.rows_loaded, "rows_rejected": self.rows_rejected}
+
+
+def _lock_unit(conn: psycopg.Connection, feed: str, unit: str) -> None:
+    conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{feed}:{unit}",))
+
+
+def loaded_unit(conn: psycopg.Connection, feed: str, unit: str) -> dict[str, Any] | None:
+    """The ``raw.loaded_units`` row of a unit, or None."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("select * from raw.loaded_units where feed = %s and unit = %s",
+                    (feed, unit))
+        return cur.fetchone()
+
+
+def _as_tuple(row: Mapping[str, Any] | Sequence[Any], columns: Sequence[str]) -> Sequence[Any]:
+    if isinstance(row, Mapping):
+        return tuple(row.get(column) for column in columns)
+    return row
+
+
+def _copy_rows(cur: psycopg.Cursor, table: str, columns: Sequence[str],
+               rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> int:
+    count = 0
+    column_list = ", ".join(columns)
+    with cur.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(_as_tuple(row, columns))
+            count += 1
+    return count
+
+
+def _copy_rejections(cur: psycopg.Cursor, rejections: Iterable[Rejection]) -> int:
+    return _copy_rows(cur, "raw.rejected_rows", REJECTION_COLUMNS,
+                      ((r.feed, r.unit, r.row_ref, r.reason, r.detail, r.raw_record)
+                       for r in rejections))
+
+
+def decide(existing: Mapping[str, Any] | None, revision: int | None, sha256: str | None,
+           status: str | None) -> str | None:
+    """Why an incoming unit is skipped (None: load it)."""
+    if existing is None:
+        return None
+    old_revision = existing["revision"]
+    if old_revision is not None and revision is not None and old_revision > revision:
+        return "older_revision"
+    if (old_revision == revision and existing["sha256"] == sha256
+            and existing["status"] == status):
+        return "unchanged"
+    return None
+
+
+def load_unit(conn: psycopg.Connection, unit_load: UnitLoad) -> LoadOutcome:
+    """Replace one unit in one transaction, unless it is unchanged or older."""
+    ul = unit_load
+    with conn.transaction(), conn.cursor() as cur:
+        _lock_unit(conn, ul.feed, ul.unit)
+        existing = loaded_unit(conn, ul.feed, ul.unit)
+        skipped = decide(existing, ul.revision, ul.sha256, ul.status)
+        if skipped:
+            outcome = LoadOutcome(ul.feed, ul.unit, existing["revision"], existing["status"],
+                                  False, skipped, existing["rows_loaded"],
+                                  existing["rows_rejected"])
+            log.info("%s %s: skipped (%s; incoming revision %s, loaded revision %s)",
+                     ul.feed, ul.unit, skipped, ul.revision, existing["revision"])
+            return outcome
+        rows_loaded = 0
+        for table in ul.tables:
+            cur.execute(table.delete_sql, tuple(table.delete_params))
+            copied = _copy_rows(cur, table.table, table.columns, table.rows)
+            if table.counted:
+                rows_loaded += copied
+        cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s",
+                    (ul.feed, ul.unit))
+        rows_rejected = _copy_rejections(cur, ul.rejections)
+        cur.execute(
+            """
+            insert into raw.loaded_units (feed, unit, period_month, revision, status, sha256,
+                                          rows_loaded, rows_rejected, loaded_at)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, now())
+            on conflict (feed, unit) do update set
+                period_month = excluded.period_month, revision = excluded.revision,
+                status = excluded.status, sha256 = excluded.sha256,
+                rows_loaded = excluded.rows_loaded, rows_rejected = excluded.rows_rejected,
+                loaded_at = excluded.loaded_at
+            """,
+            (ul.feed, ul.unit, ul.period_month, ul.revision, ul.status, ul.sha256,
+             rows_loaded, rows_rejected))
+    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected",
+             ul.feed, ul.unit, ul.revision, ul.status, rows_loaded, rows_rejected)
+    return LoadOutcome(ul.feed, ul.unit, ul.revision, ul.status, True, None, rows_loaded,
+                       rows_rejected)
+
+
+# ---------------------------------------------------------------------------- ports
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def port_high_water_mark(conn: psycopg.Connection, port: str) -> str | None:
+    row = conn.execute("select high_water_mark from raw.port_sync_state where port = %s",
+                       (port,)).fetchone()
+    return row[0] if row else None
+
+
+@dataclass
+class PortLoadOutcome:
+    port: str
+    calls_received: int
+    calls_updated: int
+    calls_unchanged: int
+    cargo_lines_loaded: int
+    rows_rejected: int
+    high_water_mark: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def load_port_calls(conn: psycopg.Connection, port: str, calls: Sequence[Mapping[str, Any]],
+                    cargo_lines: Sequence[Mapping[str, Any]], rejections: Sequence[Rejection],
+                    high_water_mark: str | None) -> PortLoadOutcome:
+    """Upsert calls whose version is higher than the stored one, replacing their cargo
+    lines and rejections; move the port's high-water mark in the same transaction.
+
+    ``calls`` holds at most one (the highest) version per call_id. Rejections whose
+    ``unit`` is a call_id belong to that call's version in ``calls``; others (a call
+    without a usable call_id or version) are replaced by (unit, row_ref).
+    """
+    with conn.transaction(), conn.cursor() as cur:
+        _lock_unit(conn, "ports", port)
+        ids = [call["call_id"] for call in calls]
+        stored: dict[str, int] = {}
+        if ids:
+            cur.execute("select call_id, version from raw.port_calls where call_id = any(%s)"
+                        " for update", (ids,))
+            stored = dict(cur.fetchall())
+        newer = [call for call in calls
+                 if call["call_id"] not in stored or call["version"] > stored[call["call_id"]]]
+        newer_ids = {call["call_id"] for call in newer}
+        newer_version = {call["call_id"]: call["version"] for call in newer}
+        lines = [line for line in cargo_lines
+                 if newer_version.get(line["call_id"]) == line["version"]]
+        call_rejections = [r for r in rejections if r.unit in newer_ids]
+        other_rejections = [r for r in rejections if r.unit not in {c["call_id"] for c in calls}]
+        if newer_ids:
+            id_list = sorted(newer_ids)
+            cur.execute("delete from raw.port_cargo_lines where call_id = any(%s)", (id_list,))
+            cur.execute("delete from raw.port_calls where call_id = any(%s)", (id_list,))
+            cur.execute("delete from raw.rejected_rows where feed = 'ports' and unit = any(%s)",
+                        (id_list,))
+            _copy_rows(cur, "raw.port_calls", PORT_CALL_COLUMNS, newer)
+        loaded_lines = _copy_rows(cur, "raw.port_cargo_lines", PORT_CARGO_COLUMNS, lines)
+        for rejection in other_rejections:
+            cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s"
+                        " and row_ref = %s", (rejection.feed, rejection.unit,
+                                              rejection.row_ref))
+        rejected = _copy_rejections(cur, [*call_rejections, *other_rejections])
+        mark = port_high_water_mark(conn, port)
+        if high_water_mark and (mark is None or _instant(high_water_mark) > _instant(mark)):
+            mark = high_water_mark
+        if mark is not None:
+            cur.execute(
+                """
+                insert into raw.port_sync_state (port, high_water_mark, synced_at)
+                values (%s, %s, now())
+                on conflict (port) do update set high_water_mark = excluded.high_water_mark,
+                                                 synced_at = excluded.synced_at
+                """, (port, mark))
+    outcome = PortLoadOutcome(port, len(calls), len(newer), len(calls) - len(newer),
+                              loaded_lines, rejected, mark)
+    log.info("ports %s: %d calls received, %d updated, %d cargo lines, %d rejected, "
+             "high-water mark %s", port, outcome.calls_received, outcome.calls_updated,
+             loaded_lines, rejected, mark)
+    return outcome

@@ -1,0 +1,1 @@
+"""Releases: immutable folders of published indicators (spec/indicators.md)."""

@@ -1,0 +1,59 @@
+"""The committed GX file context under ``expectations/`` and its sync from code."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from corridor.quality.suites import SuiteSpec, build_suites
+
+DATASOURCE = "corridor_warehouse"
+CHECKPOINT = "corridor_publish_gate"
+#: The datasource's connection string is this variable, substituted at run time, so the
+#: committed context holds no host, path or secret.
+URL_VARIABLE = "CORRIDOR_GX_WAREHOUSE_URL"
+
+
+def get_context(context_dir: Path, warehouse_url: str | None = None):
+    """Open the file context (``context_dir/gx``); set the warehouse URL if given."""
+    import great_expectations as gx
+
+    if warehouse_url is not None:
+        os.environ[URL_VARIABLE] = warehouse_url
+    os.environ.setdefault(URL_VARIABLE, "postgresql+psycopg2://unset")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    return gx.get_context(mode="file", project_root_dir=str(context_dir))
+
+
+def _validation_name(spec: SuiteSpec) -> str:
+    return f"{spec.name}__{spec.schema}_{spec.table}"
+
+
+def sync_context(context_dir: Path) -> list[str]:
+    """Write datasource, assets, suites, validation definitions and the checkpoint.
+
+    Idempotent: existing objects of the same name are replaced. Returns the suite names.
+    """
+    import great_expectations as gx
+
+    context = get_context(context_dir)
+    datasource = context.data_sources.add_or_update_sql(
+        name=DATASOURCE, connection_string="${" + URL_VARIABLE + "}", create_temp_table=False)
+    validations = []
+    for spec in build_suites():
+        asset = next((a for a in datasource.assets if a.name == spec.asset_name), None)
+        if asset is None:
+            asset = datasource.add_table_asset(name=spec.asset_name, table_name=spec.table,
+                                               schema_name=spec.schema)
+        batch_definition = next(
+            (b for b in asset.batch_definitions if b.name == "whole_table"), None
+        ) or asset.add_batch_definition_whole_table("whole_table")
+        suite = gx.ExpectationSuite(name=spec.name, expectations=spec.expectations)
+        suite = context.suites.add_or_update(suite)
+        validation = gx.ValidationDefinition(name=_validation_name(spec),
+                                             data=batch_definition, suite=suite)
+        validations.append(context.validation_definitions.add_or_update(validation))
+    context.checkpoints.add_or_update(
+        gx.Checkpoint(name=CHECKPOINT, validation_definitions=validations,
+                      result_format={"result_format": "SUMMARY"}))
+    return [spec.name for spec in build_suites()]

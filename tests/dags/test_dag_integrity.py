@@ -1,0 +1,77 @@
+"""Every DAG file imports cleanly, fast, without I/O, and follows the house rules."""
+
+from __future__ import annotations
+
+import socket
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from corridor.runner import DAGS_DIR, PIPELINE_DAG_IDS, load_dags
+
+DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
+
+
+@pytest.fixture()
+def no_network(monkeypatch):
+    """Any socket connection at import time is a bug: fail loudly."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("DAG file opened a network connection at import time")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_imports_without_errors_or_io(path: Path, no_network, record_property):
+    from airflow.dag_processing.dagbag import DagBag
+
+    started = time.perf_counter()
+    bag = DagBag(dag_folder=str(path))
+    elapsed = time.perf_counter() - started
+    record_property("parse_seconds", round(elapsed, 3))
+    print(f"{path.name}: parsed in {elapsed:.3f} s, {len(bag.dags)} DAG(s)")
+    assert bag.import_errors == {}
+    assert bag.dags, f"{path.name} defines no DAG"
+
+
+def test_pipeline_dags_exist_and_follow_house_rules():
+    dags = load_dags()
+    assert set(PIPELINE_DAG_IDS) <= set(dags)
+    for dag_id in PIPELINE_DAG_IDS:
+        dag = dags[dag_id]
+        assert dag.catchup is False, dag_id
+        assert dag.start_date is not None, dag_id
+        assert "corridor" in dag.tags, dag_id
+        assert dag.max_active_runs == 1, dag_id
+
+
+def test_ingest_tasks_retry_with_backoff():
+    dags = load_dags()
+    for dag_id in PIPELINE_DAG_IDS:
+        if not dag_id.startswith("corridor_ingest_"):
+            continue
+        for task in dags[dag_id].tasks:
+            assert task.retries >= 2, f"{dag_id}.{task.task_id}"
+            assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}"
+            assert task.retry_delay >= timedelta(seconds=10)
+
+
+def _scheduled_on(dag) -> set[str]:
+    return {asset.uri for asset in dag.timetable.asset_condition.objects}
+
+
+def test_assets_wire_ingest_to_transform_to_publish():
+    dags = load_dags()
+    produced = {
+        outlet.uri
+        for dag_id in PIPELINE_DAG_IDS if dag_id.startswith("corridor_ingest_")
+        for task in dags[dag_id].tasks for outlet in task.outlets
+    }
+    assert len(produced) == 5
+    assert _scheduled_on(dags["corridor_transform"]) == produced
+    marts = {o.uri for t in dags["corridor_transform"].tasks for o in t.outlets}
+    assert _scheduled_on(dags["corridor_publish"]) == marts
