@@ -141,10 +141,16 @@ def publish() -> None:
 
 @gx_app.command("sync")
 def gx_sync() -> None:
-    """Write the suites defined in corridor.quality.suites into expectations/."""
+    """Write the suites defined in corridor.quality.suites into expectations/.
+
+    Needs a built warehouse (``corridor run`` first): GX checks each table exists.
+    """
+    from corridor.config import get_warehouse_dsn
     from corridor.quality.context import sync_context
 
-    names = sync_context(get_settings().gx_context_dir)
+    settings = get_settings()
+    ensure_warehouse(settings)
+    names = sync_context(settings.gx_context_dir, get_warehouse_dsn().sqlalchemy_url)
     typer.echo(f"synced suites: {', '.join(names)}")
 
 

@@ -133,7 +133,8 @@ hhi as (
     select
         chapter_cells.freq, chapter_cells.reporter_iso3, chapter_cells.counterpart_area,
         chapter_cells.time_period,
-        sum((chapter_cells.x_usd / total_cells.x_usd) ^ 2) as hhi_x
+        sum((chapter_cells.x_usd / total_cells.x_usd) * (chapter_cells.x_usd / total_cells.x_usd))
+            as hhi_x
     from chapter_cells
     inner join total_cells using (freq, reporter_iso3, counterpart_area, time_period)
     where chapter_cells.x_usd > 0 and total_cells.x_usd > 0

@@ -173,7 +173,7 @@ class FeedClient:
                         parsed = validate(response)
                     except IncompleteBody:
                         raise
-                    except ValueError as exc:  # json/xml syntax errors are ValueErrors
+                    except (ValueError, SyntaxError) as exc:  # JSON / XML (ET.ParseError)
                         raise IncompleteBody(f"body does not parse: {exc}") from exc
             return FeedResponse(response.status_code, shown, dict(response.headers),
                                 response.content, parsed)

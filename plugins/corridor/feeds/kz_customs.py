@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from corridor.feeds.common import (
@@ -191,5 +190,3 @@ def fetch_period(client: FeedClient, period_month: str, *, max_restarts: int = 3
     raise RuntimeError(f"{FEED} {period_month}: revision kept changing over "
                        f"{max_restarts} restarts")
 
-
-__all__ = ["Decimal", "parse_pages", "fetch_period", "period_entry", "KzFetch"]

@@ -120,11 +120,11 @@ def list_releases(client: FeedClient) -> list[dict[str, Any]]:
 
 
 def fetch_period(client: FeedClient, period_month: str, *, held_sha256: str | None = None,
-                 max_attempts: int = 3) -> RuFetch:
+                 held_status: str | None = None, max_attempts: int = 3) -> RuFetch:
     """The CSV of ``period_month`` whose sha256 equals its release entry.
 
-    ``held_sha256``: the sha we already hold; sent as ``If-None-Match`` when it is the
-    entry's, so an unchanged file costs a 304. A body with another sha means the URL
+    ``held_sha256``/``held_status``: what we already hold; the sha is sent as
+    ``If-None-Match`` when both are the entry's, so an unchanged file costs a 304. A body with another sha means the URL
     moved to a newer revision between the listing and the download: list again.
     """
     for attempt in range(1, max_attempts + 1):
@@ -135,7 +135,8 @@ def fetch_period(client: FeedClient, period_month: str, *, held_sha256: str | No
         sha = str(entry["sha256"]).lower()
         revision, status = int(entry["revision"]), str(entry["status"])
         path = entry.get("path") or f"/ru-customs/v1/data/{period_month}.csv"
-        headers = {"If-None-Match": f'"{sha}"'} if held_sha256 == sha else None
+        held = held_sha256 == sha and held_status == status
+        headers = {"If-None-Match": f'"{sha}"'} if held else None
         try:
             response = client.get(path, headers=headers, ok_statuses=(200, 304))
         except FeedHTTPError as exc:

@@ -29,14 +29,16 @@ def _validation_name(spec: SuiteSpec) -> str:
     return f"{spec.name}__{spec.schema}_{spec.table}"
 
 
-def sync_context(context_dir: Path) -> list[str]:
+def sync_context(context_dir: Path, warehouse_url: str) -> list[str]:
     """Write datasource, assets, suites, validation definitions and the checkpoint.
 
+    GX checks that every table asset exists, so this runs against a built warehouse
+    (``warehouse_url``); the committed context stores only ``${CORRIDOR_GX_WAREHOUSE_URL}``.
     Idempotent: existing objects of the same name are replaced. Returns the suite names.
     """
     import great_expectations as gx
 
-    context = get_context(context_dir)
+    context = get_context(context_dir, warehouse_url=warehouse_url)
     datasource = context.data_sources.add_or_update_sql(
         name=DATASOURCE, connection_string="${" + URL_VARIABLE + "}", create_temp_table=False)
     validations = []

@@ -1,0 +1,92 @@
+-- Partner-side (mirror) rows of each reporter i in {RUS, KAZ} and partner j, from i's
+-- point of view: mirror_flow 'X' = j's imports from i (mirrors i's exports), 'M' =
+-- j's exports to i. For the RUS-KAZ pair the other national feed, as it is (f = 1);
+-- otherwise the Comtrade leaf rows of reporter j. mirror_value_fob_usd converts CIF
+-- to FOB per row (cifvalue / f), f = 1.00 within the EAEU, 1.06 otherwise.
+with
+
+national as (
+
+    select * from {{ ref('int_trade_flows_harmonised') }}
+
+),
+
+comtrade as (
+
+    select * from {{ ref('stg_comtrade__mirror_rows') }}
+
+),
+
+countries as (
+
+    select iso3, is_eaeu from {{ ref('ref_countries') }}
+
+),
+
+periods as (
+
+    select period_month from {{ ref('int_periods_enumerated') }}
+
+),
+
+national_mirror as (
+
+    select
+        partner_iso3 as reporter_iso3,
+        reporter_iso3 as partner_iso3,
+        period_month,
+        case flow when 'M' then 'X' when 'X' then 'M' end as mirror_flow,
+        hs6_code,
+        hs_chapter,
+        trade_value_usd as mirror_value_usd,
+        trade_value_usd as mirror_value_fob_usd,
+        'NATIONAL'::text as mirror_value_basis,
+        1.00::numeric as cif_fob_factor,
+        source_feed as mirror_source_feed
+    from national
+    where reporter_iso3 in ('RUS', 'KAZ')
+      and partner_iso3 in ('RUS', 'KAZ')
+      and partner_iso3 <> reporter_iso3
+
+),
+
+comtrade_mirror as (
+
+    select
+        comtrade.partner_iso3 as reporter_iso3,
+        comtrade.reporter_iso3 as partner_iso3,
+        comtrade.period_month,
+        case comtrade.flow when 'M' then 'X' when 'X' then 'M' end as mirror_flow,
+        comtrade.hs6_code,
+        comtrade.hs_chapter,
+        comtrade.mirror_value_usd,
+        case
+            when comtrade.mirror_value_basis = 'CIF'
+                then comtrade.mirror_value_usd
+                    / (case when i.is_eaeu and j.is_eaeu then 1.00 else 1.06 end)
+            else comtrade.mirror_value_usd
+        end as mirror_value_fob_usd,
+        comtrade.mirror_value_basis,
+        (case when i.is_eaeu and j.is_eaeu then 1.00 else 1.06 end)::numeric as cif_fob_factor,
+        'comtrade'::text as mirror_source_feed
+    from comtrade
+    inner join countries as i on i.iso3 = comtrade.partner_iso3
+    inner join countries as j on j.iso3 = comtrade.reporter_iso3
+    where comtrade.partner_iso3 in ('RUS', 'KAZ')
+      -- the RUS-KAZ pair is mirrored from the national feeds only
+      and comtrade.reporter_iso3 not in ('RUS', 'KAZ')
+      and comtrade.flow in ('M', 'X')
+
+),
+
+unioned as (
+
+    select * from national_mirror
+    union all
+    select * from comtrade_mirror
+
+)
+
+select unioned.*
+from unioned
+inner join periods on periods.period_month = unioned.period_month

@@ -1,0 +1,9 @@
+select
+    iso3 as country_iso3,
+    iso2 as country_iso2,
+    m49 as m49_code,
+    name_en,
+    name_ru,
+    is_eaeu,
+    iso3 in ('RUS', 'KAZ') as is_reporter
+from {{ ref('ref_countries') }}

@@ -1,0 +1,173 @@
+"""rail: daily railway border-crossing reports (namespaced XML).
+
+Parsed with the stdlib ``xml.etree.ElementTree``: the reports are small, flat and
+namespace-qualified (Clark ``{uri}name`` tags match whatever prefix the sender uses),
+so lxml's extras (XPath, schemas) buy nothing, and the stdlib parser does not fetch
+external entities or DTDs.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import logging
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from corridor.feeds.common import (
+    ParseResult,
+    RowError,
+    check_code,
+    make_rejection,
+    to_decimal,
+    to_int,
+)
+from corridor.feeds.http import FeedClient, FeedHTTPError, IncompleteBody
+from corridor.reference import iso2_codes, rail_crossing_points
+
+log = logging.getLogger(__name__)
+
+FEED = "rail"
+NS = "urn:corridor:rail:crossing:1"
+DIRECTIONS = ("inbound", "outbound")
+
+
+def _q(name: str) -> str:
+    return f"{{{NS}}}{name}"
+
+
+def parse_xml_root(payload: bytes) -> ET.Element:
+    """Parse and check the document element (used inside the HTTP retry: a cut body fails)."""
+    root = ET.fromstring(payload)
+    if root.tag != _q("crossingReport"):
+        raise ValueError(f"root element {root.tag!r} is not {{{NS}}}crossingReport")
+    return root
+
+
+def parse_report(payload: bytes | ET.Element, day: str) -> ParseResult:
+    """One day's report → ``raw.rail_consignments`` dicts and rejections.
+
+    ``meta`` holds ``revision`` and ``generated``. A report whose ``date`` is not the
+    URL's day is rejected whole (one ``date_mismatch`` rejection, no rows).
+    """
+    result = ParseResult(FEED, day)
+    root = payload if isinstance(payload, ET.Element) else parse_xml_root(payload)
+    report_date = root.get("date")
+    revision_text = root.get("revision")
+    try:
+        result.meta["revision"] = to_int(revision_text, "revision")
+    except RowError as exc:
+        result.meta["revision"] = None
+        result.reject("report", exc, f"<crossingReport date={report_date!r} "
+                                     f"revision={revision_text!r}>")
+        return result
+    result.meta["generated"] = root.get("generated")
+    if report_date != day:
+        result.reject("report", RowError("date_mismatch", f"report date {report_date!r} is "
+                                                          f"not the URL's day {day}"),
+                      ET.tostring(root, encoding="unicode")[:2000])
+        return result
+    the_day = date.fromisoformat(day)
+    row_number = 0
+    for crossing in root.iter(_q("crossing")):
+        point = (crossing.get("point") or "").strip()
+        partner_railway = crossing.get("partnerRailway")
+        for movement in crossing.iter(_q("movement")):
+            for consignment in movement.iter(_q("consignment")):
+                row_number += 1
+                raw = (f"point={point!r} direction={movement.get('direction')!r} "
+                       f"transit={movement.get('transit')!r} "
+                       + ET.tostring(consignment, encoding="unicode").strip())
+                try:
+                    row = _consignment(point, movement, consignment)
+                except RowError as exc:
+                    result.reject(row_number, exc, raw)
+                    continue
+                row.update(report_date=the_day, revision=result.meta["revision"],
+                           row_number=row_number, partner_railway=partner_railway)
+                result.rows.append(row)
+    return result
+
+
+def _consignment(point: str, movement: ET.Element, consignment: ET.Element) -> dict[str, Any]:
+    if not point:
+        raise RowError("missing_field", "crossing has no point")
+    if point not in rail_crossing_points():
+        raise RowError("unknown_point", f"point={point!r} is not a known crossing point")
+    direction = movement.get("direction")
+    if not direction:
+        raise RowError("missing_field", "movement has no direction")
+    if direction not in DIRECTIONS:
+        raise RowError("unparsable", f"direction={direction!r} is not inbound/outbound")
+    transit_text = movement.get("transit")
+    if not transit_text:
+        raise RowError("missing_field", "movement has no transit")
+    if transit_text not in ("true", "false", "1", "0"):
+        raise RowError("unparsable", f"transit={transit_text!r} is not a boolean")
+    gng = consignment.get("gng")
+    if not gng:
+        raise RowError("missing_field", "consignment has no gng")
+    gng = check_code(gng, "gng", 8)
+    wagons = to_int(consignment.get("wagons"), "wagons")
+    teu = to_int(consignment.get("teu"), "teu")
+    tonnes = to_decimal(consignment.get("tonnes"), "tonnes")
+    places = {}
+    for name in ("origin", "destination"):
+        value = (consignment.get(name) or "").strip().upper() or None
+        if value is not None and value not in iso2_codes():
+            raise RowError("unknown_partner", f"{name}={value!r} is not an ISO alpha-2 code")
+        places[name] = value
+    return {"point": point, "direction": direction, "transit": transit_text in ("true", "1"),
+            "gng": gng, "wagons": wagons, "teu": teu, "tonnes": tonnes, **places}
+
+
+# ------------------------------------------------------------------------------ fetch
+
+def days_of(period_month: str) -> list[str]:
+    year, month = (int(part) for part in period_month.split("-"))
+    return [f"{year:04d}-{month:02d}-{day:02d}"
+            for day in range(1, calendar.monthrange(year, month)[1] + 1)]
+
+
+@dataclass
+class RailFetch:
+    day: str
+    state: str  # 'new' | 'not_modified' | 'not_out'
+    payload: bytes | None = None
+    root: ET.Element | None = None
+    sha256: str | None = None
+    url: str | None = None
+
+
+def _etag_sha(headers) -> str | None:
+    etag = headers.get("ETag") or headers.get("etag")
+    if not etag:
+        return None
+    return etag.removeprefix("W/").strip('"').lower()
+
+
+def fetch_day(client: FeedClient, day: str, *, held_sha256: str | None = None) -> RailFetch:
+    """The newest report of ``day``; ``held_sha256`` (the ETag last loaded) makes an
+    unchanged day a 304. 404 = not out yet (normal)."""
+    def validate(response):
+        root = parse_xml_root(response.content)
+        announced = _etag_sha(response.headers)
+        if announced and len(announced) == 64 and \
+                hashlib.sha256(response.content).hexdigest() != announced:
+            raise IncompleteBody("body sha256 differs from its ETag")
+        return root
+
+    headers = {"If-None-Match": f'"{held_sha256}"'} if held_sha256 else None
+    try:
+        response = client.get(f"/rail/v1/crossings/{day}.xml", headers=headers,
+                              ok_statuses=(200, 304), validate=validate)
+    except FeedHTTPError as exc:
+        if exc.status == 404:
+            return RailFetch(day, "not_out")
+        raise
+    if response.status == 304:
+        return RailFetch(day, "not_modified", sha256=held_sha256, url=response.url)
+    return RailFetch(day, "new", response.content, response.parsed,
+                     hashlib.sha256(response.content).hexdigest(), response.url)
