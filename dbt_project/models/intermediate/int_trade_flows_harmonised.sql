@@ -47,7 +47,9 @@ newest as (
     -- the highest revision of a unit replaces it completely
     select
         unioned.*,
-        max(source_revision) over (partition by source_feed, period_month) as newest_revision
+        max(unioned.source_revision) over (
+            partition by unioned.source_feed, unioned.period_month
+        ) as newest_revision
     from unioned
     inner join periods on periods.period_month = unioned.period_month
 

@@ -14,9 +14,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from corridor.feeds.common import ParseResult, RowError, duplicate_keys, require, to_decimal, to_int
+from corridor.feeds.common import (
+    ParseResult,
+    RowError,
+    duplicate_keys,
+    require,
+    to_decimal,
+    to_int,
+)
 from corridor.feeds.http import FeedClient, IncompleteBody, json_body
-from corridor.reference import m49_codes
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,7 @@ def parse_data(records: Iterable[dict[str, Any]], reporter_code: int, period_mon
                partners: Iterable[int] | None = PARTNERS) -> ParseResult:
     """Records of the data query(ies) of one reporter-month → ``raw.comtrade_rows`` dicts.
 
-    ``partners``: the partner codes the unit may hold (None: any known M49 area).
+    ``partners``: the partner codes the unit may hold (None: any).
     """
     unit = unit_of(reporter_code, period_month)
     result = ParseResult(FEED, unit)
@@ -108,8 +114,8 @@ def _row(record: dict[str, Any], reporter_code: int, period_month: str,
         if len(cmd) not in expected:
             raise RowError("bad_code_length", f"cmdCode={cmd!r} has {len(cmd)} digits "
                                               f"(aggrLevel {aggr_level})")
-    if partner not in m49_codes():
-        raise RowError("unknown_partner", f"partnerCode={partner} is not an M49 area")
+    # Comtrade area codes are M49-based but not M49 (842 USA, 699 India): the unit's
+    # partner list (398, 643) is the reference here, compared as integers.
     if partner == reporter:
         raise RowError("self_partner", f"partnerCode={partner} is the reporter itself")
     if partners is not None and partner not in partners:

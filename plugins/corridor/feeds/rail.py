@@ -20,7 +20,6 @@ from corridor.feeds.common import (
     ParseResult,
     RowError,
     check_code,
-    make_rejection,
     to_decimal,
     to_int,
 )

@@ -9,7 +9,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from corridor.feeds.common import ParseResult, RowError, check_code, duplicate_keys, require, to_decimal
+from corridor.feeds.common import (
+    ParseResult,
+    RowError,
+    check_code,
+    duplicate_keys,
+    require,
+    to_decimal,
+)
 from corridor.feeds.http import FeedClient, FeedHTTPError, json_body
 from corridor.reference import iso2_codes
 
@@ -38,7 +45,7 @@ def parse_csv(payload: bytes, period_month: str, revision: int, status: str) -> 
     index = {name: position for position, name in enumerate(header)}
     expected_period = f"{period_month[5:7]}/{period_month[:4]}"
 
-    parsed: list[tuple[int, list[str], dict[str, Any] | None, RowError | None, tuple | None]] = []
+    parsed: list[tuple[int, list[str], dict[str, Any] | None, RowError | None, Any]] = []
     row_number = 0
     for fields in reader:
         if not fields or all(not field.strip() for field in fields):
@@ -124,7 +131,8 @@ def fetch_period(client: FeedClient, period_month: str, *, held_sha256: str | No
     """The CSV of ``period_month`` whose sha256 equals its release entry.
 
     ``held_sha256``/``held_status``: what we already hold; the sha is sent as
-    ``If-None-Match`` when both are the entry's, so an unchanged file costs a 304. A body with another sha means the URL
+    ``If-None-Match`` when both are the entry's, so an unchanged file costs a 304.
+    A body with another sha means the URL
     moved to a newer revision between the listing and the download: list again.
     """
     for attempt in range(1, max_attempts + 1):

@@ -1,0 +1,41 @@
+"""``python -m corridor.simulator``: serve the simulated feeds in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from corridor.simulator.server import start_simulator
+from corridor.simulator.world import SimConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = SimConfig()
+    parser = argparse.ArgumentParser(prog="python -m corridor.simulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--scale", type=float, default=defaults.scale)
+    parser.add_argument("--first-month", default=defaults.first_month)
+    parser.add_argument("--last-month", default=defaults.last_month)
+    parser.add_argument("--preliminary-months", type=int, default=defaults.preliminary_months)
+    parser.add_argument("--faults", default="{}",
+                        help='JSON object, e.g. \'{"transient": {"rate": 0.1}}\'')
+    args = parser.parse_args(argv)
+    config = SimConfig(seed=args.seed, scale=args.scale, first_month=args.first_month,
+                       last_month=args.last_month, faults=json.loads(args.faults),
+                       preliminary_months=args.preliminary_months)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with start_simulator(config, host=args.host, port=args.port) as handle:
+        print(handle.base_url, flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""One loopback HTTP server speaking the five feed contracts (spec/feeds.md).
+
+The handler only routes, authenticates and serialises; all data comes from
+``World``. Transient faults are drawn from the request counter, so a run with
+the same requests in the same order meets the same faults.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import re
+import threading
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from corridor.config import FEED_CONN_IDS, connection_env_name, http_connection_uri
+from corridor.simulator.world import SimConfig, World, dumps, sha256_hex
+
+#: Credentials the simulator accepts, per feed: (login, password).
+SIM_CREDENTIALS: dict[str, tuple[str | None, str | None]] = {
+    "ru_customs": (None, None),
+    "kz_customs": ("corridor", "kz-dev-token"),
+    "comtrade": ("corridor", "comtrade-dev-key"),
+    "ports": ("corridor", "ports-dev-key"),
+    "rail": ("corridor", "rail-dev-password"),
+}
+
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_RU_DATA = re.compile(r"^/ru-customs/v1/data/(\d{4}-\d{2})\.csv$")
+_RAIL_DAY = re.compile(r"^/rail/v1/crossings/(\d{4}-\d{2}-\d{2})\.xml$")
+KZ_DEFAULT_PAGE_SIZE = 500
+KZ_MAX_PAGE_SIZE = 1000
+PORTS_DEFAULT_LIMIT = 100
+PORTS_MAX_LIMIT = 500
+
+
+def connection_uris(base_url: str) -> dict[str, str]:
+    """``AIRFLOW_CONN_*`` name -> connection URI of every feed served at ``base_url``."""
+    return {connection_env_name(FEED_CONN_IDS[feed]): http_connection_uri(base_url, *credentials)
+            for feed, credentials in SIM_CREDENTIALS.items()}
+
+
+def _encode_token(payload: dict[str, Any]) -> str:
+    raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> dict[str, Any] | None:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        payload = json.loads(raw)
+    except (binascii.Error, ValueError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], world: World) -> None:
+        super().__init__(address, _Handler)
+        self.world = world
+        self._lock = threading.Lock()
+        self._requests = 0
+
+    def next_request_number(self) -> int:
+        with self._lock:
+            self._requests += 1
+            return self._requests
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "CorridorSim/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return  # keep test output quiet; the simulator is not the system under test
+
+    # ----- plumbing
+
+    @property
+    def world(self) -> World:
+        return self.server.world
+
+    def _send(self, status: int, body: bytes = b"", content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, dumps(payload).encode("utf-8"), "application/json; charset=utf-8",
+                   headers)
+
+    def _error(self, status: int, message: str) -> None:
+        self._json(status, {"error": message})
+
+    def _etagged(self, body: bytes, content_type: str) -> None:
+        etag = f'"{sha256_hex(body)}"'
+        candidates = [tag.strip() for tag in self.headers.get("If-None-Match", "").split(",")]
+        if etag in candidates or "*" in candidates:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self._send(200, body, content_type, {"ETag": etag})
+
+    def _authorized(self, feed: str) -> bool:
+        login, password = SIM_CREDENTIALS[feed]
+        if feed == "kz_customs":
+            return self.headers.get("Authorization", "") == f"Bearer {password}"
+        if feed == "comtrade":
+            return self.headers.get("Ocp-Apim-Subscription-Key", "") == password
+        if feed == "ports":
+            return self.headers.get("X-API-Key", "") == password
+        if feed == "rail":
+            expected = base64.b64encode(f"{login}:{password}".encode()).decode()
+            return self.headers.get("Authorization", "") == f"Basic {expected}"
+        return True
+
+    def _transient(self) -> bool:
+        rate = float(self.world.faults.get("transient", {}).get("rate", 0) or 0)
+        if rate <= 0:
+            return False
+        number = self.server.next_request_number()
+        rng = random.Random(f"{self.world.seed}:transient:{number}")
+        if rng.random() >= rate:
+            return False
+        status = 503 if rng.random() < 0.5 else 429
+        self._send(status, dumps({"error": "try again"}).encode(), headers={"Retry-After": "0"})
+        return True
+
+    # ----- routing
+
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
+        self.do_GET()
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        parts = urlsplit(self.path)
+        path = parts.path
+        params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if self._transient():
+            return
+        routes = (
+            ("/ru-customs/", "ru_customs", self._ru),
+            ("/kz-customs/", "kz_customs", self._kz),
+            ("/data/v1/", "comtrade", self._comtrade),
+            ("/ports/", "ports", self._ports),
+            ("/rail/", "rail", self._rail),
+        )
+        for prefix, feed, handler in routes:
+            if path.startswith(prefix):
+                if not self._authorized(feed):
+                    self._error(401, "unauthorized")
+                    return
+                handler(path, params)
+                return
+        if path in ("/", "/health"):
+            self._json(200, {"status": "ok", "feeds": list(SIM_CREDENTIALS)})
+            return
+        self._error(404, "not found")
+
+    # ----- ru_customs
+
+    def _ru(self, path: str, params: dict[str, str]) -> None:
+        if path == "/ru-customs/v1/releases":
+            self._json(200, self.world.ru_releases())
+            return
+        match = _RU_DATA.match(path)
+        if not match or match.group(1) not in self.world.ru_periods():
+            self._error(404, "period not released")
+            return
+        self._etagged(self.world.ru_csv_bytes(match.group(1)), "text/csv; charset=windows-1251")
+
+    # ----- kz_customs
+
+    def _kz(self, path: str, params: dict[str, str]) -> None:
+        if path == "/kz-customs/api/v2/periods":
+            self._json(200, self.world.kz_periods())
+            return
+        if path != "/kz-customs/api/v2/trade":
+            self._error(404, "not found")
+            return
+        period_month = params.get("period", "")
+        if not _PERIOD.match(period_month):
+            self._error(400, "period must be YYYY-MM")
+            return
+        if period_month not in self.world.kz_periods_list():
+            self._error(404, "period not published")
+            return
+        try:
+            page_size = int(params.get("page_size") or KZ_DEFAULT_PAGE_SIZE)
+        except ValueError:
+            self._error(400, "page_size must be an integer")
+            return
+        if not 1 <= page_size <= KZ_MAX_PAGE_SIZE:
+            self._error(400, f"page_size must be 1..{KZ_MAX_PAGE_SIZE}")
+            return
+        info = self.world.kz_period_info(period_month)
+        offset = 0
+        if params.get("cursor"):
+            token = _decode_token(params["cursor"])
+            if not token or token.get("p") != period_month or not isinstance(token.get("o"), int):
+                self._error(400, "invalid cursor")
+                return
+            if token.get("r") != info["revision"]:
+                self._json(409, {"error": "revision_changed"})
+                return
+            offset = token["o"]
+        items = self.world.kz_items(period_month)
+        page = items[offset:offset + page_size]
+        next_offset = offset + len(page)
+        next_cursor = (_encode_token({"p": period_month, "r": info["revision"], "o": next_offset})
+                       if next_offset < len(items) else None)
+        self._json(200, {"period": period_month, "revision": info["revision"],
+                         "status": info["status"], "generated_at": info["generated_at"],
+                         "items": page, "next_cursor": next_cursor})
+
+    # ----- comtrade
+
+    def _comtrade(self, path: str, params: dict[str, str]) -> None:
+        if path.rstrip("/") != "/data/v1/get/C/M/HS":
+            self._error(404, "not found")
+            return
+        if not params.get("reporterCode") or not params.get("period"):
+            self._json(400, {"elapsedTime": "0.01 secs", "count": 0, "data": [],
+                             "error": "reporterCode and period are required"})
+            return
+        try:
+            rows = self.world.comtrade_query(params)
+        except ValueError:
+            self._json(400, {"elapsedTime": "0.01 secs", "count": 0, "data": [],
+                             "error": "invalid parameter"})
+            return
+        self._send(200, json.dumps({"elapsedTime": "0.05 secs", "count": len(rows),
+                                    "data": rows, "error": ""}, ensure_ascii=False).encode())
+
+    # ----- ports
+
+    def _ports(self, path: str, params: dict[str, str]) -> None:
+        if path != "/ports/v1/vessel-calls":
+            self._error(404, "not found")
+            return
+        port = params.get("port") or None
+        since = None
+        if params.get("updated_since"):
+            try:
+                since = datetime.fromisoformat(params["updated_since"])
+            except ValueError:
+                self._error(400, "updated_since must be ISO-8601 (percent-encode '+')")
+                return
+            if since.tzinfo is None:
+                self._error(400, "updated_since needs a UTC offset")
+                return
+        try:
+            limit = int(params.get("limit") or PORTS_DEFAULT_LIMIT)
+        except ValueError:
+            self._error(400, "limit must be an integer")
+            return
+        if not 1 <= limit <= PORTS_MAX_LIMIT:
+            self._error(400, f"limit must be 1..{PORTS_MAX_LIMIT}")
+            return
+        query_id = f"{port}|{params.get('updated_since', '')}"
+        offset = 0
+        if params.get("page_token"):
+            token = _decode_token(params["page_token"])
+            if not token or token.get("q") != query_id or not isinstance(token.get("o"), int):
+                self._error(400, "invalid page_token")
+                return
+            offset = token["o"]
+        records = self.world.port_versions(port, since)
+        page = records[offset:offset + limit]
+        next_offset = offset + len(page)
+        token = (_encode_token({"q": query_id, "o": next_offset})
+                 if next_offset < len(records) else None)
+        self._json(200, {"data": page, "next_page_token": token})
+
+    # ----- rail
+
+    def _rail(self, path: str, params: dict[str, str]) -> None:
+        match = _RAIL_DAY.match(path)
+        if not match or not self.world.rail_day_exists(match.group(1)):
+            self._error(404, "report not out")
+            return
+        self._etagged(self.world.rail_xml(match.group(1)), "application/xml; charset=utf-8")
+
+
+class SimulatorHandle:
+    """A running simulator: ``base_url``, ``world``, ``stop()``; also a context manager."""
+
+    def __init__(self, server: _Server, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        host, port = server.server_address[:2]
+        self.host = host
+        self.port = port
+        self.base_url = f"http://{host}:{port}"
+        self.world = server.world
+
+    @property
+    def config(self) -> SimConfig:
+        return self.world.config
+
+    def connection_uris(self) -> dict[str, str]:
+        return connection_uris(self.base_url)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> SimulatorHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_simulator(config: SimConfig | None = None, host: str = "127.0.0.1",
+                    port: int = 0) -> SimulatorHandle:
+    """Serve the simulated world on ``host:port`` (0 = any free port) in a daemon thread."""
+    server = _Server((host, port), World(config or SimConfig()))
+    thread = threading.Thread(target=server.serve_forever, name="corridor-simulator",
+                              daemon=True)
+    thread.start()
+    return SimulatorHandle(server, thread)
