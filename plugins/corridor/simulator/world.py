@@ -637,12 +637,11 @@ class World:
                 tot = totals.setdefault((flow, i_m49), [0.0, 0.0])
                 tot[0] += row["primaryValue"]
                 tot[1] += row["netWgt"]
-        self._break_rows("comtrade", f"{j}:{period_month}", leaves)
         rows = list(leaves)
         # Breakdown rows (mode of transport, customs procedure, second partner): they
         # repeat part of a leaf's value and must not be summed with the leaves.
         for leaf in leaves:
-            if rng.random() >= 0.12 or not isinstance(leaf.get("primaryValue"), float):
+            if rng.random() >= 0.12:
                 continue
             share = round(rng.uniform(0.3, 0.9), 2)
             kind = rng.choice(("mot", "customs", "partner2"))
@@ -660,6 +659,8 @@ class World:
                 extra["partner2Code"] = other
                 extra["partner2ISO"], extra["partner2Desc"] = cal.COMTRADE_AREAS[other]
             rows.append(extra)
+        # Broken leaves only: breakdown rows above were copied from the clean ones.
+        self._break_rows("comtrade", f"{j}:{period_month}", leaves)
         for (flow, i_m49), (value, kg) in sorted(totals.items()):
             rows.append(self._comtrade_total(j, i_m49, period_month, flow, round(value, 2)))
         world_total = sum(v for v, _ in totals.values()) * cal.COMTRADE_WORLD_MULTIPLIER[j]
