@@ -58,7 +58,8 @@ def _monthly_ingest_dag(feed: str, function_name: str):
         def record_loads(summaries: list[dict]) -> dict:
             from corridor.load.summary import summarise_loads
 
-            return summarise_loads(feed, list(summaries))
+            # index, do not iterate: iterating a lazy XCom sequence probes past its end
+            return summarise_loads(feed, [summaries[i] for i in range(len(summaries))])
 
         record_loads(ingest_month.expand(period_month=ingest_window()))
 

@@ -27,7 +27,9 @@ enumerated as (
         -- freq A: the year's 12 months all lie in the published window
         extract(year from month_start_date)::text || '-01' >= '{{ var("period_from") }}'
             and extract(year from month_start_date)::text || '-12' <= '{{ var("period_to") }}'
-            as is_year_published
+            as is_year_published,
+        -- every enumerated month is in the ingest window (YoY bases included)
+        true as is_ingested
 
     from months
 
