@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 from corridor.quality.suites import SuiteSpec, build_suites
@@ -12,6 +13,8 @@ CHECKPOINT = "corridor_publish_gate"
 #: The datasource's connection string is this variable, substituted at run time, so the
 #: committed context holds no host, path or secret.
 URL_VARIABLE = "CORRIDOR_GX_WAREHOUSE_URL"
+#: Expectation ids derive from suite and check name: a re-sync changes no file.
+ID_NAMESPACE = uuid.UUID("5b0c1d2e-7c43-4a59-9a57-0c7d1f1e2a10")
 
 
 def get_context(context_dir: Path, warehouse_url: str | None = None):
@@ -38,9 +41,20 @@ def sync_context(context_dir: Path, warehouse_url: str) -> list[str]:
     """
     import great_expectations as gx
 
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = get_context(context_dir, warehouse_url=warehouse_url)
-    datasource = context.data_sources.add_or_update_sql(
-        name=DATASOURCE, connection_string="${" + URL_VARIABLE + "}", create_temp_table=False)
+    # task logs are read by people: no tqdm bars in them
+    context.variables.progress_bars = ProgressBarsConfig(globally=False,
+                                                         metric_calculations=False)
+    context.variables.save()
+    # reuse what exists, so that re-syncing unchanged suites rewrites identical files
+    if DATASOURCE in context.data_sources.all():
+        datasource = context.data_sources.get(DATASOURCE)
+    else:
+        datasource = context.data_sources.add_sql(
+            name=DATASOURCE, connection_string="${" + URL_VARIABLE + "}",
+            create_temp_table=False)
     validations = []
     for spec in build_suites():
         asset = next((a for a in datasource.assets if a.name == spec.asset_name), None)
@@ -50,6 +64,8 @@ def sync_context(context_dir: Path, warehouse_url: str) -> list[str]:
         batch_definition = next(
             (b for b in asset.batch_definitions if b.name == "whole_table"), None
         ) or asset.add_batch_definition_whole_table("whole_table")
+        for expectation in spec.expectations:
+            expectation.id = str(uuid.uuid5(ID_NAMESPACE, f"{spec.name}:{expectation.description}"))
         suite = gx.ExpectationSuite(name=spec.name, expectations=spec.expectations)
         suite = context.suites.add_or_update(suite)
         validation = gx.ValidationDefinition(name=_validation_name(spec),
