@@ -64,9 +64,9 @@ def sync_context(context_dir: Path, warehouse_url: str) -> list[str]:
         batch_definition = next(
             (b for b in asset.batch_definitions if b.name == "whole_table"), None
         ) or asset.add_batch_definition_whole_table("whole_table")
-        for expectation in spec.expectations:
-            expectation.id = str(uuid.uuid5(ID_NAMESPACE, f"{spec.name}:{expectation.description}"))
         suite = gx.ExpectationSuite(name=spec.name, expectations=spec.expectations)
+        for expectation in suite.expectations:
+            expectation.id = str(uuid.uuid5(ID_NAMESPACE, f"{spec.name}:{expectation.description}"))
         suite = context.suites.add_or_update(suite)
         validation = gx.ValidationDefinition(name=_validation_name(spec),
                                              data=batch_definition, suite=suite)
