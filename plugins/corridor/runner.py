@@ -81,10 +81,10 @@ def run_dag(dag) -> None:
     dag_run = dag.test()
     if dag_run.state == DagRunState.SUCCESS:
         return
+    # the tasks that failed themselves, not those skipped because of them
     failed = sorted(
         f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id
-        for ti in dag_run.get_task_instances()
-        if ti.state in (TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED)
+        for ti in dag_run.get_task_instances() if ti.state == TaskInstanceState.FAILED
     )
     raise PipelineError(dag.dag_id, failed)
 

@@ -122,9 +122,12 @@ def test_rows_sorted_by_key_in_byte_order(good_run):
 
 def _compare(published: list[dict[str, str]], expected: dict, key_columns: list[str],
              indicators: set[str], freqs: set[str]) -> None:
+    """Same observations (all-goods and all-direction/cargo cells), same text values."""
+    totals = [c for c in ("commodity", "direction", "cargo") if c in key_columns]
     got = {
         tuple(row[c] for c in key_columns): (row["obs_value"], row["obs_status"])
         for row in published if row["indicator"] in indicators and row["freq"] in freqs
+        and all(row[c] == "_T" for c in totals)
     }
     at = key_columns.index("indicator")
     want = {k: v for k, v in expected.items() if k[at] in indicators and k[0] in freqs}
@@ -177,7 +180,7 @@ def test_failed_gate_publishes_nothing_and_keeps_latest(good_run, warehouse_serv
     with pytest.raises(PipelineError) as failure:
         _run(settings, _database(warehouse_server), bad, monkeypatch)
     assert failure.value.dag_id == "corridor_publish"
-    assert failure.value.failed_tasks[0] == "quality_gate"
+    assert failure.value.failed_tasks == ["quality_gate"]
     assert (settings.publish_dir / "LATEST").read_text() == latest_before
     assert sorted(os.listdir(settings.publish_dir / "releases")) == releases_before
     assert not [p for p in settings.publish_dir.iterdir() if p.name.startswith(".staging")]
@@ -185,3 +188,22 @@ def test_failed_gate_publishes_nothing_and_keeps_latest(good_run, warehouse_serv
 
 def test_ingest_window_is_twelve_months_before_publication(good_run):
     assert good_run["settings"].ingest_months == month_range("2023-01", "2024-12")
+
+
+def test_committed_gx_context_is_what_the_suites_generate(good_run, tmp_path):
+    """`corridor gx sync` on the committed context changes no file: no drift from code."""
+    import shutil
+
+    from corridor.config import PROJECT_DIR
+    from corridor.quality.context import sync_context
+
+    committed = PROJECT_DIR / "expectations"
+    copy = tmp_path / "expectations"
+    shutil.copytree(committed, copy, ignore=shutil.ignore_patterns("uncommitted"))
+    sync_context(copy, good_run["dsn"].sqlalchemy_url)
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+                if p.is_file() and "uncommitted" not in p.parts}
+
+    assert files(copy) == files(committed)
