@@ -20,6 +20,7 @@ from corridor.config import Settings, WarehouseDsn, month_range
 from corridor.runner import PipelineError, run_pipeline
 from corridor.simulator import SimConfig, connection_uris, start_simulator
 from corridor.warehouse import embedded_uri
+from tests.conftest import TEST_HOME
 from tests.e2e.independent import Feeds, World, bilateral_expected, logistics_expected
 
 pytestmark = pytest.mark.e2e
@@ -42,7 +43,7 @@ def _run(settings: Settings, dsn: WarehouseDsn, sim_config: SimConfig, monkeypat
         for name, value in uris.items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("AIRFLOW_CONN_CORRIDOR_WAREHOUSE", embedded_uri(dsn))
-        for field in ("period_from", "period_to", "publish_dir", "landing_dir"):
+        for field in ("period_from", "period_to", "home_dir", "publish_dir", "landing_dir"):
             monkeypatch.setenv(f"CORRIDOR_{field.upper()}", str(getattr(settings, field)))
         run_pipeline(settings)
         return uris
@@ -52,7 +53,7 @@ def _run(settings: Settings, dsn: WarehouseDsn, sim_config: SimConfig, monkeypat
 def good_run(warehouse_server, tmp_path_factory):
     """Two runs of the same world into one warehouse, each publishing a release."""
     root = tmp_path_factory.mktemp("e2e")
-    settings = Settings(period_from=PERIOD_FROM, period_to=PERIOD_TO,
+    settings = Settings(period_from=PERIOD_FROM, period_to=PERIOD_TO, home_dir=TEST_HOME,
                         publish_dir=root / "published", landing_dir=root / "landing")
     sim_config = SimConfig(seed=11, scale=SCALE, first_month=settings.ingest_from,
                            last_month=PERIOD_TO)
