@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from corridor.config import PROJECT_DIR
 from corridor.runner import DAGS_DIR, PIPELINE_DAG_IDS, load_dags
+from tests.dags.conftest import PARSE_SECONDS
 
 DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
 
@@ -33,7 +35,7 @@ def test_dag_file_imports_without_errors_or_io(path: Path, no_network, record_pr
     bag = DagBag(dag_folder=str(path))
     elapsed = time.perf_counter() - started
     record_property("parse_seconds", round(elapsed, 3))
-    print(f"{path.name}: parsed in {elapsed:.3f} s, {len(bag.dags)} DAG(s)")
+    PARSE_SECONDS[path.name] = elapsed
     assert bag.import_errors == {}
     assert bag.dags, f"{path.name} defines no DAG"
 
@@ -75,3 +77,13 @@ def test_assets_wire_ingest_to_transform_to_publish():
     assert _scheduled_on(dags["corridor_transform"]) == produced
     marts = {o.uri for t in dags["corridor_transform"].tasks for o in t.outlets}
     assert _scheduled_on(dags["corridor_publish"]) == marts
+
+
+def test_plugins_folder_scan_skips_the_corridor_package():
+    """Airflow imports every loose .py of plugins/ as a plugin module named by its stem
+    (corridor/simulator/__main__.py would run the simulator); .airflowignore excludes it."""
+    from airflow._shared.module_loading import find_path_from_directory
+
+    scanned = [Path(p) for p in find_path_from_directory(str(PROJECT_DIR / "plugins"),
+                                                         ".airflowignore", "glob")]
+    assert not [p for p in scanned if p.suffix == ".py" and "corridor" in p.parts]

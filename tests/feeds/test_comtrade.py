@@ -7,7 +7,8 @@ from pathlib import Path
 from corridor.feeds import comtrade
 from corridor.feeds.http import FeedClient
 
-SAMPLES = Path("/work/shared/real/comtrade_api_samples")
+# real recorded UN Comtrade API responses (../shared/real/comtrade_api_samples)
+SAMPLES = Path(__file__).parent / "fixtures" / "comtrade_api_samples"
 
 
 def record(**overrides):
