@@ -189,5 +189,32 @@ def releases_show(release_id: str = typer.Argument("LATEST")) -> None:
     typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
 
 
+@app.command("load")
+def load(from_landing: bool = typer.Option(False, "--from-landing",
+                                           help="Rebuild raw from the landed files."),
+         feed: list[str] = typer.Option(None, "--feed", help="Only this feed (repeatable).")
+         ) -> None:
+    """Rebuild the raw schema from the landing zone (no network): ``--from-landing``."""
+    from corridor.config import get_warehouse_dsn
+    from corridor.landing.replay import LandingError, rebuild_raw_from_landing
+
+    if not from_landing:
+        raise typer.BadParameter("only `corridor load --from-landing` is supported")
+    _setup_logging()
+    settings = get_settings()
+    typer.echo(f"warehouse: {ensure_warehouse(settings)}")
+    typer.echo(f"landing:   {settings.landing_root}")
+    try:
+        result = rebuild_raw_from_landing(get_warehouse_dsn(), settings.landing_root,
+                                          feeds=feed or None)
+    except (LandingError, ValueError) as error:
+        typer.echo(f"FAILED: {error}", err=True)
+        raise typer.Exit(1) from error
+    for name, summary in result["feeds"].items():
+        typer.echo(f"{name:<11} {summary['units']:>5} units {summary['rows_loaded']:>9} rows "
+                   f"{summary['rows_rejected']:>6} rejected  ({summary['files']} files, "
+                   f"{summary['superseded']} superseded, {summary['incomplete']} incomplete)")
+
+
 if __name__ == "__main__":
     app()

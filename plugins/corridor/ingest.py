@@ -84,17 +84,11 @@ def ingest_ru_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
         if held.get("revision") is not None and held["revision"] > fetched.revision:
             return _summary(feed, period_month, revision=held["revision"],
                             status=held.get("status"), skipped="older_revision")
-        store.put(feed, period_month, fetched.revision, fetched.payload, url=fetched.url,
-                  status=fetched.status, suffix="csv")
-        parsed = ru_customs.parse_csv(fetched.payload, period_month, fetched.revision,
-                                      fetched.status)
-        outcome = raw.load_unit(conn, raw.UnitLoad(
-            feed, period_month, period_month, fetched.revision, fetched.status,
-            fetched.sha256,
-            [raw.TableRows("raw.ru_customs_rows", raw.RU_CUSTOMS_COLUMNS, parsed.rows,
-                           "delete from raw.ru_customs_rows where period_month = %s",
-                           (period_month,))],
-            parsed.rejections))
+        landed = store.put(feed, period_month, fetched.revision, fetched.payload,
+                           url=fetched.url, status=fetched.status, suffix="csv")
+        # Streamed from the landed file: the load holds no period in memory.
+        outcome = raw.load_ru_customs_csv(conn, landed.path, period_month, fetched.revision,
+                                          fetched.status, fetched.sha256)
     return _from_outcome(outcome)
 
 

@@ -21,7 +21,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import psycopg
 from psycopg.rows import dict_row
 
-from corridor.feeds.common import Rejection
+from corridor.feeds import ru_customs
+from corridor.feeds.common import Rejection, make_rejection
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,32 @@ def decide(existing: Mapping[str, Any] | None, revision: int | None, sha256: str
     return None
 
 
+def _skipped_outcome(ul_feed: str, ul_unit: str, revision: int | None,
+                     existing: Mapping[str, Any], skipped: str) -> LoadOutcome:
+    log.info("%s %s: skipped (%s; incoming revision %s, loaded revision %s)",
+             ul_feed, ul_unit, skipped, revision, existing["revision"])
+    return LoadOutcome(ul_feed, ul_unit, existing["revision"], existing["status"], False,
+                       skipped, existing["rows_loaded"], existing["rows_rejected"])
+
+
+def _record_unit(cur: psycopg.Cursor, feed: str, unit: str, period_month: str,
+                 revision: int | None, status: str | None, sha256: str | None,
+                 rows_loaded: int, rows_rejected: int) -> LoadOutcome:
+    cur.execute(
+        """
+        insert into raw.loaded_units (feed, unit, period_month, revision, status, sha256,
+                                      rows_loaded, rows_rejected, loaded_at)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, now())
+        on conflict (feed, unit) do update set
+            period_month = excluded.period_month, revision = excluded.revision,
+            status = excluded.status, sha256 = excluded.sha256,
+            rows_loaded = excluded.rows_loaded, rows_rejected = excluded.rows_rejected,
+            loaded_at = excluded.loaded_at
+        """,
+        (feed, unit, period_month, revision, status, sha256, rows_loaded, rows_rejected))
+    return LoadOutcome(feed, unit, revision, status, True, None, rows_loaded, rows_rejected)
+
+
 def load_unit(conn: psycopg.Connection, unit_load: UnitLoad) -> LoadOutcome:
     """Replace one unit in one transaction, unless it is unchanged or older."""
     ul = unit_load
@@ -157,12 +184,7 @@ def load_unit(conn: psycopg.Connection, unit_load: UnitLoad) -> LoadOutcome:
         existing = loaded_unit(conn, ul.feed, ul.unit)
         skipped = decide(existing, ul.revision, ul.sha256, ul.status)
         if skipped:
-            outcome = LoadOutcome(ul.feed, ul.unit, existing["revision"], existing["status"],
-                                  False, skipped, existing["rows_loaded"],
-                                  existing["rows_rejected"])
-            log.info("%s %s: skipped (%s; incoming revision %s, loaded revision %s)",
-                     ul.feed, ul.unit, skipped, ul.revision, existing["revision"])
-            return outcome
+            return _skipped_outcome(ul.feed, ul.unit, ul.revision, existing, skipped)
         rows_loaded = 0
         for table in ul.tables:
             cur.execute(table.delete_sql, tuple(table.delete_params))
@@ -172,23 +194,96 @@ def load_unit(conn: psycopg.Connection, unit_load: UnitLoad) -> LoadOutcome:
         cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s",
                     (ul.feed, ul.unit))
         rows_rejected = _copy_rejections(cur, ul.rejections)
-        cur.execute(
-            """
-            insert into raw.loaded_units (feed, unit, period_month, revision, status, sha256,
-                                          rows_loaded, rows_rejected, loaded_at)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, now())
-            on conflict (feed, unit) do update set
-                period_month = excluded.period_month, revision = excluded.revision,
-                status = excluded.status, sha256 = excluded.sha256,
-                rows_loaded = excluded.rows_loaded, rows_rejected = excluded.rows_rejected,
-                loaded_at = excluded.loaded_at
-            """,
-            (ul.feed, ul.unit, ul.period_month, ul.revision, ul.status, ul.sha256,
-             rows_loaded, rows_rejected))
+        outcome = _record_unit(cur, ul.feed, ul.unit, ul.period_month, ul.revision, ul.status,
+                               ul.sha256, rows_loaded, rows_rejected)
     log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected",
              ul.feed, ul.unit, ul.revision, ul.status, rows_loaded, rows_rejected)
-    return LoadOutcome(ul.feed, ul.unit, ul.revision, ul.status, True, None, rows_loaded,
-                       rows_rejected)
+    return outcome
+
+
+# ---------------------------------------------------------------------- ru_customs
+
+#: Duplicate-key detection sorts/hashes the whole unit's keys once: give it room.
+DUPLICATE_SCAN_WORK_MEM = "256MB"
+
+
+def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
+                        period_month: str, revision: int, status: str,
+                        sha256: str | None) -> LoadOutcome:
+    """Stream one ru_customs file (bytes, a landed file's path, or bytes chunks) into
+    ``raw.ru_customs_rows`` in one transaction; same result as ``load_unit`` of
+    ``parse_csv``, in constant memory.
+
+    Rows accepted by the row rules are COPYed straight into the target as they are
+    parsed; rejections are spooled to a temporary file. Then, in SQL, keys that occur
+    more than once (over accepted rows and rejected rows that have a key, as
+    ``parse_csv`` counts them) are found, their accepted rows deleted and recorded as
+    ``duplicate_key`` rejections (their delivered text comes from a second read of the
+    file, duplicates being rare).
+    """
+    feed, unit = ru_customs.FEED, period_month
+    with ru_customs.CsvScan(source, period_month, revision, status) as scan, \
+            conn.transaction(), conn.cursor() as cur:
+        _lock_unit(conn, feed, unit)
+        existing = loaded_unit(conn, feed, unit)
+        skipped = decide(existing, revision, sha256, status)
+        if skipped:
+            return _skipped_outcome(feed, unit, revision, existing, skipped)
+        cur.execute("delete from raw.ru_customs_rows where period_month = %s", (period_month,))
+        cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s", (feed, unit))
+        with cur.copy(f"COPY raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
+                      "FROM STDIN") as copy:
+            for block in scan.copy_blocks():
+                copy.write(block)
+        spool_columns = ", ".join(scan.REJECTION_SPOOL_COLUMNS)
+        cur.execute(f"create temp table ru_unit_rejections ({spool_columns.replace(',', ' text,')}"
+                    " text) on commit drop")
+        scan.rejections.flush()
+        scan.rejections.seek(0)
+        with cur.copy(f"COPY ru_unit_rejections ({spool_columns}) FROM STDIN") as copy:
+            while block := scan.rejections.read(1 << 20):
+                copy.write(block)
+        cur.execute(f"set local work_mem = '{DUPLICATE_SCAN_WORK_MEM}'")
+        cur.execute(
+            """
+            delete from raw.ru_customs_rows r
+            using (
+                select napr, strana, tnved, region_key
+                from (select napr, strana, tnved, coalesce(region, '') as region_key
+                      from raw.ru_customs_rows where period_month = %(period_month)s
+                      union all
+                      select key_napr, key_strana, key_tnved, key_region
+                      from ru_unit_rejections where key_napr is not null) as k
+                group by napr, strana, tnved, region_key
+                having count(*) > 1
+            ) d
+            where r.period_month = %(period_month)s and r.napr = d.napr
+              and r.strana = d.strana and r.tnved = d.tnved
+              and coalesce(r.region, '') = d.region_key
+            returning r.row_number, r.napr, r.strana, r.tnved, coalesce(r.region, '')
+            """, {"period_month": period_month})
+        duplicates = sorted(cur.fetchall())
+        if duplicates:
+            raw_records = scan.raw_records(row_number for row_number, *_ in duplicates)
+            _copy_rows(cur, "ru_unit_rejections", ("row_ref", "reason", "detail", "raw_record"),
+                       ((r.row_ref, r.reason, r.detail, r.raw_record) for r in (
+                           make_rejection(feed, unit, row_number, error.reason, error.message,
+                                          raw_records[row_number])
+                           for row_number, *key in duplicates
+                           for error in (ru_customs.duplicate_error(tuple(key)),))))
+        cur.execute(
+            """
+            insert into raw.rejected_rows (feed, unit, row_ref, reason, detail, raw_record)
+            select %s, %s, row_ref, reason, detail, raw_record from ru_unit_rejections
+            order by row_ref::bigint
+            """, (feed, unit))
+        rows_loaded = scan.rows_accepted - len(duplicates)
+        rows_rejected = scan.rows_rejected + len(duplicates)
+        outcome = _record_unit(cur, feed, unit, period_month, revision, status, sha256,
+                               rows_loaded, rows_rejected)
+    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys)",
+             feed, unit, revision, status, rows_loaded, rows_rejected, len(duplicates))
+    return outcome
 
 
 # ---------------------------------------------------------------------------- ports

@@ -13,6 +13,7 @@ import json
 import random
 import re
 import threading
+from collections import defaultdict
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -37,6 +38,12 @@ KZ_DEFAULT_PAGE_SIZE = 500
 KZ_MAX_PAGE_SIZE = 1000
 PORTS_DEFAULT_LIMIT = 100
 PORTS_MAX_LIMIT = 500
+#: Counter-drawn delivery faults, in the order they are tried for each request.
+DELIVERY_FAULTS = ("transient", "http_errors", "drop_connection", "truncated_body")
+#: At most this many delivery faults in a row for one identical request (path + query).
+MAX_CONSECUTIVE_FAILURES = 2
+_ROUTES = (("/ru-customs/", "ru_customs"), ("/kz-customs/", "kz_customs"),
+           ("/data/v1/", "comtrade"), ("/ports/", "ports"), ("/rail/", "rail"))
 
 
 def connection_uris(base_url: str) -> dict[str, str]:
@@ -68,11 +75,57 @@ class _Server(ThreadingHTTPServer):
         self.world = world
         self._lock = threading.Lock()
         self._requests = 0
+        self._streaks: dict[str, int] = defaultdict(int)
 
     def next_request_number(self) -> int:
         with self._lock:
             self._requests += 1
             return self._requests
+
+    def draw_delivery_fault(self, feed: str | None, request_key: str) -> tuple[str, str] | None:
+        """(kind, detail) of the delivery fault this request meets, or None.
+
+        One request counter for all kinds (it only moves when some counter-drawn fault
+        is configured); each kind draws from ``Random(f"{seed}:{kind}:{n}")``, so the
+        same requests in the same order meet the same faults. An identical request
+        (path + query) never fails more than ``MAX_CONSECUTIVE_FAILURES`` times in a row.
+        """
+        faults = self.world.faults
+        configured = [kind for kind in (*DELIVERY_FAULTS, "duplicate_deliveries")
+                      if float((faults.get(kind) or {}).get("rate", 0) or 0) > 0]
+        if not configured:
+            return None
+        number = self.next_request_number()
+        firing = []
+        for kind in DELIVERY_FAULTS:
+            if kind not in configured:
+                continue
+            spec = faults[kind]
+            rng = random.Random(f"{self.world.seed}:{kind}:{number}")
+            if rng.random() >= float(spec["rate"]):
+                continue
+            if spec.get("feeds") is not None and feed not in spec["feeds"]:
+                continue
+            detail = {"transient": lambda: "503" if rng.random() < 0.5 else "429",
+                      "http_errors": lambda: rng.choice(("500", "502", "504"))}.get(
+                kind, lambda: "")()
+            firing.append((kind, detail))
+        chosen = None
+        if len(firing) == 1:
+            chosen = firing[0]
+        elif firing:  # several kinds fire: one of them, drawn as deterministically
+            chosen = random.Random(f"{self.world.seed}:pick:{number}").choice(firing)
+        if "duplicate_deliveries" in configured and chosen is None:
+            spec = faults["duplicate_deliveries"]
+            rng = random.Random(f"{self.world.seed}:duplicate_deliveries:{number}")
+            if (rng.random() < float(spec["rate"]) and feed == "ports"
+                    and feed in spec.get("feeds", ["ports"])):
+                return ("duplicate_deliveries", str(rng.randint(1, 3)))
+        with self._lock:
+            if chosen and self._streaks[request_key] >= MAX_CONSECUTIVE_FAILURES:
+                chosen = None
+            self._streaks[request_key] = self._streaks[request_key] + 1 if chosen else 0
+        return chosen
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -97,8 +150,15 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        if self.command == "HEAD":
+            return
+        if self._fault_kind == "truncated_body" and status == 200 and len(body) > 1:
+            # Full Content-Length announced, half the body sent, then the socket closes.
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
 
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, dumps(payload).encode("utf-8"), "application/json; charset=utf-8",
@@ -131,17 +191,28 @@ class _Handler(BaseHTTPRequestHandler):
             return self.headers.get("Authorization", "") == f"Basic {expected}"
         return True
 
-    def _transient(self) -> bool:
-        rate = float(self.world.faults.get("transient", {}).get("rate", 0) or 0)
-        if rate <= 0:
+    _fault_kind: str | None = None
+    _fault_detail: str = ""
+
+    def _delivery_fault(self, feed: str | None) -> bool:
+        """Apply this request's delivery fault; True when the response is already decided."""
+        self._fault_kind, self._fault_detail = None, ""
+        drawn = self.server.draw_delivery_fault(feed, self.path)
+        if drawn is None:
             return False
-        number = self.server.next_request_number()
-        rng = random.Random(f"{self.world.seed}:transient:{number}")
-        if rng.random() >= rate:
-            return False
-        status = 503 if rng.random() < 0.5 else 429
-        self._send(status, dumps({"error": "try again"}).encode(), headers={"Retry-After": "0"})
-        return True
+        self._fault_kind, self._fault_detail = drawn
+        if self._fault_kind == "transient":
+            self._send(int(self._fault_detail), dumps({"error": "try again"}).encode(),
+                       headers={"Retry-After": "0"})
+            return True
+        if self._fault_kind == "http_errors":
+            self._send(int(self._fault_detail), dumps({"error": "server error"}).encode())
+            return True
+        if self._fault_kind == "drop_connection":
+            # The request has been read; close without a byte of response.
+            self.close_connection = True
+            return True
+        return False  # truncated_body / duplicate_deliveries act while serving
 
     # ----- routing
 
@@ -152,22 +223,17 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        if self._transient():
+        feed = next((name for prefix, name in _ROUTES if path.startswith(prefix)), None)
+        if self._delivery_fault(feed):
             return
-        routes = (
-            ("/ru-customs/", "ru_customs", self._ru),
-            ("/kz-customs/", "kz_customs", self._kz),
-            ("/data/v1/", "comtrade", self._comtrade),
-            ("/ports/", "ports", self._ports),
-            ("/rail/", "rail", self._rail),
-        )
-        for prefix, feed, handler in routes:
-            if path.startswith(prefix):
-                if not self._authorized(feed):
-                    self._error(401, "unauthorized")
-                    return
-                handler(path, params)
+        handlers = {"ru_customs": self._ru, "kz_customs": self._kz,
+                    "comtrade": self._comtrade, "ports": self._ports, "rail": self._rail}
+        if feed is not None:
+            if not self._authorized(feed):
+                self._error(401, "unauthorized")
                 return
+            handlers[feed](path, params)
+            return
         if path in ("/", "/health"):
             self._json(200, {"status": "ok", "feeds": list(SIM_CREDENTIALS)})
             return
@@ -183,7 +249,38 @@ class _Handler(BaseHTTPRequestHandler):
         if not match or match.group(1) not in self.world.ru_periods():
             self._error(404, "period not released")
             return
+        if self.world.ru_streamed():
+            self._ru_streamed(match.group(1))
+            return
         self._etagged(self.world.ru_csv_bytes(match.group(1)), "text/csv; charset=windows-1251")
+
+    def _ru_streamed(self, period_month: str) -> None:
+        """A benchmark-size month: sent chunk by chunk, never held whole in memory."""
+        meta = self.world.ru_stream_meta(period_month)
+        etag = f'"{meta["sha256"]}"'
+        candidates = [tag.strip() for tag in self.headers.get("If-None-Match", "").split(",")]
+        if etag in candidates or "*" in candidates:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv; charset=windows-1251")
+        self.send_header("Content-Length", str(meta["length"]))
+        self.send_header("ETag", etag)
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        budget = meta["length"] // 2 if self._fault_kind == "truncated_body" else None
+        for chunk in self.world.ru_csv_stream(period_month):
+            if budget is not None:
+                chunk = chunk[:budget]
+                budget -= len(chunk)
+            self.wfile.write(chunk)
+            if budget == 0:
+                self.close_connection = True
+                return
 
     # ----- kz_customs
 
@@ -209,7 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not 1 <= page_size <= KZ_MAX_PAGE_SIZE:
             self._error(400, f"page_size must be 1..{KZ_MAX_PAGE_SIZE}")
             return
-        info = self.world.kz_period_info(period_month)
+        info, items = self.world.kz_snapshot(period_month)
         offset = 0
         if params.get("cursor"):
             token = _decode_token(params["cursor"])
@@ -220,14 +317,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(409, {"error": "revision_changed"})
                 return
             offset = token["o"]
-        items = self.world.kz_items(period_month)
         page = items[offset:offset + page_size]
         next_offset = offset + len(page)
         next_cursor = (_encode_token({"p": period_month, "r": info["revision"], "o": next_offset})
                        if next_offset < len(items) else None)
-        self._json(200, {"period": period_month, "revision": info["revision"],
-                         "status": info["status"], "generated_at": info["generated_at"],
-                         "items": page, "next_cursor": next_cursor})
+        body = {"period": period_month, "revision": info["revision"], "status": info["status"],
+                "generated_at": info["generated_at"], "items": page, "next_cursor": next_cursor}
+        if self.world.faults.get("extra_columns", {}).get("kz_customs"):
+            body = {**body, "source_system": "KGD-ASTANA-1"}
+        self._json(200, body)
+        self.world.kz_page_served(period_month)
 
     # ----- comtrade
 
@@ -282,6 +381,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             offset = token["o"]
         records = self.world.port_versions(port, since)
+        if self._fault_kind == "duplicate_deliveries" and offset > 0:
+            # Overlapping pages: this page repeats the tail of the previous one (same
+            # versions, same content). Fewer than ``limit`` back, so paging still advances.
+            offset -= min(int(self._fault_detail), offset, limit - 1)
         page = records[offset:offset + limit]
         next_offset = offset + len(page)
         token = (_encode_token({"q": query_id, "o": next_offset})

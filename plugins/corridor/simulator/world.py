@@ -15,11 +15,13 @@ import json
 import math
 import random
 import threading
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cached_property, lru_cache
+from collections.abc import Iterator
 from typing import Any
 
 from corridor.config import PROJECT_DIR, month_add, month_range
@@ -29,8 +31,12 @@ SEEDS_DIR = PROJECT_DIR / "dbt_project" / "seeds"
 RU_CSV_HEADER = ("napr", "period", "strana", "tnved", "edizm", "stoim", "netto", "kol",
                  "region", "region_s")
 RAIL_NAMESPACE = "urn:corridor:rail:crossing:1"
+#: The unknown column the ``extra_columns`` fault adds to the RU CSV (after ``strana``).
+RU_EXTRA_COLUMN = "tamozhnya"
 TZ_KZ = timezone(timedelta(hours=5))
 TZ_MSK = timezone(timedelta(hours=3))
+#: Above this many RU rows a month (scale 25), ru_customs is generated and served as a stream.
+RU_STREAM_THRESHOLD_ROWS = 50_000
 FEEDS = ("ru_customs", "kz_customs", "comtrade", "ports", "rail")
 _TNVED_SUFFIXES = ("0000", "1000", "9000", "1001", "9009", "0001", "2000", "8000", "9001",
                    "9008", "3000", "5000")
@@ -62,6 +68,11 @@ class TradeLine:
     region: str | None = None  # RU only
     mode: str | None = None  # KZ only
     regime: str | None = None  # KZ only
+
+
+def ru_rows_per_month(scale: float) -> int:
+    """Rows of a streamed RU CSV month at ``scale`` (2 000 x scale: 50 -> 100 000)."""
+    return max(1, round(cal.ROWS_PER_MONTH["RUS"] * scale))
 
 
 # --------------------------------------------------------------------------- reference
@@ -189,6 +200,24 @@ def _month_bounds(period_month: str, tz: timezone) -> tuple[datetime, datetime]:
     return start, datetime(nyear, nmonth, 1, tzinfo=tz)
 
 
+def _extra_code(row: dict[str, Any] | tuple, digits: int) -> str:
+    """A deterministic digit string for an extra (unknown) field, derived from the row."""
+    text = repr(sorted(row.items()) if isinstance(row, dict) else row)
+    return f"{zlib.crc32(text.encode()) % 10 ** digits:0{digits}d}"
+
+
+def _insert_after(record: dict[str, Any], after: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``record`` with ``extra`` fields inserted after field ``after`` (or at the end)."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        out[key] = value
+        if key == after:
+            out.update(extra)
+    if after not in record:
+        out.update(extra)
+    return out
+
+
 def sha256_hex(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
@@ -228,6 +257,9 @@ class World:
         self.faults = self.config.faults or {}
         self._cache: dict[tuple, Any] = {}
         self._lock = threading.RLock()  # the server's threads share one world
+        # kz_revision_change: pages served per period, and periods already re-published.
+        self._kz_pages: dict[str, int] = defaultdict(int)
+        self._kz_live: dict[str, int] = {}
 
     # ----- calendar
 
@@ -252,6 +284,82 @@ class World:
 
     def _malformed_count(self, feed: str) -> int:
         return int(self.faults.get("malformed_rows", {}).get(feed, 0))
+
+    def _fault(self, kind: str) -> Any:
+        return self.faults.get(kind) or {}
+
+    def _extra_columns(self, feed: str) -> bool:
+        return bool(self._fault("extra_columns").get(feed))
+
+    def _duplicate_count(self, feed: str) -> int:
+        return int(self._fault("duplicate_rows").get(feed, 0) or 0)
+
+    def revision_steps(self, feed: str, unit: str) -> int:
+        """How many times the faults re-published a unit beyond its clean revision.
+
+        ``kz_republished`` and ``shrinking_revision`` add one each (static); a
+        ``kz_revision_change`` period adds one once its trigger has fired on the server.
+        """
+        steps = 0
+        if feed == "kz_customs":
+            steps += unit in set(self._fault("kz_republished").get("periods", ()))
+            steps += self._kz_live.get(unit, 0)
+        steps += unit in set(self._fault("shrinking_revision").get(feed, ()))
+        return steps
+
+    def kz_page_served(self, period_month: str) -> None:
+        """The server served a 200 page of ``period_month`` (drives ``kz_revision_change``)."""
+        change = self._fault("kz_revision_change")
+        if period_month not in set(change.get("periods", ())):
+            return
+        with self._lock:
+            self._kz_pages[period_month] += 1
+            if (period_month not in self._kz_live
+                    and self._kz_pages[period_month] >= int(change.get("after_pages", 1))):
+                self._kz_live[period_month] = 1
+
+    def kz_republished_live(self) -> list[str]:
+        """Periods a ``kz_revision_change`` fault has re-published so far."""
+        with self._lock:
+            return sorted(self._kz_live)
+
+    def _revise_lines(self, feed: str, period_month: str, lines: list[TradeLine],
+                      step: int) -> list[TradeLine]:
+        """One re-publication: ~3 % of the rows (at least one) vanish, ~5 % change value."""
+        rng = self._rng(feed, f"{period_month}:revision:{step}")
+        n = len(lines)
+        dropped = set(rng.sample(range(n), min(n - 1, max(1, round(n * 0.03))))) if n > 1 else set()
+        kept = [i for i in range(n) if i not in dropped]
+        changed = set(rng.sample(kept, min(len(kept), max(1, round(n * 0.05)))))
+        out = []
+        for index, line in enumerate(lines):
+            if index in dropped:
+                continue
+            if index in changed:
+                factor = rng.uniform(0.85, 1.15)
+                if feed == "kz_customs":  # whole dollars: exact thousand-USD
+                    cents = max(100, round(line.value_cents * factor / 100) * 100)
+                    cents = cents if cents != line.value_cents else cents + 100
+                else:
+                    cents = max(1, round(line.value_cents * factor))
+                    cents = cents if cents != line.value_cents else cents + 1
+                line = TradeLine(line.flow, line.partner_iso2, line.tnved, cents, line.netto_g,
+                                 line.qty_milli, line.supp_chapter_key, line.region, line.mode,
+                                 line.regime)
+            out.append(line)
+        return out
+
+    def _append_duplicates(self, feed: str, unit: str, rows: list[dict[str, Any]],
+                           exclude: set[int]) -> list[tuple]:
+        """duplicate_rows: append a copy of N clean rows at the end of the unit."""
+        count = self._duplicate_count(feed)
+        candidates = [i for i in range(len(rows)) if i not in exclude]
+        if not count or not candidates:
+            return []
+        rng = self._rng(feed, f"{unit}:duplicates")
+        chosen = sorted(rng.sample(candidates, min(count, len(candidates))))
+        rows.extend(dict(rows[i]) for i in chosen)
+        return [_row_key(feed, rows[i]) for i in chosen]
 
     def _cached(self, key: tuple, build):
         with self._lock:
@@ -471,8 +579,24 @@ class World:
                 out.append(line)
         return out
 
-    def _published_lines(self, reporter: str, period_month: str) -> list[TradeLine]:
-        """The lines as the feed publishes them: a preliminary month is incomplete and rounder."""
+    def customs_revision(self, feed: str, period_month: str) -> tuple[int, str]:
+        """(revision, status) a customs feed publishes, re-publications by faults included."""
+        revision, status = self.status(period_month)
+        return revision + self.revision_steps(feed, period_month), status
+
+    def _published_lines(self, reporter: str, period_month: str,
+                         steps: int = 0) -> list[TradeLine]:
+        """The lines as the feed publishes them: a preliminary month is incomplete and rounder.
+
+        ``steps`` fault re-publications each drop a few rows and change a few values.
+        """
+        feed = "ru_customs" if reporter == "RUS" else "kz_customs"
+        if steps:
+            def revise():
+                previous = self._published_lines(reporter, period_month, steps - 1)
+                return self._revise_lines(feed, period_month, previous, steps)
+            return self._cached(("published", reporter, period_month, steps), revise)
+
         def build():
             lines = self.national_lines(reporter, period_month)
             revision, _ = self.status(period_month)
@@ -493,7 +617,7 @@ class World:
                                      line.mode, line.regime)
                 out.append(line)
             return out
-        return self._cached(("published", reporter, period_month), build)
+        return self._cached(("published", reporter, period_month, 0), build)
 
     # ----- ru_customs
 
@@ -501,12 +625,14 @@ class World:
         return [m for m in self.months if m not in self._unpublished("ru_customs")]
 
     def ru_rows(self, period_month: str) -> list[dict[str, str]]:
-        """The CSV data rows of a month as text fields (malformed rows included)."""
+        """The CSV data rows of a month as text fields (malformed and duplicate rows included)."""
+        steps = self.revision_steps("ru_customs", period_month)
+
         def build():
             region_names = {code: name for code, name, *_ in cal.RU_REGIONS}
             mm_yyyy = f"{period_month[5:7]}/{period_month[:4]}"
             rows = []
-            for line in self._published_lines("RUS", period_month):
+            for line in self._published_lines("RUS", period_month, steps):
                 supp = _supp(line)
                 rows.append({
                     "napr": "ЭК" if line.flow == "X" else "ИМ", "period": mm_yyyy,
@@ -518,30 +644,166 @@ class World:
                     "region": line.region or "", "region_s": region_names.get(line.region, ""),
                 })
             broken = self._break_rows("ru_customs", period_month, rows)
-            self._cache[("malformed", "ru_customs", period_month)] = broken
+            self._cache[("malformed", "ru_customs", period_month, steps)] = broken
+            self._cache[("duplicates", "ru_customs", period_month, steps)] = \
+                self._append_duplicates("ru_customs", period_month, rows,
+                                        {ref - 1 for ref, _ in broken})
             return rows
-        return self._cached(("ru_rows", period_month), build)
+        return self._cached(("ru_rows", period_month, steps), build)
+
+    def ru_header(self) -> tuple[str, ...]:
+        """The CSV header; ``extra_columns`` adds an unknown column after ``strana``."""
+        if not self._extra_columns("ru_customs"):
+            return RU_CSV_HEADER
+        at = RU_CSV_HEADER.index("strana") + 1
+        return RU_CSV_HEADER[:at] + (RU_EXTRA_COLUMN,) + RU_CSV_HEADER[at:]
 
     def ru_csv_bytes(self, period_month: str) -> bytes:
+        steps = self.revision_steps("ru_customs", period_month)
+
         def build():
+            header = self.ru_header()
             buffer = io.StringIO()
             writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-            writer.writerow(RU_CSV_HEADER)
+            writer.writerow(header)
             for row in self.ru_rows(period_month):
-                writer.writerow([row.get(col, "") for col in RU_CSV_HEADER])
+                if RU_EXTRA_COLUMN in header:
+                    row = dict(row, **{RU_EXTRA_COLUMN: _extra_code(row, 8)})
+                writer.writerow([row.get(col, "") for col in header])
             return buffer.getvalue().encode("windows-1251")
-        return self._cached(("ru_csv", period_month), build)
+        return self._cached(("ru_csv", period_month, steps), build)
+
+    # ----- ru_customs at benchmark scale (streamed)
+
+    def ru_streamed(self) -> bool:
+        """Whether this world's RU months are big enough to be generated as a stream."""
+        return ru_rows_per_month(self.config.scale) > RU_STREAM_THRESHOLD_ROWS
+
+    def ru_csv_stream(self, period_month: str, rows: int | None = None,
+                      chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+        """The RU CSV of a month as byte chunks, never held whole in memory.
+
+        Small worlds (<= ``RU_STREAM_THRESHOLD_ROWS`` rows a month, i.e. scale <= 25)
+        yield exactly ``ru_csv_bytes``. Otherwise, or when ``rows`` asks for a size,
+        a streamed generator writes ``rows`` (default ``ru_rows_per_month(scale)``)
+        clean rows in the same format (windows-1251, ``;``, decimal comma, CRLF, unique
+        keys), one (flow, partner) block at a time; its content is its own (same seed
+        and size -> same bytes) and carries no faults.
+        """
+        if rows is None and not self.ru_streamed():
+            payload = self.ru_csv_bytes(period_month)
+            for start in range(0, len(payload), chunk_bytes):
+                yield payload[start:start + chunk_bytes]
+            return
+        target = rows if rows is not None else ru_rows_per_month(self.config.scale)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+        writer.writerow(RU_CSV_HEADER)
+        for block in self._ru_stream_blocks(period_month, target):
+            writer.writerows(block)
+            if buffer.tell() >= chunk_bytes:
+                yield buffer.getvalue().encode("windows-1251")
+                buffer.seek(0)
+                buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue().encode("windows-1251")
+
+    def ru_stream_meta(self, period_month: str) -> dict[str, Any]:
+        """sha256, byte length and data rows of a streamed month (one pass, cached)."""
+        def build():
+            digest, length, lines = hashlib.sha256(), 0, 0
+            for chunk in self.ru_csv_stream(period_month):
+                digest.update(chunk)
+                length += len(chunk)
+                lines += chunk.count(b"\r\n")
+            return {"sha256": digest.hexdigest(), "length": length, "rows": lines - 1}
+        return self._cached(("ru_stream_meta", period_month), build)
+
+    def _ru_stream_blocks(self, period_month: str, target: int) -> Iterator[list[list[str]]]:
+        region_names = {code: name for code, name, *_ in cal.RU_REGIONS}
+        region_codes = [code for code, *_ in cal.RU_REGIONS]
+        mm_yyyy = f"{period_month[5:7]}/{period_month[:4]}"
+        version = hs_version(period_month)
+        all_chapters = [ch for ch in range(1, 98) if _chapter_pool(version, ch)[0]]
+        level = self._level(period_month, cal.RU_REFERENCE_YEAR)
+        rng = self._rng("ru_stream", period_month)
+        weights, minimums, totals = {}, {}, {}
+        for partner, pair_values in sorted(cal.RU_FLOWS_MUSD.items()):
+            for flow, annual in zip(("X", "M"), pair_values, strict=True):
+                if annual > 0:
+                    totals[(flow, partner)] = annual * 1e6 * level * rng.lognormvariate(0, 0.06)
+                    weights[(flow, partner)] = annual ** 0.5
+                    minimums[(flow, partner)] = 1
+        allocation = _allocate(target, weights, minimums)
+        for flow, partner in sorted(allocation, key=lambda k: ({"X": 0, "M": 1}[k[0]], k[1])):
+            n_rows = allocation[(flow, partner)]
+            block_rng = self._rng("ru_stream", f"{period_month}:{flow}:{partner}")
+            mix = cal.CHAPTER_MIX_OVERRIDES.get(("RUS", flow, partner)) or \
+                cal.CHAPTER_MIX[("RUS", flow)]
+            chapters = [ch for ch in mix if _chapter_pool(version, ch)[0]]
+            flat = [mix[ch] ** 0.6 for ch in chapters]
+            taken: set[tuple[str, str]] = set()
+            picks: list[tuple[int, str, str, float]] = []
+            misses, attempts = 0, 0
+            while len(picks) < n_rows and attempts < n_rows * 50 + 1000:
+                attempts += 1
+                wide = misses > 30  # the chapter mix is exhausted: draw from everything
+                chapter = (block_rng.choice(all_chapters) if wide
+                           else chapters[_weighted_index(block_rng, flat)])
+                codes, code_weights = _chapter_pool(version, chapter)
+                hs6 = codes[_weighted_index(block_rng, code_weights)]
+                tnved = hs6 + block_rng.choice(_tnved_suffixes(hs6))
+                region = (block_rng.choice(region_codes) if wide else
+                          self._line_attrs(block_rng, "RUS", flow, partner, chapter,
+                                           tnved)["region"])
+                if (tnved, region) in taken:
+                    misses += 1
+                    continue
+                misses = 0
+                taken.add((tnved, region))
+                picks.append((chapter, tnved, region,
+                              _hs6_weight(hs6) * block_rng.lognormvariate(0, 0.8)))
+            taken.clear()
+            total_weight = sum(p[3] for p in picks) or 1.0
+            lines = [self._make_line(block_rng, "RUS", flow, partner, chapter, tnved,
+                                     totals[(flow, partner)] * weight / total_weight,
+                                     {"region": region})
+                     for chapter, tnved, region, weight in picks]
+            del picks
+            lines.sort(key=lambda ln: (ln.tnved, ln.region))
+            block = []
+            for line in lines:
+                supp = _supp(line)
+                block.append([
+                    "ЭК" if line.flow == "X" else "ИМ", mm_yyyy, line.partner_iso2, line.tnved,
+                    supp[0] if supp else "", _fmt_comma(line.value_cents, 2),
+                    _fmt_comma(line.netto_g, 3),
+                    _fmt_comma(line.qty_milli, 3).rstrip("0").rstrip(",") if supp else "",
+                    line.region, region_names.get(line.region, "")])
+                if len(block) >= 5000:
+                    yield block
+                    block = []
+            if block:
+                yield block
 
     def ru_release(self, period_month: str) -> dict[str, Any]:
-        revision, status = self.status(period_month)
-        payload = self.ru_csv_bytes(period_month)
-        offset = 1 if revision == 1 else 2
+        revision, status = self.customs_revision("ru_customs", period_month)
+        steps = self.revision_steps("ru_customs", period_month)
+        if self.ru_streamed():
+            meta = self.ru_stream_meta(period_month)
+            sha, n_rows = meta["sha256"], meta["rows"]
+        else:
+            payload = self.ru_csv_bytes(period_month)
+            sha, n_rows = sha256_hex(payload), payload.count(b"\r\n") - 1
+        offset = 1 if self.status(period_month)[0] == 1 else 2
         published = datetime.fromisoformat(f"{month_add(period_month, offset)}-03T09:00:00+03:00")
-        published = min(published, self.now - timedelta(days=1)).astimezone(TZ_MSK)
+        published = min(published, self.now - timedelta(days=1))
+        if steps:
+            published = min(published + timedelta(hours=12 * steps), self.now - timedelta(hours=1))
+        published = published.astimezone(TZ_MSK)
         return {"period": period_month, "revision": revision, "status": status,
-                "published_at": _iso(published), "sha256": sha256_hex(payload),
-                "rows": payload.count(b"\r\n") - 1,
-                "path": f"/ru-customs/v1/data/{period_month}.csv"}
+                "published_at": _iso(published), "sha256": sha,
+                "rows": n_rows, "path": f"/ru-customs/v1/data/{period_month}.csv"}
 
     def ru_releases(self) -> dict[str, Any]:
         return {"releases": [self.ru_release(p) for p in self.ru_periods()]}
@@ -551,11 +813,18 @@ class World:
     def kz_periods_list(self) -> list[str]:
         return [m for m in self.months if m not in self._unpublished("kz_customs")]
 
-    def kz_items(self, period_month: str) -> list[dict[str, Any]]:
-        """All items of a month in feed order (Decimal values; malformed rows included)."""
+    def kz_items(self, period_month: str, steps: int | None = None) -> list[dict[str, Any]]:
+        """All items of a month in feed order (Decimal values; malformed rows included).
+
+        ``steps``: re-publications to apply (default: the current state of the faults).
+        """
+        if steps is None:
+            steps = self.revision_steps("kz_customs", period_month)
+        extra = self._extra_columns("kz_customs")
+
         def build():
             items = []
-            for line in self._published_lines("KAZ", period_month):
+            for line in self._published_lines("KAZ", period_month, steps):
                 supp = _supp(line)
                 items.append({
                     "flow": "export" if line.flow == "X" else "import",
@@ -569,17 +838,37 @@ class World:
                     "transport_mode": line.mode, "customs_regime": line.regime,
                 })
             broken = self._break_rows("kz_customs", period_month, items)
-            self._cache[("malformed", "kz_customs", period_month)] = broken
+            self._cache[("malformed", "kz_customs", period_month, steps)] = broken
+            self._cache[("duplicates", "kz_customs", period_month, steps)] = \
+                self._append_duplicates("kz_customs", period_month, items,
+                                        {ref for ref, _ in broken})
+            if extra:  # unknown fields in the middle of every item
+                items = [_insert_after(item, "partner_name_ru",
+                                       {"declarations": 1 + int(_extra_code(item, 2)),
+                                        "customs_post": _extra_code(item, 8)})
+                         for item in items]
             return items
-        return self._cached(("kz_items", period_month), build)
+        return self._cached(("kz_items", period_month, steps), build)
 
-    def kz_period_info(self, period_month: str) -> dict[str, Any]:
+    def kz_period_info(self, period_month: str, steps: int | None = None) -> dict[str, Any]:
+        if steps is None:
+            steps = self.revision_steps("kz_customs", period_month)
         revision, status = self.status(period_month)
         offset = 1 if revision == 1 else 2
         generated = datetime.fromisoformat(f"{month_add(period_month, offset)}-02T12:00:00+05:00")
         generated = min(generated, self.now - timedelta(days=2))
-        return {"period": period_month, "revision": revision, "status": status,
-                "records": len(self.kz_items(period_month)), "generated_at": _iso(generated)}
+        if steps:
+            generated = min(generated + timedelta(hours=12 * steps), self.now - timedelta(hours=1))
+        return {"period": period_month, "revision": revision + steps, "status": status,
+                "records": len(self.kz_items(period_month, steps)),
+                "generated_at": _iso(generated)}
+
+    def kz_snapshot(self, period_month: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """(period info, items) of one consistent state (a re-publication may happen meanwhile)."""
+        with self._lock:
+            steps = self.revision_steps("kz_customs", period_month)
+            return (self.kz_period_info(period_month, steps),
+                    self.kz_items(period_month, steps))
 
     def kz_periods(self) -> dict[str, Any]:
         periods = []
@@ -605,7 +894,14 @@ class World:
         def build():
             if not self.comtrade_reported(reporter_m49, period_month):
                 return []
-            return self._build_comtrade(reporter_m49, period_month)
+            rows = self._build_comtrade(reporter_m49, period_month)
+            if self._extra_columns("comtrade"):
+                rows = [_insert_after(row, "isLeaf",
+                                      {"datasetCode": int(_extra_code(_row_key("comtrade", row),
+                                                                      9)),
+                                       "isExtraRevised": False})
+                        for row in rows]
+            return rows
         return self._cached(("comtrade", reporter_m49, period_month), build)
 
     def _build_comtrade(self, j: int, period_month: str) -> list[dict[str, Any]]:
@@ -660,7 +956,12 @@ class World:
                 extra["partner2ISO"], extra["partner2Desc"] = cal.COMTRADE_AREAS[other]
             rows.append(extra)
         # Broken leaves only: breakdown rows above were copied from the clean ones.
-        self._break_rows("comtrade", f"{j}:{period_month}", leaves)
+        broken = {key for key, _ in self._break_rows("comtrade", f"{j}:{period_month}", leaves)}
+        duplicated = self._append_duplicates(
+            "comtrade", f"{j}:{period_month}", leaves,
+            {n for n, leaf in enumerate(leaves) if _row_key("comtrade", leaf) in broken})
+        self._cache[("duplicates", "comtrade", f"{j}:{period_month}")] = duplicated
+        rows.extend(dict(leaf) for leaf in leaves[len(leaves) - len(duplicated):])
         for (flow, i_m49), (value, kg) in sorted(totals.items()):
             rows.append(self._comtrade_total(j, i_m49, period_month, flow, round(value, 2)))
         world_total = sum(v for v, _ in totals.values()) * cal.COMTRADE_WORLD_MULTIPLIER[j]
@@ -902,7 +1203,52 @@ class World:
                 records.append((updated_at, record))
             calls.append(records)
         self._break_port_calls(port, period_month, calls)
+        self._reorder_port_versions(port, period_month, calls)
+        if self._extra_columns("ports"):
+            for records in calls:
+                for _, record in records:
+                    code = _extra_code((record["call_id"],), 4)
+                    record_extra = {"berth": f"B{int(code) % 12 + 1}",
+                                    "agent_ref": f"AG-{code}"}
+                    record["cargo"] = [
+                        _insert_after(line, "cargo_type",
+                                      {"stowage": ("hold", "deck", "tank")[(int(code) + n) % 3]})
+                        for n, line in enumerate(record["cargo"])]
+                    updated = _insert_after(record, "status", record_extra)
+                    record.clear()
+                    record.update(updated)
         return [record for records in calls for _, record in records]
+
+    def _reorder_port_versions(self, port: str, period_month: str, calls: list) -> None:
+        """ports_out_of_order: a call's next-to-last version is (re-)sent after its newest.
+
+        Its ``updated_at`` moves to after the newest version's, so a client paging by
+        ``updated_at`` meets version N before version N-1. Each version still exists
+        once, with one content; the newest version is unchanged.
+        """
+        moved: list[tuple[str, int]] = []
+        if self.faults.get("ports_out_of_order") and period_month in self.months:
+            rng = self._rng("ports", f"{port}:{period_month}:out_of_order")
+            candidates = [records for records in calls if len(records) >= 2]
+            chosen = [records for records in candidates if rng.random() < 0.2]
+            if candidates and not chosen:
+                chosen = [candidates[0]]
+            for records in chosen:
+                newest_at = records[-1][0]
+                late = (newest_at + timedelta(minutes=rng.randint(30, 720))).replace(
+                    microsecond=0)
+                if late > self.now:
+                    continue
+                _, record = records[-2]
+                record["updated_at"] = _iso(late.astimezone(TZ_KZ))
+                records[-2] = (late, record)
+                moved.append((record["call_id"], record["version"]))
+        self._cache[("out_of_order", port, period_month)] = sorted(moved)
+
+    def out_of_order_versions(self, port: str, period_month: str) -> list[tuple[str, int]]:
+        """(call_id, version) pairs the ports_out_of_order fault sent after a newer version."""
+        self.port_calls_month(port, period_month)
+        return list(self._cache.get(("out_of_order", port, period_month), []))
 
     def _break_port_calls(self, port: str, period_month: str, calls: list) -> None:
         count = self._malformed_count("ports")
@@ -948,8 +1294,10 @@ class World:
     def port_calls(self, port: str | None = None) -> list[dict[str, Any]]:
         """The newest visible version of every call (what statistics count)."""
         newest: dict[str, dict[str, Any]] = {}
-        for record in self.port_versions(port):
-            newest[record["call_id"]] = record
+        for record in self.port_versions(port):  # the highest version wins, whatever the order
+            known = newest.get(record["call_id"])
+            if known is None or record["version"] > known["version"]:
+                newest[record["call_id"]] = record
         return sorted(newest.values(), key=lambda r: r["call_id"])
 
     # ----- rail
@@ -1016,8 +1364,62 @@ class World:
                                             for (d, t), c in sorted(movements.items())]})
         report = {"date": day, "revision": revision, "generated": _iso(generated),
                   "crossings": crossings}
+        if self.revision_steps("rail", day):
+            self._shrink_rail(day, report)
         self._break_rail(day, report)
+        self._duplicate_rail(day, report)
         return report
+
+    def _shrink_rail(self, day: str, report: dict[str, Any]) -> None:
+        """shrinking_revision: revision+1, at least one consignment fewer, a few tonnes changed."""
+        rng = self._rng("rail", f"{day}:revision:1")
+        report["revision"] += 1
+        generated = datetime.fromisoformat(report["generated"]) + timedelta(days=1)
+        report["generated"] = _iso(generated.astimezone(TZ_KZ))
+        flat = [(ci, mi, ki) for ci, crossing in enumerate(report["crossings"])
+                for mi, movement in enumerate(crossing["movements"])
+                for ki, _ in enumerate(movement["consignments"])]
+        if not flat:
+            return  # nothing crossed that day: only the revision moves
+        dropped = set(rng.sample(flat, max(1, round(len(flat) * 0.05))))
+        kept = [ref for ref in flat if ref not in dropped]
+        for ci, mi, ki in rng.sample(kept, min(len(kept), max(1, round(len(flat) * 0.1)))):
+            consignment = report["crossings"][ci]["movements"][mi]["consignments"][ki]
+            tonnes = round(float(consignment["tonnes"]) * rng.uniform(0.85, 1.15) * 1000) / 1000
+            if f"{tonnes:.3f}" == consignment["tonnes"]:
+                tonnes += 1
+            consignment["tonnes"] = f"{tonnes:.3f}"
+        for ci, mi, ki in sorted(dropped, reverse=True):
+            del report["crossings"][ci]["movements"][mi]["consignments"][ki]
+        for crossing in report["crossings"]:
+            crossing["movements"] = [m for m in crossing["movements"] if m["consignments"]]
+        report["crossings"] = [c for c in report["crossings"] if c["movements"]]
+
+    def _duplicate_rail(self, day: str, report: dict[str, Any]) -> None:
+        """duplicate_rows: N clean consignments repeated right after themselves."""
+        count = self._duplicate_count("rail")
+        keys: list[tuple] = []
+        if count:
+            rng = self._rng("rail", f"{day}:duplicates")
+            flat = [(ci, mi, ki) for ci, crossing in enumerate(report["crossings"])
+                    for mi, movement in enumerate(crossing["movements"])
+                    for ki, c in enumerate(movement["consignments"]) if "_malformed" not in c]
+            chosen = sorted(rng.sample(flat, min(count, len(flat))))
+            keys = [_rail_key(report["crossings"][ci], report["crossings"][ci]["movements"][mi],
+                              report["crossings"][ci]["movements"][mi]["consignments"][ki])
+                    for ci, mi, ki in chosen]
+            for ci, mi, ki in sorted(chosen, reverse=True):
+                movement = report["crossings"][ci]["movements"][mi]
+                movement["consignments"].insert(ki + 1, dict(movement["consignments"][ki]))
+            broken, index = [], 0  # consignment indices moved: recount the malformed ones
+            for crossing in report["crossings"]:
+                for movement in crossing["movements"]:
+                    for consignment in movement["consignments"]:
+                        if "_malformed" in consignment:
+                            broken.append((index, consignment["_malformed"]))
+                        index += 1
+            self._cache[("malformed", "rail", day)] = broken
+        self._cache[("duplicates", "rail", day)] = keys
 
     def _break_rail(self, day: str, report: dict[str, Any]) -> None:
         count = self._malformed_count("rail")
@@ -1066,23 +1468,37 @@ class World:
         self._cache[("malformed", "rail", day)] = broken
 
     def rail_xml(self, day: str) -> bytes:
+        extra = self._extra_columns("rail")
+
         def build():
             report = self.rail_report(day)
+            issuer = ' issuer="KTZ-CARGO"' if extra else ""
             out = ['<?xml version="1.0" encoding="UTF-8"?>',
                    f'<crossingReport xmlns="{RAIL_NAMESPACE}"',
                    f'                date="{report["date"]}" revision="{report["revision"]}"',
-                   f'                generated="{report["generated"]}">']
+                   f'                generated="{report["generated"]}"{issuer}>']
+            if extra:  # an unknown child element before the crossings
+                total = sum(len(m["consignments"]) for c in report["crossings"]
+                            for m in c["movements"])
+                out.append(f'  <summary consignments="{total}" '
+                           f'crossings="{len(report["crossings"])}"/>')
             for crossing in report["crossings"]:
                 out.append(f'  <crossing point="{crossing["point"]}" '
                            f'partnerRailway="{crossing["partnerRailway"]}">')
                 for movement in crossing["movements"]:
                     transit = "true" if movement["transit"] else "false"
+                    trains = (f' trains="{1 + len(movement["consignments"]) // 3}"'
+                              if extra else "")
                     out.append(f'    <movement direction="{movement["direction"]}" '
-                               f'transit="{transit}">')
+                               f'transit="{transit}"{trains}>')
+                    if extra:
+                        out.append(f'      <locomotive series="2TE{10 + len(out) % 25}"/>')
                     for c in movement["consignments"]:
                         attrs = " ".join(f'{k}="{c[k]}"' for k in
                                          ("gng", "wagons", "teu", "tonnes", "origin", "destination")
                                          if k in c)
+                        if extra:
+                            attrs += f' waybill="{_extra_code(c, 8)}"'
                         out.append(f"      <consignment {attrs}/>")
                     out.append("    </movement>")
                 out.append("  </crossing>")
@@ -1146,7 +1562,34 @@ class World:
             self.port_calls_month(port, period_month)
         elif feed == "rail":
             self.rail_report(unit)
+        if feed in ("ru_customs", "kz_customs"):
+            return list(self._cache.get(("malformed", feed, unit,
+                                         self.revision_steps(feed, unit)), []))
         return list(self._cache.get(("malformed", feed, unit), []))
+
+    def duplicate_keys(self, feed: str, unit: str) -> list[tuple]:
+        """Keys the duplicate_rows fault delivered twice in a unit (units as ``malformed_keys``).
+
+        Keys: ru_customs (napr, strana, tnved, region); kz_customs (flow, tn_ved,
+        partner_m49, transport_mode, customs_regime); comtrade the 8-field row key;
+        rail (point, direction, transit, gng, wagons, teu, tonnes, origin, destination):
+        the spec names no rail row key, so a rail "duplicate" is an identical consignment.
+        """
+        if feed == "ru_customs":
+            self.ru_rows(unit)
+        elif feed == "kz_customs":
+            self.kz_items(unit)
+        elif feed == "comtrade":
+            reporter, _, period_month = unit.partition(":")
+            self.comtrade_rows(int(reporter), period_month)
+        elif feed == "rail":
+            self.rail_report(unit)
+        else:
+            return []
+        if feed in ("ru_customs", "kz_customs"):
+            return list(self._cache.get(("duplicates", feed, unit,
+                                         self.revision_steps(feed, unit)), []))
+        return list(self._cache.get(("duplicates", feed, unit), []))
 
 
 def _supp(line: TradeLine) -> tuple[str, str, float] | None:
@@ -1165,6 +1608,13 @@ def _row_key(feed: str, row: dict[str, Any]) -> tuple:
     return (row.get("reporterCode"), row.get("period"), row.get("flowCode"),
             row.get("partnerCode"), row.get("partner2Code"), row.get("cmdCode"),
             row.get("motCode"), row.get("customsCode"))
+
+
+def _rail_key(crossing: dict[str, Any], movement: dict[str, Any],
+              consignment: dict[str, Any]) -> tuple:
+    return (crossing["point"], movement["direction"], movement["transit"],
+            *(consignment.get(k) for k in ("gng", "wagons", "teu", "tonnes", "origin",
+                                           "destination")))
 
 
 def _other_month(unit: str) -> str:
