@@ -46,7 +46,7 @@ def write_ru_csv(path: Path, rows: int, period_month: str = "2024-01", *, seed: 
                 line = BAD[(i // bad_every) % len(BAD)].format(
                     napr=napr, period=period, strana=strana, tnved=tnved,
                     tnved_short=tnved[:8], stoim=stoim, netto=netto)
-            elif i % dup_every == 1 and previous:
+            elif i % dup_every == 2:
                 # The previous row's key again, other values: both copies are rejected.
                 head = previous.split(";")
                 line = ";".join([*head[:5], stoim, netto, *head[7:]])

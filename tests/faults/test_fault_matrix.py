@@ -15,15 +15,13 @@ what the fault predicts:
 
 Every case also checks that its fault actually happened (statuses the simulator sent,
 retries the clients logged, payloads that differ, rows rejected), so a fault that the
-simulator does not inject cannot pass unnoticed. A fault key the simulator does not
-implement yet is skipped with that reason.
+simulator does not inject cannot pass unnoticed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -32,7 +30,6 @@ from corridor.config import FEED_PORTS, MIRROR_REPORTERS_M49, month_range
 from corridor.feeds import kz_customs as kz_client
 from corridor.feeds import ports as ports_client
 from corridor.simulator import SimConfig, World
-from corridor.simulator import server as sim_server
 from corridor.simulator import world as sim_world
 
 from tests.faults.harness import (
@@ -70,19 +67,6 @@ LOADED_UNIT_PAYLOAD_COLUMNS = {"raw.loaded_units": {"sha256"}}
 
 
 # ------------------------------------------------------------------------- fixtures
-
-def _simulator_source() -> str:
-    return "\n".join(Path(module.__file__).read_text(encoding="utf-8")
-                     for module in (sim_world, sim_server))
-
-
-def require_fault(*keys: str) -> None:
-    """Skip unless the simulator knows every fault key (it is being written in parallel)."""
-    source = _simulator_source()
-    missing = [key for key in keys if f'"{key}"' not in source]
-    if missing:
-        pytest.skip(f"simulator does not implement fault key(s) {missing} yet")
-
 
 def config(faults: dict[str, Any] | None = None, **overrides: Any) -> SimConfig:
     return SimConfig(**{**WORLD, **overrides}, faults=faults or {})
@@ -169,30 +153,36 @@ TRANSPORT = {
 }
 
 
+def _assert_transport_faults_met(run: Run, kinds: list[str]) -> None:
+    """The faults happened: the simulator sent the statuses, the clients logged retries."""
+    for kind in kinds:
+        statuses, evidence = TRANSPORT[kind]
+        if statuses:
+            sent = {status: run.wire.statuses[status] for status in statuses}
+            assert sum(sent.values()) > 0, f"{kind}: the simulator sent none of {statuses}"
+        if evidence:
+            retried = [m for m in run.wire.messages() if any(word in m for word in evidence)]
+            assert retried, (f"{kind}: no client retry logged an error like {evidence}; "
+                             f"log: {run.wire.messages()[:10]}")
+    assert run.wire.client_retries > 0, f"{kinds}: the clients never retried"
+
+
 @pytest.mark.parametrize("kind", list(TRANSPORT))
 def test_transport_fault_leaves_raw_identical(kind: str, baseline: Run, ingest_into) -> None:
-    require_fault(kind)
-    rate = 0.15
-    run = ingest_into({kind: {"rate": rate}})
-    statuses, evidence = TRANSPORT[kind]
-    # The fault happened (the test cannot pass because nothing was injected) ...
-    sent = {status: run.wire.statuses[status] for status in statuses}
-    if statuses:
-        assert sum(sent.values()) > 0, f"{kind}: the simulator sent none of {statuses}"
-    if evidence:
-        retried = [m for m in run.wire.messages()
-                   if any(word in m for word in evidence)]
-        assert retried, (f"{kind}: no client retry logged an error like {evidence}; "
-                         f"log: {run.wire.messages()[:10]}")
-    assert run.wire.client_retries > 0, f"{kind}: the clients never retried"
-    # ... and left no trace in raw.
+    run = ingest_into({kind: {"rate": 0.15}})
+    _assert_transport_faults_met(run, [kind])
     assert_identical(run, baseline, kind)
+
+
+def test_all_transport_faults_at_once(baseline: Run, ingest_into) -> None:
+    run = ingest_into({kind: {"rate": 0.07} for kind in TRANSPORT})
+    _assert_transport_faults_met(run, list(TRANSPORT))
+    assert_identical(run, baseline, "all transport faults at once")
 
 
 # ------------------------------------------------------------------------- same data, other bytes
 
 def test_extra_columns_are_ignored(baseline: Run, ingest_into) -> None:
-    require_fault("extra_columns")
     run = ingest_into({"extra_columns": {feed: True for feed in ALL_FEEDS}})
     for feed in ALL_FEEDS:  # every feed really delivered other bytes
         assert run.landed_sha256(feed) != baseline.landed_sha256(feed), feed
@@ -214,7 +204,6 @@ def test_duplicate_deliveries_are_deduplicated(ingest_into) -> None:
     The simulator overlaps only pages after the first, and the client asks for 500
     records a page: at scale 0.05 a port has ~20 versions (one page), so this case runs
     the ports feed alone at ``PORTS_PAGING_SCALE`` against a clean run at that scale."""
-    require_fault("duplicate_deliveries")
     scale = {"scale": PORTS_PAGING_SCALE}
     versions = {port: len(World(config(**scale)).port_versions(port)) for port in FEED_PORTS}
     assert all(n > ports_client.PAGE_LIMIT for n in versions.values()), versions
@@ -233,7 +222,6 @@ def test_ports_out_of_order_highest_version_wins(baseline: Run, ingest_into) -> 
     ``updated_at``); the newest version itself is unchanged. Its fault-free equivalent
     is therefore the fault-free world itself: same calls, same highest versions. Only
     the high-water mark may move, to the latest ``updated_at`` actually delivered."""
-    require_fault("ports_out_of_order")
     run = ingest_into({"ports_out_of_order": True})
     moved = {port: [pair for month in run.world.port_months()
                     for pair in run.world.out_of_order_versions(port, month)]
@@ -259,7 +247,6 @@ def test_ports_out_of_order_highest_version_wins(baseline: Run, ingest_into) -> 
 # ------------------------------------------------------------------------- kz re-published mid-pagination
 
 def test_kz_revision_change_restarts_the_period(ingest_into) -> None:
-    require_fault("kz_revision_change", "kz_republished")
     period = M2
     scale = {"scale": KZ_PAGING_SCALE}
     items = len(World(config(**scale)).kz_items(period))
@@ -328,7 +315,10 @@ def test_malformed_rows_rejected_exactly(baseline: Run, ingest_into) -> None:
     rail_broken = 0
     for feed in ALL_FEEDS:
         for unit in _units(world, feed):
-            for ref, reason in world.malformed_keys(feed, unit):
+            for item in world.malformed_keys(feed, unit):
+                # ports: (call_id, cargo index, reason); other feeds: (row ref, reason)
+                *ref, reason = item
+                ref = tuple(ref) if len(ref) > 1 else ref[0]
                 reason = SIM_REASONS.get(reason, reason)
                 if feed == "ru_customs":
                     expected[(feed, unit, str(ref), reason)] += 1
@@ -442,7 +432,6 @@ def _raw_key(feed: str, row: dict[str, Any]) -> tuple:
                             "duplicate check and loads both copies (decision pending)")),
 ])
 def test_duplicate_rows_all_copies_rejected(feeds, baseline: Run, ingest_into) -> None:
-    require_fault("duplicate_rows")
     run = ingest_into({"duplicate_rows": {feed: 2 for feed in feeds}})
     world = run.world
     dup: dict[str, set] = {feed: set() for feed in feeds}
@@ -483,7 +472,6 @@ def test_duplicate_rows_all_copies_rejected(feeds, baseline: Run, ingest_into) -
 # ------------------------------------------------------------------------- revisions
 
 def test_shrinking_revision_replaces_the_unit(ingest_into, database) -> None:
-    require_fault("shrinking_revision")
     shrink = {"ru_customs": [M1], "kz_customs": [M2], "rail": [f"{M1}-10", f"{M2}-03"]}
     faults = {"shrinking_revision": shrink}
     dsn = database()

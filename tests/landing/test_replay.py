@@ -46,7 +46,7 @@ def local_raw_fingerprint(conn: psycopg.Connection) -> dict[str, tuple[int, str]
         count, digest = conn.execute(
             f"select count(*), md5(coalesce(string_agg(t::text, E'\\n' order by t::text), ''))"
             f" from (select {column_list} from raw.\"{table}\") t").fetchone()
-        result[table] = (count, digest)
+        result[f"raw.{table}"] = (count, digest)
     return result
 
 
@@ -120,7 +120,7 @@ def test_rebuild_equals_live_ingest_without_network(landed, make_database, no_ne
     assert set(result["feeds"]) == {"ru_customs", "kz_customs", "comtrade", "ports", "rail"}
     for feed, summary in result["feeds"].items():
         assert summary["units"] > 0 and summary["files"] > 0, feed
-    assert rebuilt["rail_consignments"][0] > 0 and rebuilt["port_calls"][0] > 0
+    assert rebuilt["raw.rail_consignments"][0] > 0 and rebuilt["raw.port_calls"][0] > 0
 
 
 def test_landing_has_multi_page_fetches(landed):
@@ -263,3 +263,64 @@ def test_cli_load_from_landing(landed, make_database, no_network, monkeypatch):
 def test_no_network_guard_works(no_network):
     with pytest.raises(OSError, match="network disabled"):
         socket.create_connection(("127.0.0.1", 9), timeout=1)
+
+
+#: Every fault the simulator knows that changes what is landed or loaded: retried
+#: deliveries (never landed partially), a kz period re-published mid-pagination (a 409
+#: leaves an incomplete fetch in the landing zone), shrinking revisions, out-of-order and
+#: re-delivered port versions, extra columns, duplicate and malformed rows.
+FAULTS = {
+    "transient": {"rate": 0.05}, "http_errors": {"rate": 0.03},
+    "drop_connection": {"rate": 0.03}, "truncated_body": {"rate": 0.03},
+    "duplicate_deliveries": {"rate": 0.3, "feeds": ["ports"]},
+    "kz_revision_change": {"periods": ["2024-02"], "after_pages": 1},
+    # 2024-02 is revised (shrinking) so that the client re-fetches it and meets the 409.
+    "shrinking_revision": {"ru_customs": ["2024-01"], "kz_customs": ["2024-02", "2024-03"],
+                           "rail": ["2024-01-10", "2024-02-03"]},
+    "ports_out_of_order": True,
+    "extra_columns": {"ru_customs": True, "kz_customs": True},
+    "duplicate_rows": {"ru_customs": 2, "kz_customs": 2, "comtrade": 2},
+    "malformed_rows": {"ru_customs": 3, "kz_customs": 3, "comtrade": 3, "rail": 3,
+                       "ports": 2},
+}
+
+
+def test_rebuild_after_a_faulty_world(make_database, tmp_path, monkeypatch):
+    """A clean world, then the same world with every fault, ingested into one landing root
+    and database: the rebuild (no network) equals it, incomplete fetches ignored."""
+    monkeypatch.setenv("CORRIDOR_HTTP_BACKOFF", "0")
+    monkeypatch.setattr(kz_customs, "PAGE_SIZE", 40)
+    monkeypatch.setattr(ports, "PAGE_LIMIT", 7)
+    landing, live = tmp_path / "landing", make_database()
+    months = month_range(FIRST, "2024-03")
+    common = {"seed": SEED, "scale": SCALE, "first_month": FIRST, "last_month": "2024-03"}
+    ingest_world(simulator.SimConfig(**common), months, live, landing)
+    ingest_world(simulator.SimConfig(**common, faults=FAULTS), months, live, landing)
+    want = fingerprint(live)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", _refuse)
+        target = make_database()
+        result = rebuild_raw_from_landing(target, landing)
+    assert fingerprint(target) == want
+    assert result["feeds"]["kz_customs"]["incomplete"] >= 1  # the 409 restart
+    assert loaded_units(target, "kz_customs")["2024-02"][0] == 3  # 1, shrunk 2, 409'd 3
+    assert loaded_units(target, "rail")["2024-01-10"][0] >= 2
+    with psycopg.connect(target.conninfo) as conn:
+        assert conn.execute("select count(*) from raw.rejected_rows").fetchone()[0] > 0
+
+
+def _refuse(self, address, *args):
+    if self.family != getattr(socket, "AF_UNIX", None):
+        raise OSError(f"network disabled in this test (connect to {address!r})")
+    return _real_connect(self, address, *args)
+
+
+_real_connect = socket.socket.connect
+
+
+def test_empty_landing_root_is_refused(make_database, tmp_path, no_network):
+    from corridor.landing.replay import LandingError
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LandingError, match="nothing landed"):
+        rebuild_raw_from_landing(make_database(), tmp_path / "empty")

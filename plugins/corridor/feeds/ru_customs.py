@@ -343,12 +343,16 @@ class CsvScan:
             row_number = 0
             for line, fields in _records(lines):
                 if fields is None:
-                    fields = line.split(";")
-                if _is_blank(fields):
+                    # Only a line whose first visible character is the delimiter can be
+                    # blank: most lines need no split.
+                    head = line.lstrip()
+                    if not head or (head[0] == ";" and _is_blank(line.split(";"))):
+                        continue
+                elif _is_blank(fields):
                     continue
                 row_number += 1
                 if row_number in wanted:
-                    found[row_number] = ";".join(fields)
+                    found[row_number] = line if fields is None else ";".join(fields)
                     if row_number == last:
                         break
         return found

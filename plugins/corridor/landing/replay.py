@@ -12,7 +12,8 @@
      rule ``raw.load_unit`` applies (:func:`corridor.load.raw.decide`: a lower
      revision never replaces a higher one, a later landing of the same or a higher
      revision replaces the unit). Revision and status come from the manifest row
-     (the CSV carries neither).
+     (the CSV carries neither). Loaded, as ingest does, by streaming the landed file
+     (``raw.load_ru_customs_csv``).
    * ``kz_customs`` — pages are grouped into fetches: a ``p00001`` starts a fetch,
      pages ``p00002``… of the same revision (and chained by cursor) follow. A fetch
      is complete when its last page has no ``next_cursor``; incomplete fetches (a
@@ -48,13 +49,15 @@ import json
 import logging
 import re
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
+from psycopg import sql
 
 from corridor.config import FEED_IDS, WarehouseDsn
 from corridor.feeds import comtrade, kz_customs, ports, rail, ru_customs
@@ -236,7 +239,6 @@ def pick_latest(candidates: list[Candidate]) -> tuple[Candidate | None, int]:
             "revision": held.revision, "sha256": held.sha256, "status": held.status}
         if raw.decide(existing, candidate.revision, candidate.sha256, candidate.status) is None:
             held = candidate
-    held = candidates[0] if candidates else None
     return held, max(len(candidates) - 1, 0) if held else 0
 
 
@@ -428,17 +430,41 @@ def _count(report: FeedReport, outcome: raw.LoadOutcome) -> None:
     report.rows_rejected += outcome.rows_rejected
 
 
+def _temp_tables(conn: psycopg.Connection) -> set[str]:
+    return {name for (name,) in conn.execute(
+        "select relname from pg_class where relnamespace = pg_my_temp_schema()"
+        " and relkind = 'r'").fetchall()}
+
+
+@contextmanager
+def _scoped_temp_tables(conn: psycopg.Connection) -> Iterator[None]:
+    """Drop the temporary tables a load function creates ``on commit drop``: inside the
+    rebuild's single transaction its own transaction is only a savepoint, so they would
+    outlive it and collide with the next unit's."""
+    before = _temp_tables(conn)
+    yield
+    for name in sorted(_temp_tables(conn) - before):
+        conn.execute(sql.SQL("drop table if exists pg_temp.{}").format(sql.Identifier(name)))
+
+
 def _load_ru(conn: psycopg.Connection, winners: list[Candidate], report: FeedReport) -> None:
     feed = ru_customs.FEED
     for c in sorted(winners, key=lambda c: c.unit):
-        payload = c.entries[0].read()
-        parsed = ru_customs.parse_csv(payload, c.unit, c.revision, c.status)
-        _count(report, raw.load_unit(conn, raw.UnitLoad(
-            feed, c.unit, c.unit, c.revision, c.status, c.sha256,
-            [raw.TableRows("raw.ru_customs_rows", raw.RU_CUSTOMS_COLUMNS, parsed.rows,
-                           "delete from raw.ru_customs_rows where period_month = %s",
-                           (c.unit,))],
-            parsed.rejections)))
+        entry = c.entries[0]
+        if hasattr(raw, "load_ru_customs_csv"):
+            # As ingest does: streamed from the landed file, constant memory.
+            with _scoped_temp_tables(conn):
+                outcome = raw.load_ru_customs_csv(conn, entry.path, c.unit, c.revision,
+                                                  c.status, c.sha256)
+        else:
+            parsed = ru_customs.parse_csv(entry.read(), c.unit, c.revision, c.status)
+            outcome = raw.load_unit(conn, raw.UnitLoad(
+                feed, c.unit, c.unit, c.revision, c.status, c.sha256,
+                [raw.TableRows("raw.ru_customs_rows", raw.RU_CUSTOMS_COLUMNS, parsed.rows,
+                               "delete from raw.ru_customs_rows where period_month = %s",
+                               (c.unit,))],
+                parsed.rejections))
+        _count(report, outcome)
 
 
 def _load_kz(conn: psycopg.Connection, winners: list[Candidate], report: FeedReport) -> None:
@@ -556,13 +582,18 @@ def rebuild_raw_from_landing(dsn: WarehouseDsn | None, landing_root: Path | str,
         raise LandingError(f"landing root {root} does not exist")
 
     manifests = {feed: read_manifest(root, feed) for feed in selected}
+    if not any(manifests.values()):
+        # Most likely the wrong folder: refuse rather than empty the raw schema.
+        raise LandingError(f"nothing landed under {root} for {', '.join(selected)} "
+                           f"(no {MANIFEST} rows)")
     reports = {feed: FeedReport(feed) for feed in selected}
     problems: list[str] = []
     for feed in selected:
+        if not manifests[feed]:
+            log.warning("%s: nothing landed under %s: its raw tables will be empty", feed,
+                        root / _safe(feed))
         reports[feed].files, found = verify(manifests[feed])
         problems.extend(found)
-        if not manifests[feed] and not (root / _safe(feed) / MANIFEST).exists():
-            log.warning("%s: nothing landed under %s", feed, root / _safe(feed))
     if problems:
         raise LandingIntegrityError(problems)
 

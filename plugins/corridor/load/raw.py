@@ -13,6 +13,7 @@ Connections passed here should be ``autocommit=True`` so that each
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -231,10 +232,12 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
             return _skipped_outcome(feed, unit, revision, existing, skipped)
         cur.execute("delete from raw.ru_customs_rows where period_month = %s", (period_month,))
         cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s", (feed, unit))
+        started = time.perf_counter()
         with cur.copy(f"COPY raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
                       "FROM STDIN") as copy:
             for block in scan.copy_blocks():
                 copy.write(block)
+        copied = time.perf_counter()
         spool_columns = ", ".join(scan.REJECTION_SPOOL_COLUMNS)
         cur.execute(f"create temp table ru_unit_rejections ({spool_columns.replace(',', ' text,')}"
                     " text) on commit drop")
@@ -263,6 +266,7 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
             returning r.row_number, r.napr, r.strana, r.tnved, coalesce(r.region, '')
             """, {"period_month": period_month})
         duplicates = sorted(cur.fetchall())
+        deduplicated = time.perf_counter()
         if duplicates:
             raw_records = scan.raw_records(row_number for row_number, *_ in duplicates)
             _copy_rows(cur, "ru_unit_rejections", ("row_ref", "reason", "detail", "raw_record"),
@@ -281,8 +285,10 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
         rows_rejected = scan.rows_rejected + len(duplicates)
         outcome = _record_unit(cur, feed, unit, period_month, revision, status, sha256,
                                rows_loaded, rows_rejected)
-    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys)",
-             feed, unit, revision, status, rows_loaded, rows_rejected, len(duplicates))
+    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys); "
+             "parse+COPY %.2fs, duplicate scan %.2fs, rejections+commit %.2fs",
+             feed, unit, revision, status, rows_loaded, rows_rejected, len(duplicates),
+             copied - started, deduplicated - copied, time.perf_counter() - deduplicated)
     return outcome
 
 

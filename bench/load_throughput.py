@@ -1,0 +1,241 @@
+"""Load throughput of the ru_customs raw load against ``psql \\copy`` and pandas.
+
+    .venv/bin/python -m bench.load_throughput --rows 1000000
+
+Generates a synthetic RU customs CSV per size (streamed to a temp dir, see
+bench/ru_csv.py), starts an embedded PostgreSQL (or uses ``--dsn``), then measures:
+
+(a) Corridor's loader, ``raw.load_ru_customs_csv`` from the file (parse, validate,
+    COPY, duplicate keys in SQL, commit: what ``ingest_ru_customs`` runs), in a child
+    process per size so that its peak RSS is its own;
+(b) ``psql \\copy`` of the same file into a table of the file's 10 columns, all
+    ``text`` (no decimal-comma conversion, no validation, no row numbers): a lower
+    bound for any loader of this file;
+(c) pandas ``read_csv`` + ``DataFrame.to_sql`` (SQLAlchemy, psycopg2, defaults) on a
+    sample of the first ``--sample`` rows, rows/s extrapolated.
+
+Each measurement loads into its own new database. Not a test: numbers vary by host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+from corridor.config import WarehouseDsn
+
+PERIOD = "2024-01"
+DSN_ENV = "CORRIDOR_BENCH_DSN_URI"  # the child's DSN: never on a command line
+CSV_TABLE_DDL = ("create table ru_customs_csv (napr text, period text, strana text, "
+                 "tnved text, edizm text, stoim text, netto text, kol text, region text, "
+                 "region_s text)")
+
+
+def _dsn_uri(dsn: WarehouseDsn) -> str:
+    from urllib.parse import quote
+
+    return (f"postgresql://{quote(dsn.user, safe='')}:{quote(dsn.password, safe='')}@/"
+            f"{dsn.dbname}?host={quote(dsn.host, safe='')}&port={dsn.port}")
+
+
+def _with_db(dsn: WarehouseDsn, name: str) -> WarehouseDsn:
+    return WarehouseDsn(dsn.host, dsn.port, dsn.user, dsn.password, name)
+
+
+def _new_database(server: WarehouseDsn, label: str) -> WarehouseDsn:
+    name = f"bench_{label}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(server.conninfo, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return _with_db(server, name)
+
+
+def _drop_database(server: WarehouseDsn, dsn: WarehouseDsn) -> None:
+    with psycopg.connect(server.conninfo, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{dsn.dbname}" with (force)')
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# ------------------------------------------------------------------- (a) the child
+
+def child_load(path: Path) -> None:
+    """Runs in the child: one load of ``path``; prints a JSON line."""
+    import hashlib
+
+    from corridor.load import raw
+
+    dsn = WarehouseDsn.from_uri(os.environ[DSN_ENV])
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    with psycopg.connect(dsn.conninfo, autocommit=True) as conn:
+        raw.ensure_raw_schema(conn)
+        rss_before = _rss_mb()
+        started = time.perf_counter()
+        outcome = raw.load_ru_customs_csv(conn, path, PERIOD, 1, "final", digest.hexdigest())
+        seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "rows_loaded": outcome.rows_loaded,
+                      "rows_rejected": outcome.rows_rejected, "rss_before_mb": rss_before,
+                      "peak_rss_mb": _rss_mb()}))
+
+
+def measure_corridor(server: WarehouseDsn, path: Path) -> dict:
+    dsn = _new_database(server, "corridor")
+    try:
+        env = {**os.environ, DSN_ENV: _dsn_uri(dsn)}
+        done = subprocess.run([sys.executable, "-m", "bench.load_throughput", "--child-load",
+                               str(path)], env=env, check=True, capture_output=True,
+                              text=True, cwd=Path(__file__).resolve().parents[1])
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        _drop_database(server, dsn)
+
+
+# ---------------------------------------------------------------------- (b) \copy
+
+def _psql() -> str:
+    found = shutil.which("psql")
+    if found:
+        return found
+    import pgserver
+
+    return str(Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql")
+
+
+def measure_copy(server: WarehouseDsn, path: Path) -> dict:
+    dsn = _new_database(server, "copy")
+    try:
+        with psycopg.connect(dsn.conninfo, autocommit=True) as conn:
+            conn.execute(CSV_TABLE_DDL)
+        env = {**os.environ, "PGHOST": dsn.host, "PGPORT": str(dsn.port), "PGUSER": dsn.user,
+               "PGPASSWORD": dsn.password, "PGDATABASE": dsn.dbname}
+        command = (f"\\copy ru_customs_csv from '{path}' with (format csv, delimiter ';', "
+                   "header true, encoding 'WIN1251')")
+        started = time.perf_counter()
+        subprocess.run([_psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", command],
+                       env=env, check=True)
+        seconds = time.perf_counter() - started
+        with psycopg.connect(dsn.conninfo) as conn:
+            rows = conn.execute("select count(*) from ru_customs_csv").fetchone()[0]
+        return {"seconds": seconds, "rows": rows}
+    finally:
+        _drop_database(server, dsn)
+
+
+# ---------------------------------------------------------------------- (c) pandas
+
+def measure_pandas(server: WarehouseDsn, path: Path, sample: int) -> dict:
+    import pandas as pd
+    import sqlalchemy
+
+    dsn = _new_database(server, "pandas")
+    engine = sqlalchemy.create_engine(dsn.sqlalchemy_url)
+    try:
+        text_columns = {name: str for name in ("napr", "period", "strana", "tnved", "edizm",
+                                               "region", "region_s")}
+        started = time.perf_counter()
+        frame = pd.read_csv(path, sep=";", encoding="windows-1251", decimal=",",
+                            nrows=sample, dtype=text_columns)
+        frame.to_sql("ru_customs_pandas", engine, index=False, if_exists="replace")
+        seconds = time.perf_counter() - started
+        return {"seconds": seconds, "rows": len(frame)}
+    finally:
+        engine.dispose()
+        _drop_database(server, dsn)
+
+
+# ------------------------------------------------------------------------- driver
+
+def _data_rows(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000,
+                        help="rows of the first size (the second is twice that)")
+    parser.add_argument("--sizes", help="comma list of sizes, e.g. 1000000,2000000")
+    parser.add_argument("--sample", type=int, default=50_000, help="rows for pandas")
+    parser.add_argument("--dsn", help="PostgreSQL URI of a server to use (default: embedded)")
+    parser.add_argument("--workdir", type=Path, help="where the CSVs go (default: a temp dir)")
+    parser.add_argument("--child-load", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_load:
+        child_load(args.child_load)
+        return
+
+    sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes
+             else [args.rows, 2 * args.rows])
+    from bench.ru_csv import write_ru_csv
+
+    with tempfile.TemporaryDirectory(prefix="corridor-bench-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        if args.dsn:
+            server = WarehouseDsn.from_uri(args.dsn)
+        else:
+            from corridor.warehouse import start_embedded
+
+            print("starting an embedded PostgreSQL ...", flush=True)
+            server = start_embedded(Path(tmp) / "pgdata")
+        with psycopg.connect(server.conninfo) as conn:
+            version = conn.execute("show server_version").fetchone()[0]
+        results = []
+        for size in sizes:
+            path = workdir / f"ru_customs_{size}.csv"
+            started = time.perf_counter()
+            write_ru_csv(path, size, PERIOD)
+            print(f"generated {path.name}: {size:,} rows, {path.stat().st_size / 1e6:.0f} MB "
+                  f"in {time.perf_counter() - started:.1f}s", flush=True)
+            assert _data_rows(path) == size
+            corridor = measure_corridor(server, path)
+            copy = measure_copy(server, path)
+            results.append((size, corridor, copy))
+            print(f"  measured {size:,}: corridor {corridor['seconds']:.2f}s, "
+                  f"\\copy {copy['seconds']:.2f}s", flush=True)
+        pandas_result = measure_pandas(server, workdir / f"ru_customs_{sizes[0]}.csv",
+                                       args.sample)
+    pandas_rate = pandas_result["rows"] / pandas_result["seconds"]
+
+    print()
+    print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    vs_copy, copy_label = "vs \\copy", "(b) psql \\copy (text columns)"
+    print(f"{'method':<34}{'rows':>11}{'seconds':>10}{'rows/s':>11}{vs_copy:>10}"
+          f"{'vs to_sql':>11}{'peak RSS MB':>13}")
+    for size, corridor, copy in results:
+        copy_rate = copy["rows"] / copy["seconds"]
+        rate = size / corridor["seconds"]
+        print(f"{'(a) corridor load_ru_customs_csv':<34}{size:>11,}{corridor['seconds']:>10.2f}"
+              f"{rate:>11,.0f}{rate / copy_rate:>9.2f}x{rate / pandas_rate:>10.1f}x"
+              f"{corridor['peak_rss_mb']:>13.1f}")
+        print(f"{copy_label:<34}{copy['rows']:>11,}"
+              f"{copy['seconds']:>10.2f}{copy_rate:>11,.0f}{1:>9.2f}x"
+              f"{copy_rate / pandas_rate:>10.1f}x{'':>13}")
+        print(f"{'':<6}corridor: {corridor['rows_loaded']:,} rows loaded, "
+              f"{corridor['rows_rejected']:,} rejected; RSS {corridor['rss_before_mb']:.1f} MB "
+              f"before the load, {corridor['peak_rss_mb']:.1f} MB peak")
+    print(f"{'(c) pandas read_csv + to_sql':<34}{pandas_result['rows']:>11,}"
+          f"{pandas_result['seconds']:>10.2f}{pandas_rate:>11,.0f}{'':>10}{1:>10.1f}x")
+    if len(results) > 1:
+        peaks = [corridor["peak_rss_mb"] for _, corridor, _ in results]
+        print("peak RSS of the loader: " + ", ".join(
+            f"{size:,} rows → {peak:.1f} MB" for (size, *_), peak in zip(results, peaks)))
+
+
+if __name__ == "__main__":
+    main()
