@@ -194,9 +194,10 @@ class Run:
     snapshot: Snapshot
     wire: WireLog
     summaries: list[dict[str, Any]] = field(default_factory=list)
-    sim_stats: Any = None  # whatever the simulator exposes about faults it served
     landing_root: Path | None = None
     dsn: WarehouseDsn | None = None
+    #: ``corridor.load.fingerprint.raw_fingerprint`` of the database, when available
+    their_fingerprint: dict | None = None
 
     def landed_sha256(self, feed: str) -> set[str]:
         """sha256 of every payload the run landed for ``feed`` (from the manifest)."""
@@ -228,21 +229,6 @@ def _ingest(feeds: tuple[str, ...], months: list[str], dsn: WarehouseDsn, settin
     return out
 
 
-def _sim_stats(handle: Any) -> Any:
-    """Fault counters, if the simulator exposes any (names tried, none required)."""
-    for owner in (handle, getattr(handle, "_server", None), handle.world):
-        for name in ("fault_counts", "faults_served", "stats", "request_log", "counters"):
-            value = getattr(owner, name, None)
-            if value is not None and not callable(value):
-                return value
-            if callable(value):
-                try:
-                    return value()
-                except TypeError:
-                    continue
-    return None
-
-
 def run_world(config: SimConfig, dsn: WarehouseDsn, landing: Path, *,
               feeds: tuple[str, ...] = ALL_FEEDS, months: list[str] | None = None
               ) -> Run:
@@ -255,6 +241,5 @@ def run_world(config: SimConfig, dsn: WarehouseDsn, landing: Path, *,
         for name, value in connection_uris(handle.base_url).items():
             mp.setitem(os.environ, name, value)
         summaries = _ingest(feeds, months, dsn, settings)
-        stats = _sim_stats(handle)
         world = handle.world
-    return Run(world, Snapshot.take(dsn), wire, summaries, stats, settings.landing_root, dsn)
+    return Run(world, Snapshot.take(dsn), wire, summaries, settings.landing_root, dsn)

@@ -75,7 +75,7 @@ class LandingStore:
         record = {
             "feed": feed, "unit": unit, "revision": revision, "status": status,
             "url": strip_credentials(url), "fetched_at": fetched_at.isoformat(),
-            "bytes": len(payload), "sha256": sha256, "path": str(path),
+            "bytes": len(payload), "sha256": sha256, "path": str(path), "part": part,
         }
         self._append_manifest(self.root / _safe(feed) / MANIFEST, record)
         return LandedFile(path=path, sha256=sha256, bytes=len(payload))
