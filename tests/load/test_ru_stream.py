@@ -118,3 +118,119 @@ def test_failed_stream_leaves_the_old_revision(fresh_database):
         with pytest.raises(UnicodeDecodeError):
             raw.load_ru_customs_csv(conn, broken, "2024-01", 2, "final", "b")
         assert raw_fingerprint(conn) == before
+
+
+# ------------------------------------------------------------ staged (COPY csv) path
+
+#: Rows the staged path takes (PostgreSQL's CSV reader reads them as parse_csv does):
+#: the SQL rules accept some as they stand, the Python row rules judge the others.
+STAGED = [
+    "ЭК;01/2024;KZ;0101210000;ШТ;1234,56;1000,125;3;45000;Москва",
+    "ИМ;01/2024;kz;8471300000;;99,00;12,5;;;",                          # lower-case partner
+    " ИМ ;01/2024;CN;8471300001; Л ;1.5;0012,50;;; Казань ",             # blanks, dot decimal
+    "ИМ;01/2024;CN;8471300002;\xa0ШТ;1;1;1;;",                          # no-break space
+    "ИМ;01/2024;CN;8471300012;ШТ;1;1;1;;\x0bx\x1c",                     # other strippables
+    'ЭК;01/2024;TR;8703231900;ШТ;100,00;900;1;77000;"Москва; ""центр"""',  # quoted
+    'ЭК;01/2024;TR;8703231901;ШТ;100,00;900;1;77000;"две\r\nстроки"',   # quoted line break
+    '"ЭК";"01/2024";"TR";"8703231902";"";"1";"2";"";"";""',             # all quoted
+    "ЭК;01/2024;UZ;2709009001;;-5,00;1;;;",                              # negative_value
+    "ЭК;01/2024;UZ;2709009001;;5,00;1;;;",                               # dup of a rejected key
+    "ИМ;01/2024;TR;8703231900;ШТ;1,00;1;1;77000;x",                      # dup: im/TR/…/77000
+    "ИМ;01/2024;TR;8703231900;ШТ;2,00;2;2;77000;y",
+    "ИМ;01/2024;tr;8703231903;ШТ;2,00;2;2;;y",                           # dup via upper()
+    "ИМ;01/2024;TR;8703231903;ШТ;2,00;2;2;;y",
+    "ЭК;01/2024;KZ;0101210009;ШТ;1e3;1_000;;;tab\there",                 # odd numbers, a tab
+    "ЭК;01/2024;KZ;0101210008;back\\slash;1;1;;;",                       # a backslash
+    "ЭК;01/2024;KZ;0101210010;;1;1;;; it's \\ x",                      # repr in details
+    "ЭК;02/2024;KZ;0101210005;;1;1;;;",                                  # period_mismatch
+    "ЭК;13/2024;KZ;0101210015;;1;1;;;",                                  # unparsable period
+    "ЭК;01/2024;RU;0101210004;;1;1;;;",                                  # self_partner
+    "ЭК;01/2024;QQ;0101210014;;1;1;;;",                                  # unknown_partner
+    "ЭК;01/2024;XX;0101210024;;1;1;;;",                                  # undisclosed
+    "ЭК;01/2024;KZ;010121000;;1;1;;;",                                   # bad_code_length
+    "ЭК;01/2024;KZ;01012100AB;;1;1;;;",                                  # not digits
+    "ЭК;01/2024;KZ;0101210003;;1,;1;;;",                                 # "1," is 1
+    "ЭК;01/2024;KZ;0101210013;;;1;;;",                                   # missing stoim
+    "ЭК;01/2024;KZ;0101210023;;1;1;-1;;",                                # negative kol
+    "ЭК;01/2024;KZ;0101210033;;1;1;x;;",                                 # unparsable kol
+    "ЭК;01/2024;KZ;0101210043;;1;NaN;;;",                                # not finite
+    "XX;01/2024;KZ;0101210053;;1;1;;;",                                  # bad napr
+    "ЭК;01/2024;KZ;0101210063;;00,000;0;0;00000;",                      # zeros
+]
+
+
+def staged_payload(rows=STAGED, header: str = HEADER) -> bytes:
+    return ("\r\n".join([header, *rows]) + "\r\n").encode("windows-1251")
+
+
+def load_path(caplog) -> str:
+    [message] = [r.getMessage() for r in caplog.records
+                 if r.name == "corridor.load.raw" and " path, " in r.getMessage()]
+    return "staged" if "staged path" in message else "python"
+
+
+@pytest.mark.parametrize("header", [HEADER, "NAPR; Period;strana;tnved;edizm;stoim;netto;kol;"
+                                            "region;region_s;new",
+                                    "period;napr;strana;tnved;stoim;netto;region;kol;edizm;"
+                                    "region_s",
+                                    "napr;period;strana;tnved;stoim;netto;edizm;kol;region;"
+                                    "strana"])
+@pytest.mark.parametrize("kind", ["bytes", "chunks"])
+def test_staged_path_equals_parse_csv(fresh_database, other_database, caplog, header, kind):
+    caplog.set_level("INFO", logger="corridor.load.raw")
+    payload = staged_payload(header=header)
+    source = payload if kind == "bytes" else (payload[i:i + 5] for i in range(0, len(payload), 5))
+    streamed, listed, stream_print, list_print, parsed = load_both(
+        fresh_database, other_database, source, payload)
+    assert load_path(caplog) == "staged"
+    assert stream_print == list_print
+    assert (streamed.rows_loaded, streamed.rows_rejected) == (listed.rows_loaded,
+                                                              listed.rows_rejected)
+    assert streamed.rows_rejected > 10 and streamed.rows_loaded > 5
+
+
+@pytest.mark.parametrize("extra", [
+    "",                                      # blank line: COPY refuses it
+    ";;;;;;;;;",                             # blank record: numbering differs
+    " ; ;\xa0;;;;;;;",                       # blank record of blanks
+    "ЭК;01/2024;KZ;0101210007;;1;1;;;;extra;columns",  # more fields than the header
+    "ЭК;01/2024;KZ;0101210006;;1;1",         # fewer
+    'ЭК;01/2024;KZ;0101210016;;1;1;;;ab"c;d"e',  # a quote inside a field
+    'ЭК;01/2024;KZ;0101210026;;1;1;;; "x"',  # a quote after a blank
+    '"ЭК"x;01/2024;KZ;0101210036;;1;1;;;',   # text after a closing quote
+    "\\.",                                   # COPY's end-of-data marker
+    "ЭК;01/2024;KZ;0101210046;;1;1;;;a\rb",  # a lone CR
+])
+def test_staged_path_falls_back_where_readings_could_differ(fresh_database, other_database,
+                                                            caplog, extra):
+    caplog.set_level("INFO", logger="corridor.load.raw")
+    rows = [*STAGED[:5], extra, *STAGED[5:]]
+    payload = staged_payload(rows)
+    streamed, listed, stream_print, list_print, _ = load_both(
+        fresh_database, other_database, payload, payload)
+    assert load_path(caplog) == "python"
+    assert stream_print == list_print
+    assert (streamed.rows_loaded, streamed.rows_rejected) == (listed.rows_loaded,
+                                                              listed.rows_rejected)
+
+
+def test_staged_path_takes_the_synthetic_file(fresh_database, other_database, tmp_path,
+                                              caplog):
+    caplog.set_level("INFO", logger="corridor.load.raw")
+    path = write_ru_csv(tmp_path / "2024-01.csv", 20_000, bad_every=97, dup_every=501,
+                        quoted_every=113)
+    streamed, listed, stream_print, list_print, _ = load_both(
+        fresh_database, other_database, path, path.read_bytes())
+    assert load_path(caplog) == "staged"
+    assert stream_print == list_print
+
+
+def test_staged_records_across_chunk_boundaries():
+    payload = staged_payload()
+    for size in (1, 2, 3, 7, 64):
+        staged = ru_customs.StagedSource(payload, chunk_size=size)
+        assert staged.header("2024-01") is not None
+        blocks = list(staged.blocks())
+        assert b"".join(blocks) == payload
+        for block in blocks[1:-1]:
+            assert block.endswith(b"\n")
