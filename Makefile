@@ -23,6 +23,9 @@ run: venv
 test: venv
 	$(VENV)/bin/python -m pytest
 
+docs: venv
+	$(VENV)/bin/corridor docs
+
 gx-sync: venv
 	$(VENV)/bin/corridor gx sync
 

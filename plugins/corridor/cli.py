@@ -124,6 +124,18 @@ def transform() -> None:
 
 
 @app.command()
+def docs() -> None:
+    """Write the dbt documentation site (one static HTML file) for the warehouse."""
+    from corridor.transform import run_dbt
+
+    _setup_logging()
+    settings = get_settings()
+    ensure_warehouse(settings)
+    run_dbt(["docs", "generate", "--static"])
+    typer.echo(f"dbt docs: {settings.home_dir / 'dbt' / 'target' / 'static_index.html'}")
+
+
+@app.command()
 def publish() -> None:
     """Run the quality gate and publish a release (the publish DAG's code path)."""
     from corridor.publish.release import publish_release

@@ -131,3 +131,16 @@ def test_dbt_build_publishes_hand_computed_values(built_warehouse: WarehouseDsn)
     # the year 2024 lies in the window: annual totals, provisional from its months
     assert g("KZAAU", "PORT_T", "2024", freq="A") == (Decimal("3512.750"), "P")
     assert g("KZKUR", "PORT_STAY_H", "2024", freq="A") == (Decimal("26.50"), "A")
+
+
+def test_analyst_role_reads_marts_and_nothing_else(built_warehouse: WarehouseDsn) -> None:
+    with psycopg.connect(built_warehouse.conninfo, autocommit=True) as conn:
+        conn.execute("set role corridor_analyst")
+        assert conn.execute("select count(*) from marts.ind_bilateral_trade").fetchone()[0] > 0
+        for forbidden in ("select * from raw.ru_customs_rows limit 1",
+                          "select * from raw.loaded_units limit 1",
+                          "select * from intermediate.int_trade_flows_harmonised limit 1",
+                          "delete from marts.ind_bilateral_trade",
+                          "create table marts.analyst_scratch (x int)"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(forbidden)
