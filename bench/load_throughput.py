@@ -37,6 +37,7 @@ from corridor.config import WarehouseDsn
 
 PERIOD = "2024-01"
 DSN_ENV = "CORRIDOR_BENCH_DSN_URI"  # the child's DSN: never on a command line
+STAGED_ENV = "CORRIDOR_BENCH_RU_STAGED"  # "1": the child forces the staged (COPY csv) path
 CSV_TABLE_DDL = ("create table ru_customs_csv (napr text, period text, strana text, "
                  "tnved text, edizm text, stoim text, netto text, kol text, region text, "
                  "region_s text)")
@@ -78,6 +79,8 @@ def child_load(path: Path) -> None:
     from corridor.load import raw
 
     dsn = WarehouseDsn.from_uri(os.environ[DSN_ENV])
+    if STAGED_ENV in os.environ:
+        raw.RU_STAGED_COPY = os.environ[STAGED_ENV] == "1"
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -93,10 +96,12 @@ def child_load(path: Path) -> None:
                       "peak_rss_mb": _rss_mb()}))
 
 
-def measure_corridor(server: WarehouseDsn, path: Path) -> dict:
+def measure_corridor(server: WarehouseDsn, path: Path, staged: bool | None = None) -> dict:
     dsn = _new_database(server, "corridor")
     try:
         env = {**os.environ, DSN_ENV: _dsn_uri(dsn)}
+        if staged is not None:
+            env[STAGED_ENV] = "1" if staged else "0"
         done = subprocess.run([sys.executable, "-m", "bench.load_throughput", "--child-load",
                                str(path)], env=env, check=True, capture_output=True,
                               text=True, cwd=Path(__file__).resolve().parents[1])
@@ -173,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sample", type=int, default=50_000, help="rows for pandas")
     parser.add_argument("--dsn", help="PostgreSQL URI of a server to use (default: embedded)")
     parser.add_argument("--workdir", type=Path, help="where the CSVs go (default: a temp dir)")
+    parser.add_argument("--path", choices=("default", "python", "staged"), default="default",
+                        help="ru_customs load path: the loader's default, or force one")
     parser.add_argument("--child-load", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_load:
@@ -203,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"generated {path.name}: {size:,} rows, {path.stat().st_size / 1e6:.0f} MB "
                   f"in {time.perf_counter() - started:.1f}s", flush=True)
             assert _data_rows(path) == size
-            corridor = measure_corridor(server, path)
+            corridor = measure_corridor(server, path, None if args.path == "default"
+                                        else args.path == "staged")
             copy = measure_copy(server, path)
             results.append((size, corridor, copy))
             print(f"  measured {size:,}: corridor {corridor['seconds']:.2f}s, "
@@ -213,7 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     pandas_rate = pandas_result["rows"] / pandas_result["seconds"]
 
     print()
-    print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; "
+          f"ru_customs load path: {args.path}")
     vs_copy, copy_label = "vs \\copy", "(b) psql \\copy (text columns)"
     print(f"{'method':<34}{'rows':>11}{'seconds':>10}{'rows/s':>11}{vs_copy:>10}"
           f"{'vs to_sql':>11}{'peak RSS MB':>13}")

@@ -122,6 +122,24 @@ def test_failed_stream_leaves_the_old_revision(fresh_database):
 
 # ------------------------------------------------------------ staged (COPY csv) path
 
+@pytest.fixture(params=[False, True], ids=["python", "staged"])
+def staged_copy(request, monkeypatch):
+    monkeypatch.setattr(raw, "RU_STAGED_COPY", request.param)
+    return request.param
+
+
+def test_tricky_rows_either_path(fresh_database, other_database, staged_copy):
+    payload = tricky_payload()
+    _, _, stream_print, list_print, _ = load_both(fresh_database, other_database, payload,
+                                                  payload)
+    assert stream_print == list_print
+
+
+@pytest.fixture()
+def staged_on(monkeypatch):
+    monkeypatch.setattr(raw, "RU_STAGED_COPY", True)
+
+
 #: Rows the staged path takes (PostgreSQL's CSV reader reads them as parse_csv does):
 #: the SQL rules accept some as they stand, the Python row rules judge the others.
 STAGED = [
@@ -176,7 +194,8 @@ def load_path(caplog) -> str:
                                     "napr;period;strana;tnved;stoim;netto;edizm;kol;region;"
                                     "strana"])
 @pytest.mark.parametrize("kind", ["bytes", "chunks"])
-def test_staged_path_equals_parse_csv(fresh_database, other_database, caplog, header, kind):
+def test_staged_path_equals_parse_csv(fresh_database, other_database, caplog, header, kind,
+                                      staged_on):
     caplog.set_level("INFO", logger="corridor.load.raw")
     extra = header.count(";") - HEADER.count(";")  # unknown extra columns: fields too
     payload = staged_payload([row + ";extra" * extra for row in STAGED], header)
@@ -187,7 +206,8 @@ def test_staged_path_equals_parse_csv(fresh_database, other_database, caplog, he
     assert stream_print == list_print
     assert (streamed.rows_loaded, streamed.rows_rejected) == (listed.rows_loaded,
                                                               listed.rows_rejected)
-    assert streamed.rows_rejected > 10 and streamed.rows_loaded > 5
+    if header.lower().replace(" ", "").startswith("napr;period;strana;tnved;edizm;"):  # rows' layout
+        assert streamed.rows_rejected > 10 and streamed.rows_loaded > 5
 
 
 @pytest.mark.parametrize("extra", [
@@ -203,7 +223,7 @@ def test_staged_path_equals_parse_csv(fresh_database, other_database, caplog, he
     "ЭК;01/2024;KZ;0101210046;;1;1;;;a\rb",  # a lone CR
 ])
 def test_staged_path_falls_back_where_readings_could_differ(fresh_database, other_database,
-                                                            caplog, extra):
+                                                            caplog, extra, staged_on):
     caplog.set_level("INFO", logger="corridor.load.raw")
     rows = [*STAGED[:5], extra, *STAGED[5:]]
     payload = staged_payload(rows)
@@ -216,7 +236,7 @@ def test_staged_path_falls_back_where_readings_could_differ(fresh_database, othe
 
 
 def test_staged_path_takes_the_synthetic_file(fresh_database, other_database, tmp_path,
-                                              caplog):
+                                              caplog, staged_on):
     caplog.set_level("INFO", logger="corridor.load.raw")
     path = write_ru_csv(tmp_path / "2024-01.csv", 20_000, bad_every=97, dup_every=501,
                         quoted_every=113)

@@ -13,6 +13,7 @@ Connections passed here should be ``autocommit=True`` so that each
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -209,6 +210,11 @@ def load_unit(conn: psycopg.Connection, unit_load: UnitLoad) -> LoadOutcome:
 DUPLICATE_SCAN_WORK_MEM = "256MB"
 
 
+#: Try the staged path (PostgreSQL parses the CSV) before the Python path. Off by
+#: default: measured slower than the Python path on a 2-core host (bench/README.md):
+#: the SQL checks and the second write (staging → indexed, WAL-logged target) run in
+#: one backend, where the Python path overlaps parsing (client) with COPY (server).
+RU_STAGED_COPY = False
 _RU_NUMBER = "^[0-9]+(,[0-9]+)?$"
 _RU_STAGE_COPY_OPTIONS = "format csv, delimiter ';', header true, encoding 'WIN1251'"
 
@@ -247,7 +253,7 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
         cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s", (feed, unit))
         started = time.perf_counter()
         counts, path = None, "python"
-        header = staged.header(period_month)
+        header = staged.header(period_month) if RU_STAGED_COPY else None
         if header is None:
             log.info("%s %s: header not taken by the staged path: Python path", feed, unit)
         else:
@@ -298,19 +304,24 @@ def _ru_staged(conn: psycopg.Connection, cur: psycopg.Cursor,
                       if len(code) == 2 and code.isascii() and code.isalpha()
                       and code.isupper())
     partner_list = ", ".join(f"'{code}'" for code in partners)
-    params = {"period": f"{period_month[5:7]}/{period_month[:4]}", "number": _RU_NUMBER,
-              "strip": ru_customs.STRIP_CHARS, "period_month": period_month,
-              "revision": revision, "status": status}
+    params = {"period_month": period_month, "revision": revision, "status": status}
+    # Constants inlined (not bound parameters): the planner folds them, and the checks
+    # cost per row. Both are built from validated text only.
+    expected = f"{period_month[5:7]}/{period_month[:4]}"
+    assert re.fullmatch(r"[0-9]{2}/[0-9]{4}", expected), period_month
+    number = f"'{_RU_NUMBER}'"
+    strip = "(" + " || ".join(f"chr({ord(ch)})" for ch in ru_customs.STRIP_CHARS) + ")"
 
     def text_ok(name: str) -> str:
-        return f"({col(name)} is null or {col(name)} = btrim({col(name)}, %(strip)s))"
+        return f"({col(name)} is null or {col(name)} = btrim({col(name)}, {strip}))"
 
     # The rows the Python rules accept exactly as they stand (cf. _fast_pattern).
     clean = " and ".join([
-        f"{col('napr')} in ('ИМ', 'ЭК')", f"{col('period')} = %(period)s",
+        # (an OR, not IN: two IN lists in one qual list evaluate far slower on PG 16)
+        f"({col('napr')} = 'ИМ' or {col('napr')} = 'ЭК')", f"{col('period')} = '{expected}'",
         f"{col('strana')} in ({partner_list})", f"{col('tnved')} ~ '^[0-9]{{10}}$'",
-        f"{col('stoim')} ~ %(number)s", f"{col('netto')} ~ %(number)s",
-        f"({col('kol')} is null or {col('kol')} = '' or {col('kol')} ~ %(number)s)",
+        f"{col('stoim')} ~ {number}", f"{col('netto')} ~ {number}",
+        f"({col('kol')} is null or {col('kol')} = '' or {col('kol')} ~ {number})",
         text_ok("edizm"), text_ok("region"), text_ok("region_s")])
     cur.execute(
         f"""
@@ -330,9 +341,11 @@ def _ru_staged(conn: psycopg.Connection, cur: psycopg.Cursor,
     try:
         with conn.cursor(name="ru_stage_recheck") as odd:
             odd.itersize = 10_000
+            # The rows the insert left out (an anti-join: cheaper than the checks again).
             odd.execute(f"select s.id, {', '.join('s.' + c for c in columns)} "
-                        f"from ru_stage s where not coalesce({clean}, false) order by s.id",
-                        params)
+                        "from ru_stage s where not exists (select from raw.ru_customs_rows r"
+                        " where r.period_month = %s and r.row_number = s.id) order by s.id",
+                        (period_month,))
             for row_number, *values in odd:
                 recheck.add(row_number, values)
         recheck.rows.flush()
@@ -354,8 +367,7 @@ def _ru_staged(conn: psycopg.Connection, cur: psycopg.Cursor,
             return dict(cur.fetchall())
 
         duplicates = _ru_duplicates(cur, feed, unit, raw_records)
-        cur.execute("drop table ru_stage")
-        cur.execute("drop table ru_unit_rejections")
+        cur.execute("drop table ru_stage, ru_unit_rejections")
     finally:
         recheck.close()
     log.info("%s %s staged: COPY %.2fs, insert %d rows %.2fs, Python recheck of %d rows "
