@@ -21,7 +21,13 @@ from corridor.runner import PipelineError, run_pipeline
 from corridor.simulator import SimConfig, connection_uris, start_simulator
 from corridor.warehouse import embedded_uri
 from tests.conftest import TEST_HOME
-from tests.e2e.independent import Feeds, World, bilateral_expected, logistics_expected
+from tests.e2e.independent import (
+    UNITS,
+    Feeds,
+    World,
+    bilateral_expected,
+    logistics_expected,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -71,10 +77,12 @@ def good_run(warehouse_server, tmp_path_factory):
         feeds = Feeds(connection_uris(simulator.base_url))
         world = World(feeds, settings.ingest_months)
         bilateral = bilateral_expected(world, settings.publish_months)
+        facts: dict = {}
         logistics = logistics_expected(feeds, settings.publish_months, settings.ingest_from,
-                                       PERIOD_TO)
+                                       PERIOD_TO, facts)
     return {"settings": settings, "dsn": dsn, "sim_config": sim_config, "first": first,
-            "second": second, "bilateral": bilateral, "logistics": logistics}
+            "second": second, "bilateral": bilateral, "logistics": logistics,
+            "world": world, "facts": facts}
 
 
 def _published(release: Path, name: str) -> list[dict[str, str]]:
@@ -122,15 +130,22 @@ def test_rows_sorted_by_key_in_byte_order(good_run):
 
 
 def _compare(published: list[dict[str, str]], expected: dict, key_columns: list[str],
-             indicators: set[str], freqs: set[str]) -> None:
-    """Same observations (all-goods and all-direction/cargo cells), same text values."""
-    totals = [c for c in ("commodity", "direction", "cargo") if c in key_columns]
+             indicators: set[str] | None = None, freqs: set[str] = frozenset({"M", "A"})
+             ) -> None:
+    """Same set of observations (every cell: chapters, directions, cargo types included),
+    same values and obs_status. Values are compared as published text: the independent
+    computation rounds its exact Decimal value once, half away from zero, like the spec,
+    so equal text is the issue's tolerance (USD to 0.01, others to 1e-6) and stricter.
+    ``indicators`` None means every indicator of the dataset."""
     got = {
         tuple(row[c] for c in key_columns): (row["obs_value"], row["obs_status"])
-        for row in published if row["indicator"] in indicators and row["freq"] in freqs
-        and all(row[c] == "_T" for c in totals)
+        for row in published if (indicators is None or row["indicator"] in indicators)
+        and row["freq"] in freqs
     }
+    assert len(got) == len([r for r in published if (indicators is None
+                            or r["indicator"] in indicators) and r["freq"] in freqs])
     at = key_columns.index("indicator")
+    indicators = indicators if indicators is not None else set(UNITS)
     want = {k: v for k, v in expected.items() if k[at] in indicators and k[0] in freqs}
     missing = sorted(set(want) - set(got))[:10]
     extra = sorted(set(got) - set(want))[:10]
@@ -158,16 +173,72 @@ def test_logistics_match_independent_computation(good_run):
              LOGISTICS_KEY, {"PORT_T", "PORT_CALLS", "RAIL_T"}, {"M"})
 
 
+def test_bilateral_derived_indicators_match_independent_computation(good_run):
+    _compare(_published(_release(good_run), "bilateral_trade"), good_run["bilateral"],
+             BILATERAL_KEY, {"X_YOY_PCT", "M_YOY_PCT", "TURNOVER_YOY_PCT",
+                             "PARTNER_SHARE_PCT", "HHI_X", "GL_IIT"})
+
+
+def test_mirror_and_asymmetry_match_independent_computation(good_run):
+    _compare(_published(_release(good_run), "bilateral_trade"), good_run["bilateral"],
+             BILATERAL_KEY, {"MIRROR_X_USD", "MIRROR_M_USD", "ASYM_X_PCT", "ASYM_M_PCT"})
+
+
+def test_every_published_observation_is_independently_computed(good_run):
+    """The whole files, every indicator, both freqs: nothing published that the
+    independent computation does not produce, nothing it produces left out."""
+    release = _release(good_run)
+    for name, expected, key in (("bilateral_trade", good_run["bilateral"], BILATERAL_KEY),
+                                ("corridor_logistics", good_run["logistics"], LOGISTICS_KEY)):
+        published = _published(release, name)
+        _compare(published, expected, key)
+        assert {(r["indicator"], r["unit_measure"]) for r in published} <= set(UNITS.items())
+    published_indicators = (
+        {r["indicator"] for r in _published(release, "bilateral_trade")}
+        | {r["indicator"] for r in _published(release, "corridor_logistics")})
+    assert published_indicators == set(UNITS)
+
+
 def test_independent_world_is_not_trivial(good_run):
-    """Guards the guard: the comparison covers partners, undisclosed trade and mirrors."""
-    bilateral = good_run["bilateral"]
+    """Guards the guard: the comparison covers what the issue lists."""
+    bilateral, logistics = good_run["bilateral"], good_run["logistics"]
+    world, facts = good_run["world"], good_run["facts"]
+    publish = good_run["settings"].publish_months
     partners = {k[2] for k in bilateral if k[1] == "RUS" and k[0] == "M"}
     assert len(partners) >= 8 and "KAZ" in partners and "W00" in partners
+    assert len({k[2] for k in bilateral if k[1] == "KAZ" and k[0] == "M"}) >= 8
     assert any(k[3] == "MIRROR_X_USD" and k[2] == "CHN" for k in bilateral)
+    # every indicator of both dataflows, monthly and annual, is exercised
+    for freq in ("M", "A"):
+        assert ({k[3] for k in bilateral if k[0] == freq}
+                | {k[2] for k in logistics if k[0] == freq}) == set(UNITS)
+    assert any(k[4] != "_T" for k in bilateral)  # chapter cells
+    assert any(k[3] != "_T" and k[4] != "_T" for k in logistics)  # direction x cargo cells
+    # the RUS-KAZ pair mirrors each other's national feed; an EAEU comtrade partner too
+    assert ("M", "RUS", "KAZ", "MIRROR_M_USD", "_T", publish[0]) in bilateral
+    assert any(k[3] == "ASYM_M_PCT" and k[2] in ("BLR", "ARM", "KGZ") for k in bilateral)
     # Turkmenistan never reports: no mirror for it, although it trades
     assert any(k[2] == "TKM" for k in bilateral)
-    assert not any(k[3] == "MIRROR_X_USD" and k[2] == "TKM" for k in bilateral)
+    assert not any(k[3].startswith(("MIRROR", "ASYM")) and k[2] == "TKM" for k in bilateral)
+    assert not any(j == "TKM" for j, _ in world.comtrade_reported)
+    # a preliminary period, and revised units (a final month re-published as revision 2)
+    assert any(world.status[(r, m)] == "preliminary" for r in ("RUS", "KAZ") for m in publish)
+    assert any(world.status[(r, m)] == "final" for r in ("RUS", "KAZ") for m in publish)
+    assert max(world.revision.values()) >= 2 and min(world.revision.values()) == 1
     assert {v[1] for v in bilateral.values()} == {"A", "P"}
+    # a YoY whose t-12 base is final while t is preliminary still comes out P
+    assert any(k[3] == "X_YOY_PCT" and v[1] == "P" for k, v in bilateral.items())
+    # ports: versioned calls, one still at berth (P), calls around local midnight at
+    # month ends: attributed by the port's offset, and stays crossing into the next month
+    assert facts["port_versions"] >= 2
+    assert {"at_berth", "departed", "cancelled"} <= facts["call_statuses"]
+    assert any(m in publish for m, *_ in facts["offset_month_calls"])
+    assert any(m in publish for m, *_ in facts["month_end_calls"])
+    assert any(k[2].startswith("PORT") and v[1] == "P" for k, v in logistics.items())
+    # rail: a re-issued day and transit flows
+    assert facts["rail_revisions"] >= 2
+    assert any(k[2] == "RAIL_TRANSIT_T" and k[0] == "M" and float(v[0]) > 0
+               for k, v in logistics.items())
 
 
 def test_failed_gate_publishes_nothing_and_keeps_latest(good_run, warehouse_server,
