@@ -2,17 +2,45 @@
 -- reported: j's national feed month loaded (RUS-KAZ pair) or Comtrade's probe says
 -- j reported month t. A reported month without rows for i gives 0. freq A only
 -- when j reported all 12 months. is_provisional: the mirror source's units only.
+-- Incremental by (freq, time_period): a changed month rebuilds its M cells and the
+-- A cells of its year (macros/incremental_periods.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ corridor_delete_stale_periods(corridor_cell_fingerprints(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade'], with_comtrade_reporting=true)), ['freq', 'time_period']) }}"
+) }}
 with
+
+affected as (
+
+    {{ corridor_affected_keys(corridor_cell_fingerprints(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade'], with_comtrade_reporting=true)), ['freq', 'time_period']) }}
+
+),
+
+-- the months the affected cells are built from
+affected_months as (
+
+    select periods.period_month
+    from {{ ref('int_periods_enumerated') }} as periods
+    where exists (
+        select 1 from affected
+        where (affected.freq = 'M' and affected.time_period = periods.period_month)
+           or (affected.freq = 'A' and affected.time_period = left(periods.period_month, 4))
+    )
+
+),
 
 mirror_rows as (
 
     select * from {{ ref('int_mirror_flows_unioned') }}
+    where period_month in (select period_month from affected_months)
 
 ),
 
 feed_months as (
 
     select * from {{ ref('int_feed_months_statused') }}
+    where period_month in (select period_month from affected_months)
 
 ),
 
@@ -98,8 +126,12 @@ select
     -- the CIF/FOB factor of the pair: 1.00 within the EAEU, 1.06 otherwise
     (case when i.is_eaeu and j.is_eaeu then 1.00 else 1.06 end)::numeric as cif_fob_factor,
     available_periods.mirror_source_feed,
-    available_periods.is_provisional
+    available_periods.is_provisional,
+    affected.period_fingerprint
 from available_periods
+inner join affected
+    on affected.freq = available_periods.freq
+    and affected.time_period = available_periods.time_period
 inner join countries as i on i.iso3 = available_periods.reporter_iso3
 inner join countries as j on j.iso3 = available_periods.partner_iso3
 left join sums

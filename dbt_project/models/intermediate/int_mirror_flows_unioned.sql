@@ -3,17 +3,31 @@
 -- j's exports to i. For the RUS-KAZ pair the other national feed, as it is (f = 1);
 -- otherwise the Comtrade leaf rows of reporter j. mirror_value_fob_usd converts CIF
 -- to FOB per row (cifvalue / f), f = 1.00 within the EAEU, 1.06 otherwise.
+-- Incremental by period_month (macros/incremental_periods.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ corridor_delete_stale_periods(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade']), ['period_month']) }}"
+) }}
 with
+
+affected as (
+
+    {{ corridor_affected_keys(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade']), ['period_month']) }}
+
+),
 
 national as (
 
     select * from {{ ref('int_trade_flows_harmonised') }}
+    where period_month in (select period_month from affected)
 
 ),
 
 comtrade as (
 
     select * from {{ ref('stg_comtrade__mirror_rows') }}
+    where period_month in (select period_month from affected)
 
 ),
 
@@ -25,7 +39,7 @@ countries as (
 
 periods as (
 
-    select period_month from {{ ref('int_periods_enumerated') }}
+    select period_month, period_fingerprint from affected
 
 ),
 
@@ -87,6 +101,6 @@ unioned as (
 
 )
 
-select unioned.*
+select unioned.*, periods.period_fingerprint
 from unioned
 inner join periods on periods.period_month = unioned.period_month

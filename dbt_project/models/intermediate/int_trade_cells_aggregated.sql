@@ -3,11 +3,38 @@
 -- whose 12 months are all loaded (annual sums, never sums of rounded months).
 -- counterpart_area: each disclosed partner with any row, and W00 = all rows incl.
 -- undisclosed. commodity: '_T' or the HS chapter. hhi_x and gl_iit on '_T' rows.
+-- Incremental by (freq, time_period): a changed month rebuilds its M cells and the
+-- A cells of its year (macros/incremental_periods.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ corridor_delete_stale_periods(corridor_cell_fingerprints(corridor_period_fingerprints(['ru_customs', 'kz_customs'])), ['freq', 'time_period']) }}"
+) }}
 with
+
+affected as (
+
+    {{ corridor_affected_keys(corridor_cell_fingerprints(corridor_period_fingerprints(['ru_customs', 'kz_customs'])), ['freq', 'time_period']) }}
+
+),
+
+-- the months the affected cells are built from
+affected_months as (
+
+    select periods.period_month
+    from {{ ref('int_periods_enumerated') }} as periods
+    where exists (
+        select 1 from affected
+        where (affected.freq = 'M' and affected.time_period = periods.period_month)
+           or (affected.freq = 'A' and affected.time_period = left(periods.period_month, 4))
+    )
+
+),
 
 flows as (
 
     select * from {{ ref('int_trade_flows_harmonised') }}
+    where period_month in (select period_month from affected_months)
 
 ),
 
@@ -16,6 +43,7 @@ units as (
     select reporter_iso3, period_month, is_provisional
     from {{ ref('int_feed_months_statused') }}
     where feed in ('ru_customs', 'kz_customs')
+      and period_month in (select period_month from affected_months)
 
 ),
 
@@ -188,7 +216,9 @@ select
     cells.gl_iit,
     cells.counterpart_area = 'W00' as is_world,
     partners.counterpart_area is not null as is_partner,
-    reporter_periods.is_provisional
+    reporter_periods.is_provisional,
+    affected.period_fingerprint
 from cells
 inner join reporter_periods using (freq, reporter_iso3, time_period)
+inner join affected using (freq, time_period)
 left join partners using (freq, reporter_iso3, counterpart_area, time_period)

@@ -1,22 +1,37 @@
 -- Both reporters' own customs rows in one shape (USD, kg, ISO3), newest revision
 -- of each month, ingest window only. Raw holds accepted rows only.
+-- Incremental by period_month: only months whose loaded units changed are rebuilt
+-- (macros/incremental_periods.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ corridor_delete_stale_periods(corridor_period_fingerprints(['ru_customs', 'kz_customs']), ['period_month']) }}"
+) }}
 with
+
+affected as (
+
+    {{ corridor_affected_keys(corridor_period_fingerprints(['ru_customs', 'kz_customs']), ['period_month']) }}
+
+),
 
 ru_rows as (
 
     select * from {{ ref('stg_ru_customs__trade_rows') }}
+    where period_month in (select period_month from affected)
 
 ),
 
 kz_rows as (
 
     select * from {{ ref('stg_kz_customs__trade_rows') }}
+    where period_month in (select period_month from affected)
 
 ),
 
 periods as (
 
-    select period_month from {{ ref('int_periods_enumerated') }}
+    select period_month, period_fingerprint from affected
 
 ),
 
@@ -49,7 +64,8 @@ newest as (
         unioned.*,
         max(unioned.source_revision) over (
             partition by unioned.source_feed, unioned.period_month
-        ) as newest_revision
+        ) as newest_revision,
+        periods.period_fingerprint
     from unioned
     inner join periods on periods.period_month = unioned.period_month
 
@@ -58,6 +74,6 @@ newest as (
 select
     reporter_iso3, partner_iso3, is_partner_undisclosed, period_month, flow,
     hs6_code, hs_chapter, tnved_code, trade_value_usd, net_weight_kg, transport_mode,
-    source_feed, source_revision, source_status, source_row_number
+    source_feed, source_revision, source_status, source_row_number, period_fingerprint
 from newest
 where source_revision = newest_revision

@@ -1,3 +1,19 @@
 -- Partner-side rows mirroring the reporters' flows (national feed for RUS-KAZ,
 -- Comtrade leaves otherwise), with the per-row FOB conversion.
-select * from {{ ref('int_mirror_flows_unioned') }}
+-- Incremental by period_month, same fingerprints as int_mirror_flows_unioned.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ corridor_delete_stale_periods(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade']), ['period_month']) }}"
+) }}
+with
+
+affected as (
+
+    {{ corridor_affected_keys(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade']), ['period_month']) }}
+
+)
+
+select mirror.*
+from {{ ref('int_mirror_flows_unioned') }} as mirror
+where mirror.period_month in (select period_month from affected)

@@ -1,0 +1,96 @@
+{#-
+  Incremental facts keyed by period (see _macros__docs.yml).
+
+  Every incremental model carries `period_fingerprint`: a digest of everything in
+  raw.loaded_units (and, for mirror cells, raw.comtrade_reporting) that its rows of
+  that period were built from, plus the period's place in the window. A run:
+
+  1. pre-hook (corridor_delete_stale_periods): deletes the target rows whose
+     (key, period_fingerprint) is not a current one: revised units, periods that
+     left the window (vars period_from/period_to) or vanished from raw;
+  2. the model selects only the keys whose current fingerprint the target does not
+     hold (corridor_affected_keys) and is appended (incremental_strategy 'append').
+
+  A full refresh and any sequence of incremental runs therefore hold the same rows.
+  Changes to raw rows that do not go through raw.loaded_units (the loaders always
+  record the unit) are not seen: run with --full-refresh after such a manual edit.
+-#}
+
+{#- (period_month, period_fingerprint) for every ingested month. A unit is identified
+    by (feed, unit, revision, status, sha256, rows_loaded); loaded_at stands in for
+    sha256 where a unit has none (hand-made fixtures). -#}
+{% macro corridor_period_fingerprints(feeds, with_published=false,
+                                      with_comtrade_reporting=false) -%}
+    select
+        periods.period_month,
+        md5(
+            periods.period_month
+            {%- if with_published %} || '|' || periods.is_published::text{% endif %}
+            || '|' || coalesce((
+                select string_agg(
+                    units.feed || ':' || units.unit || ':' || coalesce(units.revision::text, '')
+                        || ':' || coalesce(units.status, '')
+                        || ':' || coalesce(units.sha256, units.loaded_at::text)
+                        || ':' || units.rows_loaded::text,
+                    ',' order by units.feed, units.unit)
+                from {{ ref('stg_raw__loaded_units') }} as units
+                where units.period_month = periods.period_month
+                  and units.feed in ('{{ feeds | join("', '") }}')
+            ), '')
+            {%- if with_comtrade_reporting %}
+            || '|' || coalesce((
+                select string_agg(
+                    reporting.reporter_code::text || ':' || reporting.has_reported::text,
+                    ',' order by reporting.reporter_code)
+                from {{ ref('stg_comtrade__reporting') }} as reporting
+                where reporting.period_month = periods.period_month
+            ), '')
+            {%- endif %}
+        ) as period_fingerprint
+    from {{ ref('int_periods_enumerated') }} as periods
+{%- endmacro %}
+
+{#- (freq, time_period, period_fingerprint) of the cells: 'M' per month, 'A' per year
+    from the fingerprints of its ingested months. -#}
+{% macro corridor_cell_fingerprints(month_fingerprints_sql) -%}
+    select 'M'::text as freq, period_month as time_period, period_fingerprint
+    from ({{ month_fingerprints_sql }}) as months
+    union all
+    select 'A'::text as freq, left(period_month, 4) as time_period,
+        md5(string_agg(period_month || '=' || period_fingerprint, ',' order by period_month))
+            as period_fingerprint
+    from ({{ month_fingerprints_sql }}) as months
+    group by left(period_month, 4)
+{%- endmacro %}
+
+{#- The current (key, fingerprint) rows the target does not hold yet: all of them on
+    a first run or a full refresh. -#}
+{% macro corridor_affected_keys(fingerprints_sql, key_columns) -%}
+    select current_keys.*
+    from ({{ fingerprints_sql }}) as current_keys
+    {%- if is_incremental() %}
+    where not exists (
+        select 1 from {{ this }} as held
+        where held.period_fingerprint = current_keys.period_fingerprint
+        {%- for column in key_columns %}
+          and held.{{ column }} = current_keys.{{ column }}
+        {%- endfor %}
+    )
+    {%- endif %}
+{%- endmacro %}
+
+{#- Pre-hook: delete the rows of every key whose fingerprint is no longer current. -#}
+{% macro corridor_delete_stale_periods(fingerprints_sql, key_columns) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as held
+    where not exists (
+        select 1 from ({{ fingerprints_sql }}) as current_keys
+        where current_keys.period_fingerprint = held.period_fingerprint
+        {%- for column in key_columns %}
+          and current_keys.{{ column }} = held.{{ column }}
+        {%- endfor %}
+    )
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
