@@ -48,6 +48,9 @@
             {%- endif %}
         ) as period_fingerprint
     from {{ ref('int_periods_enumerated') }} as periods
+    -- a fence: the digests are computed once per month, never pulled up into a
+    -- join and re-evaluated per fact row
+    offset 0
 {%- endmacro %}
 
 {#- (freq, time_period, period_fingerprint) of the cells: 'M' per month, 'A' per year
@@ -63,12 +66,21 @@
     group by left(period_month, 4)
 {%- endmacro %}
 
+{#- Whether this run is incremental on a target that already has period_fingerprint. -#}
+{% macro corridor_has_fingerprints() -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {{ return('period_fingerprint' in columns) }}
+{%- endmacro %}
+
 {#- The current (key, fingerprint) rows the target does not hold yet: all of them on
     a first run or a full refresh. -#}
 {% macro corridor_affected_keys(fingerprints_sql, key_columns) -%}
     select current_keys.*
     from ({{ fingerprints_sql }}) as current_keys
-    {%- if is_incremental() %}
+    {%- if corridor_has_fingerprints() %}
     where not exists (
         select 1 from {{ this }} as held
         where held.period_fingerprint = current_keys.period_fingerprint
@@ -81,7 +93,11 @@
 
 {#- Pre-hook: delete the rows of every key whose fingerprint is no longer current. -#}
 {% macro corridor_delete_stale_periods(fingerprints_sql, key_columns) -%}
-    {%- if is_incremental() -%}
+    {%- if is_incremental() and not corridor_has_fingerprints() -%}
+    -- a table built before the facts were incremental: rebuild it whole
+    -- (on_schema_change='append_new_columns' then adds period_fingerprint)
+    delete from {{ this }}
+    {%- elif is_incremental() -%}
     delete from {{ this }} as held
     where not exists (
         select 1 from ({{ fingerprints_sql }}) as current_keys
@@ -93,4 +109,12 @@
     {%- else -%}
     select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook for the models that join many CTEs: PostgreSQL estimates 1 row for most
+    CTE scans and picks nested loops over tens of thousands of rows (ind_bilateral_trade
+    took ~40 s instead of ~0.2 s on 60 months of medium data). Hash joins only, for
+    this model's transaction. -#}
+{% macro corridor_hash_joins_only() -%}
+    set local enable_nestloop = off
 {%- endmacro %}

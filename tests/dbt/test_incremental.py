@@ -4,7 +4,8 @@ same marts as a full refresh, and leaves the untouched periods' rows alone.
 Two fresh databases get the same raw data (tests/dbt/raw_fixture.sql plus a year of
 RU months): A is built, then the raw changes are applied to both, A is rebuilt
 incrementally and B with ``--full-refresh``; every mart and incremental model must hold
-identical rows. Then the window (vars) moves and the same comparison is repeated.
+identical rows. Then the window (vars) moves and the same comparison is repeated, and
+last the tables lose period_fingerprint (as built before they were incremental).
 """
 
 from __future__ import annotations
@@ -215,3 +216,15 @@ def test_incremental_run_equals_full_refresh(fresh_database: WarehouseDsn,
         assert conn.execute(
             "select count(*) from intermediate.int_trade_flows_harmonised"
             " where period_month < '2023-02'").fetchone()[0] == 0
+
+    # tables built before the facts were incremental (no period_fingerprint): the next
+    # incremental run rebuilds them whole and adds the column
+    legacy = [*INCREMENTAL_MODELS, ("marts", "fct_trade_flows"), ("marts", "fct_mirror_flows")]
+    _execute(incremental, *(f"alter table {schema}.{table} drop column period_fingerprint"
+                            for schema, table in legacy))
+    _build(incremental, tmp_path, monkeypatch, VARS_MOVED)
+    assert _digests(incremental) == _digests(full)
+    with psycopg.connect(incremental.conninfo) as conn:
+        assert conn.execute(
+            "select count(*) from marts.fct_trade_flows where period_fingerprint is null"
+        ).fetchone()[0] == 0

@@ -7,7 +7,11 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ corridor_delete_stale_periods(corridor_cell_fingerprints(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade'], with_comtrade_reporting=true)), ['freq', 'time_period']) }}"
+    on_schema_change='append_new_columns',
+    pre_hook=[
+        "{{ corridor_hash_joins_only() }}",
+        "{{ corridor_delete_stale_periods(corridor_cell_fingerprints(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade'], with_comtrade_reporting=true)), ['freq', 'time_period']) }}"
+    ]
 ) }}
 with
 

@@ -4,7 +4,11 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ corridor_delete_stale_periods(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade']), ['period_month']) }}"
+    on_schema_change='append_new_columns',
+    pre_hook=[
+        "{{ corridor_hash_joins_only() }}",
+        "{{ corridor_delete_stale_periods(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade']), ['period_month']) }}"
+    ]
 ) }}
 with
 
