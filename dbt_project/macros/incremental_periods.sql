@@ -118,3 +118,15 @@
 {% macro corridor_hash_joins_only() -%}
     set local enable_nestloop = off
 {%- endmacro %}
+
+{#- The months a set of cells (a relation with freq, time_period) is built from: each
+    'M' cell's month and every month of each 'A' cell's year. -#}
+{% macro corridor_months_of_cells(cells_relation) -%}
+    select periods.period_month
+    from {{ ref('int_periods_enumerated') }} as periods
+    where exists (
+        select 1 from {{ cells_relation }} as cells
+        where (cells.freq = 'M' and cells.time_period = periods.period_month)
+           or (cells.freq = 'A' and cells.time_period = left(periods.period_month, 4))
+    )
+{%- endmacro %}

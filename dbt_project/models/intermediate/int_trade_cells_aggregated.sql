@@ -25,13 +25,7 @@ affected as (
 -- the months the affected cells are built from
 affected_months as (
 
-    select periods.period_month
-    from {{ ref('int_periods_enumerated') }} as periods
-    where exists (
-        select 1 from affected
-        where (affected.freq = 'M' and affected.time_period = periods.period_month)
-           or (affected.freq = 'A' and affected.time_period = left(periods.period_month, 4))
-    )
+    {{ corridor_months_of_cells('affected') }}
 
 ),
 
