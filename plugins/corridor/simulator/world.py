@@ -1550,6 +1550,22 @@ class World:
         partner2Code, cmdCode, motCode, customsCode); ports (call_id, cargo line
         index); rail 0-based consignment index in document order.
         """
+        return self._fault_record("malformed", feed, unit)
+
+    def duplicate_keys(self, feed: str, unit: str) -> list[tuple]:
+        """Keys the duplicate_rows fault delivered twice in a unit (units as ``malformed_keys``).
+
+        Keys: ru_customs (napr, strana, tnved, region); kz_customs (flow, tn_ved,
+        partner_m49, transport_mode, customs_regime); comtrade the 8-field row key;
+        rail (point, direction, transit, gng, wagons, teu, tonnes, origin, destination):
+        the spec names no rail row key, so a rail "duplicate" is an identical consignment.
+        """
+        if feed == "ports":
+            return []
+        return self._fault_record("duplicates", feed, unit)
+
+    def _fault_record(self, kind: str, feed: str, unit: str) -> list:
+        """What a content fault recorded for a unit, generating the unit first."""
         if feed == "ru_customs":
             self.ru_rows(unit)
         elif feed == "kz_customs":
@@ -1562,34 +1578,11 @@ class World:
             self.port_calls_month(port, period_month)
         elif feed == "rail":
             self.rail_report(unit)
-        if feed in ("ru_customs", "kz_customs"):
-            return list(self._cache.get(("malformed", feed, unit,
-                                         self.revision_steps(feed, unit)), []))
-        return list(self._cache.get(("malformed", feed, unit), []))
-
-    def duplicate_keys(self, feed: str, unit: str) -> list[tuple]:
-        """Keys the duplicate_rows fault delivered twice in a unit (units as ``malformed_keys``).
-
-        Keys: ru_customs (napr, strana, tnved, region); kz_customs (flow, tn_ved,
-        partner_m49, transport_mode, customs_regime); comtrade the 8-field row key;
-        rail (point, direction, transit, gng, wagons, teu, tonnes, origin, destination):
-        the spec names no rail row key, so a rail "duplicate" is an identical consignment.
-        """
-        if feed == "ru_customs":
-            self.ru_rows(unit)
-        elif feed == "kz_customs":
-            self.kz_items(unit)
-        elif feed == "comtrade":
-            reporter, _, period_month = unit.partition(":")
-            self.comtrade_rows(int(reporter), period_month)
-        elif feed == "rail":
-            self.rail_report(unit)
         else:
             return []
         if feed in ("ru_customs", "kz_customs"):
-            return list(self._cache.get(("duplicates", feed, unit,
-                                         self.revision_steps(feed, unit)), []))
-        return list(self._cache.get(("duplicates", feed, unit), []))
+            return list(self._cache.get((kind, feed, unit, self.revision_steps(feed, unit)), []))
+        return list(self._cache.get((kind, feed, unit), []))
 
 
 def _supp(line: TradeLine) -> tuple[str, str, float] | None:
