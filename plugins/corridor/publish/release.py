@@ -1,8 +1,9 @@
-"""Write a release: plain CSVs and manifest into a staging folder, rename, swap LATEST.
+"""Write a release: every file of the spec's layout, then rename, then swap LATEST.
 
 A release appears whole or not at all: files are written inside
 ``<published>/.staging-<release_id>``, the folder is renamed into ``releases/``, and
 only then is ``LATEST`` replaced (write a temporary file, ``os.replace``).
+``publish_release`` reads the warehouse; ``write_release`` only writes files.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from corridor import __version__
 from corridor.config import PROJECT_DIR, Settings, WarehouseDsn, get_settings, get_warehouse_dsn
-from corridor.publish.datasets import DATASETS, read_observations, write_csv
+from corridor.publish.datasets import DATASETS, read_csv, read_observations, write_csv
+from corridor.publish.revisions import count_changes, diff_releases, revisions_header
 from corridor.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -65,36 +67,81 @@ def _replace_latest(published: Path, release_id: str) -> None:
     os.replace(temporary, published / "LATEST")
 
 
-def publish_release(quality: dict, *, settings: Settings | None = None,
-                    dsn: WarehouseDsn | None = None) -> Path:
-    """Write a new release from the indicator marts and make it LATEST."""
-    settings = settings or get_settings()
-    dsn = dsn or get_warehouse_dsn()
-    published = settings.publish_dir
+def _remove_leftovers(published: Path) -> None:
+    """Staging folders and LATEST temporaries of a publish that was killed.
+
+    Publishing is serialised (the publish DAG has ``max_active_runs=1``), so anything
+    staged when a new publish starts belongs to a dead one. Nothing there was visible.
+    """
+    for leftover in [*published.glob(".staging-*"), *published.glob(".LATEST.*")]:
+        log.warning("removing %s left by an interrupted publish", leftover.name)
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def _file_entry(path: Path, rows: int | None = None) -> dict:
+    entry = {"name": path.name, "sha256": sha256_file(path)}
+    if rows is not None:
+        entry["rows"] = rows
+    return entry
+
+
+def write_release(published: Path, observations: dict[str, list[tuple[str, ...]]], *,
+                  inputs: list[dict], quality: dict, coverage: dict[str, str]) -> Path:
+    """Write every file of a release from its observations; make it LATEST.
+
+    ``observations`` maps each dataset name to its plain-CSV rows (text, sorted). The
+    revisions files compare them with the release ``LATEST`` points at. Files go into
+    ``.staging-<id>`` inside the published root; the folder is renamed into
+    ``releases/`` and only then is ``LATEST`` replaced, so a crash at any point leaves
+    either no new release or a complete one, and ``LATEST`` unchanged until the end.
+    """
+    from corridor.publish.report import write_report
+    from corridor.publish.sdmx import write_sdmx_csv, write_structure
+
     (published / "releases").mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(published)
+    previous = latest_release(published)
     created = datetime.now(timezone.utc)
     release_id = new_release_id(created)
     staging = published / f".staging-{release_id}"
     staging.mkdir()
     try:
-        files = []
-        with connect(dsn) as conn:
-            for dataset in DATASETS:
-                rows = read_observations(conn, dataset)
-                path = staging / f"{dataset.name}.csv"
-                write_csv(path, dataset.columns, rows)
-                files.append({"name": path.name, "sha256": sha256_file(path), "rows": len(rows)})
-            inputs = read_inputs(conn, settings)
+        files, revisions = [], {}
+        for dataset in DATASETS:
+            rows = observations[dataset.name]
+            plain = staging / f"{dataset.name}.csv"
+            write_csv(plain, dataset.columns, rows)
+            files.append(_file_entry(plain, len(rows)))
+            sdmx_csv = staging / f"{dataset.name}.sdmx.csv"
+            write_sdmx_csv(sdmx_csv, dataset, rows)
+            files.append(_file_entry(sdmx_csv, len(rows)))
+            before = read_csv(previous / plain.name) if previous else None
+            changes = diff_releases(dataset, before, rows, previous.name if previous else None)
+            revised = staging / f"{dataset.name}.revisions.csv"
+            write_csv(revised, revisions_header(dataset), changes)
+            files.append(_file_entry(revised, len(changes)))
+            revisions[dataset.name] = count_changes(dataset, changes)
+        structure = staging / "structure.xml"
+        write_structure(structure)
+        files.append(_file_entry(structure))
         manifest = {
             "release_id": release_id,
             "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "code_version": code_version(),
-            "coverage": {"first_period": settings.period_from,
-                         "last_period": settings.period_to},
+            "coverage": coverage,
+            "previous_release_id": previous.name if previous else None,
+            "revisions": revisions,
             "files": files,
             "inputs": inputs,
             "quality": quality,
         }
+        report = staging / "report.html"
+        write_report(report, observations["bilateral_trade"],
+                     observations["corridor_logistics"], manifest)
+        files.append(_file_entry(report))
         (staging / "manifest.json").write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         final = published / "releases" / release_id
@@ -104,8 +151,21 @@ def publish_release(quality: dict, *, settings: Settings | None = None,
         raise
     _replace_latest(published, release_id)
     log.info("published release %s (%s)", release_id,
-             ", ".join(f"{f['name']}: {f['rows']} rows" for f in files))
+             ", ".join(f"{f['name']}: {f['rows']} rows" for f in files if "rows" in f))
     return final
+
+
+def publish_release(quality: dict, *, settings: Settings | None = None,
+                    dsn: WarehouseDsn | None = None) -> Path:
+    """Read the indicator marts and the loaded units, write a release, make it LATEST."""
+    settings = settings or get_settings()
+    dsn = dsn or get_warehouse_dsn()
+    with connect(dsn) as conn:
+        observations = {dataset.name: read_observations(conn, dataset) for dataset in DATASETS}
+        inputs = read_inputs(conn, settings)
+    return write_release(settings.publish_dir, observations, inputs=inputs, quality=quality,
+                         coverage={"first_period": settings.period_from,
+                                   "last_period": settings.period_to})
 
 
 def latest_release(published: Path) -> Path | None:

@@ -33,7 +33,11 @@ def print_summary(published: Path) -> None:
     typer.echo(f"coverage {manifest['coverage']['first_period']}..{manifest['coverage']['last_period']}"
                f", {len(manifest['inputs'])} input units, code {manifest['code_version']}")
     for item in manifest["files"]:
-        typer.echo(f"  {item['name']:<28} {item['rows']:>8} rows")
+        rows = f"{item['rows']:>8} rows" if "rows" in item else ""
+        typer.echo(f"  {item['name']:<34} {rows}")
+    for name, counts in manifest.get("revisions", {}).items():
+        typer.echo(f"revisions {name}: " + ", ".join(f"{n} {change}"
+                                                     for change, n in counts.items()))
     typer.echo(f"quality: {quality['evaluated']} checks, {quality['failed']} critical failed, "
                f"{quality['failed_warnings']} warnings")
     bilateral = _rows(release / "bilateral_trade.csv")
@@ -55,3 +59,4 @@ def print_summary(published: Path) -> None:
         if row:
             typer.echo(f"  {label:<32} {row['time_period']}  {row['obs_value']:>20} "
                        f"{row['unit_measure']} ({row['obs_status']})")
+    typer.echo(f"report: {release / 'report.html'}")
