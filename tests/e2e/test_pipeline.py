@@ -101,13 +101,24 @@ def test_release_layout_and_manifest(good_run):
     assert manifest["release_id"] == good_run["second"]
     assert manifest["coverage"] == {"first_period": PERIOD_FROM, "last_period": PERIOD_TO}
     assert manifest["quality"]["success"] is True and manifest["quality"]["failed"] == 0
-    assert {f["name"] for f in manifest["files"]} == {"bilateral_trade.csv",
-                                                      "corridor_logistics.csv"}
+    assert {f["name"] for f in manifest["files"]} == {
+        f"{name}{suffix}" for name in ("bilateral_trade", "corridor_logistics")
+        for suffix in (".csv", ".sdmx.csv", ".revisions.csv")} | {"structure.xml",
+                                                                  "report.html"}
+    assert {p.name for p in release.iterdir()} == {f["name"] for f in manifest["files"]} | {
+        "manifest.json"}
     for item in manifest["files"]:
         data = (release / item["name"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == item["sha256"]
-        assert data.count(b"\n") - 1 == item["rows"] > 0
         assert b"\r" not in data and not data.startswith(b"\xef\xbb\xbf")
+        if item["name"].endswith(".csv"):
+            assert data.count(b"\n") - 1 == item["rows"]
+            assert item["rows"] > 0 or item["name"].endswith(".revisions.csv")
+    # the second run of the same world revised nothing
+    assert manifest["previous_release_id"] == good_run["first"]
+    assert all(counts == {"appeared": 0, "disappeared": 0, "changed": 0}
+               for counts in manifest["revisions"].values())
+    assert Path(manifest["quality"]["data_docs"]).name == "index.html"
     units = {(i["feed"], i["unit"]) for i in manifest["inputs"]}
     for month in good_run["settings"].ingest_months:
         assert ("ru_customs", month) in units and ("kz_customs", month) in units
@@ -249,13 +260,97 @@ def test_failed_gate_publishes_nothing_and_keeps_latest(good_run, warehouse_serv
     releases_before = sorted(os.listdir(settings.publish_dir / "releases"))
     bad = SimConfig(seed=11, scale=SCALE, first_month=settings.ingest_from,
                     last_month=PERIOD_TO, faults={"unpublished": {"kz_customs": ["2024-06"]}})
+    dsn = _database(warehouse_server)
     with pytest.raises(PipelineError) as failure:
-        _run(settings, _database(warehouse_server), bad, monkeypatch)
+        _run(settings, dsn, bad, monkeypatch)
     assert failure.value.dag_id == "corridor_publish"
     assert failure.value.failed_tasks == ["quality_gate"]
     assert (settings.publish_dir / "LATEST").read_text() == latest_before
     assert sorted(os.listdir(settings.publish_dir / "releases")) == releases_before
     assert not [p for p in settings.publish_dir.iterdir() if p.name.startswith(".staging")]
+    # the message a data engineer reads: each failed critical check, by name
+    from corridor.quality.gate import QualityGateFailed, run_gate
+
+    with pytest.raises(QualityGateFailed) as gate:
+        run_gate(settings, dsn)
+    message = str(gate.value)
+    assert message.startswith("quality gate failed:")
+    assert "completeness: every customs feed loaded for every month" in message
+    assert "every reporter x published month has W00 totals" in message
+
+
+def test_sdmx_files_read_back_to_the_plain_observations(good_run):
+    """The spec's check, verbatim, on the release a pipeline run published."""
+    import sdmx
+
+    release = _release(good_run)
+    structure = sdmx.read_sdmx(release / "structure.xml")
+    for name, flow in (("bilateral_trade", "DF_BILATERAL_TRADE"),
+                       ("corridor_logistics", "DF_CORRIDOR_LOGISTICS")):
+        message = sdmx.read_sdmx(release / f"{name}.sdmx.csv",
+                                 structure=structure.dataflow[flow])
+        with (release / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+            plain = list(csv.reader(handle))
+        header, rows = plain[0], plain[1:]
+        read_back = []
+        for data_set in message.data:
+            for obs in data_set.obs:
+                key = {k.upper(): str(v.value) for k, v in obs.key.values.items()}
+                attrs = {k.upper(): str(v.value) for k, v in obs.attached_attribute.items()}
+                read_back.append(tuple(
+                    str(obs.value) if column == "obs_value"
+                    else attrs[column.upper()] if column in ("unit_measure", "obs_status")
+                    else key[column.upper()] for column in header))
+        assert sorted(read_back) == sorted(tuple(row) for row in rows), name
+
+
+@pytest.fixture(scope="module")
+def revised_run(good_run):
+    """A third run after the simulator re-published RU customs 2024-03 (rows dropped and
+    values changed) and KZ customs 2024-05: the revisions files must list the difference."""
+    settings = good_run["settings"]
+    revised = SimConfig(seed=11, scale=SCALE, first_month=settings.ingest_from,
+                        last_month=PERIOD_TO,
+                        faults={"shrinking_revision": {"ru_customs": ["2024-03"],
+                                                       "kz_customs": ["2024-05"]}})
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        _run(settings, good_run["dsn"], revised, monkeypatch)
+    finally:
+        monkeypatch.undo()
+    third = (settings.publish_dir / "LATEST").read_text().strip()
+    with start_simulator(revised) as simulator:
+        world = World(Feeds(connection_uris(simulator.base_url)), settings.ingest_months)
+        bilateral = bilateral_expected(world, settings.publish_months)
+    return {"release": settings.publish_dir / "releases" / third, "bilateral": bilateral}
+
+
+def test_revisions_list_exactly_what_a_simulator_revision_changed(good_run, revised_run):
+    """Expected from the independent computations of the two worlds, not from the files."""
+    before, after = good_run["bilateral"], revised_run["bilateral"]
+    expected = {}
+    for key in before.keys() | after.keys():
+        if before.get(key) != after.get(key):
+            old, new = before.get(key, ("", "")), after.get(key, ("", ""))
+            change = ("appeared" if key not in before else "disappeared" if key not in after
+                      else "changed")
+            expected[key] = (change, old[0], new[0], old[1], new[1])
+    with (revised_run["release"] / "bilateral_trade.revisions.csv").open(
+            encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    listed = {tuple(r[c] for c in BILATERAL_KEY):
+              (r["change"], r["previous_value"], r["new_value"], r["previous_status"],
+               r["new_status"]) for r in rows}
+    assert len(listed) == len(rows)
+    assert {r["previous_release_id"] for r in rows} == {good_run["second"]}
+    assert listed == expected
+    changes = {change for change, *_ in expected.values()}
+    assert {"changed", "disappeared"} <= changes
+    # the revised months are the ones that moved (and the annual 2024 values built on them)
+    assert {key[5] for key in expected} <= {"2024-03", "2024-05", "2024"}
+    with (revised_run["release"] / "corridor_logistics.revisions.csv").open(
+            encoding="utf-8") as handle:
+        assert len(handle.read().splitlines()) == 1
 
 
 def test_ingest_window_is_twelve_months_before_publication(good_run):

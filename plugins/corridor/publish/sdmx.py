@@ -120,3 +120,79 @@ def build_codelists() -> dict[str, common.Codelist]:
         "UNIT_MEASURE": _codelist("CL_UNIT_MEASURE", "Unit of measure", UNITS),
         "OBS_STATUS": _codelist("CL_OBS_STATUS", "Observation status", STATUSES),
     }
+
+
+CONCEPTS = {
+    "FREQ": "Frequency", "REF_AREA": "Reporting country", "COUNTERPART_AREA": "Partner area",
+    "INDICATOR": "Indicator", "COMMODITY": "Commodity (HS chapter)", "NODE": "Transport node",
+    "DIRECTION": "Direction", "CARGO": "Cargo type", "TIME_PERIOD": "Time period",
+    "OBS_VALUE": "Observation value", "UNIT_MEASURE": "Unit of measure",
+    "OBS_STATUS": "Observation status",
+}
+#: Text formats of the uncoded components.
+UNCODED = {"TIME_PERIOD": common.FacetValueType.observationalTimePeriod,
+           "OBS_VALUE": common.FacetValueType.decimal}
+
+
+def _dsd(dsd_id: str, name: str, concepts: common.ConceptScheme,
+         coded: dict[str, common.Codelist]) -> v21.DataStructureDefinition:
+    """A DSD: the coded dimensions in order, TIME_PERIOD, OBS_VALUE, observation attributes."""
+    dsd = v21.DataStructureDefinition(id=dsd_id, name=name, **_maintained())
+    # SDMX-ML 2.1 fixes these IDs; sdmx1 would otherwise write an empty one
+    dsd.dimensions.id = "DimensionDescriptor"
+    dsd.attributes.id = "AttributeDescriptor"
+    dsd.measures.id = "MeasureDescriptor"
+
+    def component(cls, component_id: str, **kwargs):
+        if component_id in coded:
+            representation = common.Representation(enumerated=coded[component_id])
+        else:
+            representation = common.Representation(
+                non_enumerated=[common.Facet(value_type=UNCODED[component_id])])
+        return cls(id=component_id, concept_identity=concepts[component_id],
+                   local_representation=representation, **kwargs)
+
+    for dimension_id in coded:
+        if dimension_id not in ("UNIT_MEASURE", "OBS_STATUS"):
+            dsd.dimensions.append(component(common.Dimension, dimension_id))
+    dsd.dimensions.append(component(common.TimeDimension, "TIME_PERIOD"))
+    dsd.measures.append(component(v21.PrimaryMeasure, "OBS_VALUE"))
+    for attribute_id in ("UNIT_MEASURE", "OBS_STATUS"):
+        dsd.attributes.append(component(
+            common.DataAttribute, attribute_id, related_to=v21.PrimaryMeasureRelationship(),
+            usage_status=common.UsageStatus.mandatory))
+    return dsd
+
+
+def build_structure() -> StructureMessage:
+    """The SDMX-ML 2.1 structure message: dataflows, DSDs, concepts and code lists."""
+    codelists = build_codelists()
+    concepts = common.ConceptScheme(id="CS_CORRIDOR", name="Corridor concepts", **_maintained())
+    for concept_id, concept_name in CONCEPTS.items():
+        concepts.append(common.Concept(id=concept_id, name=concept_name))
+    attributes = {key: codelists[key] for key in ("UNIT_MEASURE", "OBS_STATUS")}
+    structures = {
+        "DF_BILATERAL_TRADE": _dsd("DSD_BILATERAL_TRADE", "Bilateral trade", concepts, {
+            **{key: codelists[key] for key in ("FREQ", "REF_AREA", "COUNTERPART_AREA")},
+            "INDICATOR": codelists["TRADE_INDICATOR"], "COMMODITY": codelists["COMMODITY"],
+            **attributes}),
+        "DF_CORRIDOR_LOGISTICS": _dsd("DSD_CORRIDOR_LOGISTICS", "Corridor logistics", concepts, {
+            "FREQ": codelists["FREQ"], "NODE": codelists["NODE"],
+            "INDICATOR": codelists["LOGISTICS_INDICATOR"],
+            **{key: codelists[key] for key in ("DIRECTION", "CARGO")}, **attributes}),
+    }
+    message = StructureMessage(header=Header(id="CORRIDOR_STRUCTURE", prepared=PREPARED,
+                                             sender=common.Agency(id=AGENCY_ID)))
+    for dataflow_id, dsd in structures.items():
+        message.add(v21.DataflowDefinition(id=dataflow_id, name=dsd.name, structure=dsd,
+                                           **_maintained()))
+        message.add(dsd)
+    for codelist in {id(c): c for c in codelists.values()}.values():
+        message.add(codelist)
+    message.add(concepts)
+    return message
+
+
+def write_structure(path: Path) -> None:
+    """Write structure.xml; the same code lists always give the same bytes."""
+    path.write_bytes(sdmx.to_xml(build_structure(), pretty_print=True))
