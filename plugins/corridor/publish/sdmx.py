@@ -12,13 +12,15 @@ import csv
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
 import sdmx
+from sdmx.format.csv import v2 as sdmx_csv_v2
 from sdmx.message import Header, StructureMessage
 from sdmx.model import common, v21
 
 from corridor.config import PROJECT_DIR
 from corridor.feeds.ports import CARGO_TYPES
-from corridor.publish.datasets import Dataset, write_csv
+from corridor.publish.datasets import Dataset
 
 AGENCY_ID = "CORRIDOR"
 VERSION = "1.0.0"
@@ -90,7 +92,7 @@ def _maintained() -> dict:
 
 
 def build_codelists() -> dict[str, common.Codelist]:
-    """Every code list of both DSDs, keyed by the component ID it represents."""
+    """Every code list of both DSDs, by code list ID; the seeds are read now."""
     countries = {row["iso3"]: row["name_en"] for row in _seed("ref_countries")}
     chapter_names = {row["hs_code"]: row["description"]
                      for row in _seed("ref_hs_products") if row["level"] == "2"}
@@ -101,25 +103,23 @@ def build_codelists() -> dict[str, common.Codelist]:
         **{row["point"]: row["name"] for row in _seed("ref_rail_crossings")},
         **{row["corridor"]: row["name"] for row in _seed("ref_corridors")},
     }
-    area = _codelist("CL_AREA", "Countries (ISO 3166-1 alpha-3) and world",
-                     {**countries, **WORLD})
-    return {
-        "FREQ": _codelist("CL_FREQ", "Frequency", FREQUENCIES),
-        "REF_AREA": area,
-        "COUNTERPART_AREA": area,
-        "TRADE_INDICATOR": _codelist("CL_TRADE_INDICATOR", "Bilateral trade indicators",
-                                     TRADE_INDICATORS),
-        "COMMODITY": _codelist("CL_COMMODITY", "HS chapters", {**chapters, **TOTAL}),
-        "NODE": _codelist("CL_NODE", "Ports, rail crossing points and corridors", nodes),
-        "LOGISTICS_INDICATOR": _codelist("CL_LOGISTICS_INDICATOR",
-                                         "Corridor logistics indicators", LOGISTICS_INDICATORS),
-        "DIRECTION": _codelist("CL_DIRECTION", "Direction", DIRECTIONS),
-        "CARGO": _codelist("CL_CARGO", "Cargo type",
-                           {**{cargo: cargo.replace("_", " ").capitalize()
-                               for cargo in CARGO_TYPES}, **TOTAL}),
-        "UNIT_MEASURE": _codelist("CL_UNIT_MEASURE", "Unit of measure", UNITS),
-        "OBS_STATUS": _codelist("CL_OBS_STATUS", "Observation status", STATUSES),
-    }
+    cargo = {cargo_type: cargo_type.replace("_", " ").capitalize()
+             for cargo_type in CARGO_TYPES}
+    codelists = [
+        _codelist("CL_FREQ", "Frequency", FREQUENCIES),
+        _codelist("CL_AREA", "Countries (ISO 3166-1 alpha-3) and world",
+                  {**countries, **WORLD}),
+        _codelist("CL_TRADE_INDICATOR", "Bilateral trade indicators", TRADE_INDICATORS),
+        _codelist("CL_COMMODITY", "HS chapters", {**chapters, **TOTAL}),
+        _codelist("CL_NODE", "Ports, rail crossing points and corridors", nodes),
+        _codelist("CL_LOGISTICS_INDICATOR", "Corridor logistics indicators",
+                  LOGISTICS_INDICATORS),
+        _codelist("CL_DIRECTION", "Direction", DIRECTIONS),
+        _codelist("CL_CARGO", "Cargo type", {**cargo, **TOTAL}),
+        _codelist("CL_UNIT_MEASURE", "Unit of measure", UNITS),
+        _codelist("CL_OBS_STATUS", "Observation status", STATUSES),
+    ]
+    return {codelist.id: codelist for codelist in codelists}
 
 
 CONCEPTS = {
@@ -129,35 +129,48 @@ CONCEPTS = {
     "OBS_VALUE": "Observation value", "UNIT_MEASURE": "Unit of measure",
     "OBS_STATUS": "Observation status",
 }
+#: Per dataflow: its DSD ID, name and coded dimensions (ID -> code list ID), in key
+#: order; TIME_PERIOD always comes last.
+STRUCTURES = {
+    "DF_BILATERAL_TRADE": ("DSD_BILATERAL_TRADE", "Bilateral trade", {
+        "FREQ": "CL_FREQ", "REF_AREA": "CL_AREA", "COUNTERPART_AREA": "CL_AREA",
+        "INDICATOR": "CL_TRADE_INDICATOR", "COMMODITY": "CL_COMMODITY"}),
+    "DF_CORRIDOR_LOGISTICS": ("DSD_CORRIDOR_LOGISTICS", "Corridor logistics", {
+        "FREQ": "CL_FREQ", "NODE": "CL_NODE", "INDICATOR": "CL_LOGISTICS_INDICATOR",
+        "DIRECTION": "CL_DIRECTION", "CARGO": "CL_CARGO"}),
+}
+#: Observation-level attributes of both DSDs.
+ATTRIBUTES = {"UNIT_MEASURE": "CL_UNIT_MEASURE", "OBS_STATUS": "CL_OBS_STATUS"}
 #: Text formats of the uncoded components.
 UNCODED = {"TIME_PERIOD": common.FacetValueType.observationalTimePeriod,
            "OBS_VALUE": common.FacetValueType.decimal}
 
 
-def _dsd(dsd_id: str, name: str, concepts: common.ConceptScheme,
-         coded: dict[str, common.Codelist]) -> v21.DataStructureDefinition:
-    """A DSD: the coded dimensions in order, TIME_PERIOD, OBS_VALUE, observation attributes."""
+def _dsd(dsd_id: str, name: str, dimensions: dict[str, str],
+         codelists: dict[str, common.Codelist],
+         concepts: common.ConceptScheme) -> v21.DataStructureDefinition:
+    """A DSD: the coded dimensions, TIME_PERIOD, OBS_VALUE, the observation attributes."""
     dsd = v21.DataStructureDefinition(id=dsd_id, name=name, **_maintained())
-    # SDMX-ML 2.1 fixes these IDs; sdmx1 would otherwise write an empty one
+    # SDMX-ML 2.1 fixes these IDs; sdmx1 would otherwise write empty ones
     dsd.dimensions.id = "DimensionDescriptor"
     dsd.attributes.id = "AttributeDescriptor"
     dsd.measures.id = "MeasureDescriptor"
+    coded = {**dimensions, **ATTRIBUTES}
 
-    def component(cls, component_id: str, **kwargs):
+    def component(cls: type, component_id: str, **kwargs) -> common.Component:
         if component_id in coded:
-            representation = common.Representation(enumerated=coded[component_id])
+            representation = common.Representation(enumerated=codelists[coded[component_id]])
         else:
             representation = common.Representation(
                 non_enumerated=[common.Facet(value_type=UNCODED[component_id])])
         return cls(id=component_id, concept_identity=concepts[component_id],
                    local_representation=representation, **kwargs)
 
-    for dimension_id in coded:
-        if dimension_id not in ("UNIT_MEASURE", "OBS_STATUS"):
-            dsd.dimensions.append(component(common.Dimension, dimension_id))
+    for dimension_id in dimensions:
+        dsd.dimensions.append(component(common.Dimension, dimension_id))
     dsd.dimensions.append(component(common.TimeDimension, "TIME_PERIOD"))
     dsd.measures.append(component(v21.PrimaryMeasure, "OBS_VALUE"))
-    for attribute_id in ("UNIT_MEASURE", "OBS_STATUS"):
+    for attribute_id in ATTRIBUTES:
         dsd.attributes.append(component(
             common.DataAttribute, attribute_id, related_to=v21.PrimaryMeasureRelationship(),
             usage_status=common.UsageStatus.mandatory))
@@ -170,24 +183,14 @@ def build_structure() -> StructureMessage:
     concepts = common.ConceptScheme(id="CS_CORRIDOR", name="Corridor concepts", **_maintained())
     for concept_id, concept_name in CONCEPTS.items():
         concepts.append(common.Concept(id=concept_id, name=concept_name))
-    attributes = {key: codelists[key] for key in ("UNIT_MEASURE", "OBS_STATUS")}
-    structures = {
-        "DF_BILATERAL_TRADE": _dsd("DSD_BILATERAL_TRADE", "Bilateral trade", concepts, {
-            **{key: codelists[key] for key in ("FREQ", "REF_AREA", "COUNTERPART_AREA")},
-            "INDICATOR": codelists["TRADE_INDICATOR"], "COMMODITY": codelists["COMMODITY"],
-            **attributes}),
-        "DF_CORRIDOR_LOGISTICS": _dsd("DSD_CORRIDOR_LOGISTICS", "Corridor logistics", concepts, {
-            "FREQ": codelists["FREQ"], "NODE": codelists["NODE"],
-            "INDICATOR": codelists["LOGISTICS_INDICATOR"],
-            **{key: codelists[key] for key in ("DIRECTION", "CARGO")}, **attributes}),
-    }
     message = StructureMessage(header=Header(id="CORRIDOR_STRUCTURE", prepared=PREPARED,
                                              sender=common.Agency(id=AGENCY_ID)))
-    for dataflow_id, dsd in structures.items():
-        message.add(v21.DataflowDefinition(id=dataflow_id, name=dsd.name, structure=dsd,
-                                           **_maintained()))
+    for dataflow_id, (dsd_id, name, dimensions) in STRUCTURES.items():
+        dsd = _dsd(dsd_id, name, dimensions, codelists, concepts)
         message.add(dsd)
-    for codelist in {id(c): c for c in codelists.values()}.values():
+        message.add(v21.DataflowDefinition(id=dataflow_id, name=name, structure=dsd,
+                                           **_maintained()))
+    for codelist in codelists.values():
         message.add(codelist)
     message.add(concepts)
     return message
@@ -196,3 +199,63 @@ def build_structure() -> StructureMessage:
 def write_structure(path: Path) -> None:
     """Write structure.xml; the same code lists always give the same bytes."""
     path.write_bytes(sdmx.to_xml(build_structure(), pretty_print=True))
+
+
+def _check_rows(dataset: Dataset, dsd: v21.DataStructureDefinition,
+                rows: list[tuple[str, ...]]) -> None:
+    """Raise ValueError on a malformed row or a value missing from its code list.
+
+    sdmx1's SDMX-CSV reader does not check codes, so a consumer would read such a value
+    without complaint; refusing it here keeps structure and data consistent.
+    """
+    width = len(dataset.columns)
+    for number, row in enumerate(rows, start=1):
+        if len(row) != width:
+            raise ValueError(f"{dataset.name}: row {number} has {len(row)} values, not {width}")
+    for component in (*dsd.dimensions.components, *dsd.attributes.components):
+        codelist = component.local_representation.enumerated
+        if codelist is None:
+            continue
+        column = dataset.columns.index(component.id.lower())
+        codes = {code.id for code in codelist}
+        for number, row in enumerate(rows, start=1):
+            if row[column] not in codes:
+                raise ValueError(
+                    f"{dataset.name}: row {number}: {component.id} value {row[column]!r} "
+                    f"is not in code list {codelist.id}")
+
+
+def write_sdmx_csv(path: Path, dataset: Dataset, rows: list[tuple[str, ...]]) -> None:
+    """Write the plain rows as SDMX-CSV 2.0: same order, every value the same text.
+
+    Columns are the DSD's components; each maps to the plain column of the same name in
+    lower case (``REF_AREA`` ↔ ``ref_area``).
+    """
+    dataflow = build_structure().dataflow[DATAFLOWS[dataset.name]]
+    dsd = dataflow.structure
+    sdmx_columns = [c.id.lower() for c in (*dsd.dimensions.components,
+                                           *dsd.measures.components,
+                                           *dsd.attributes.components)]
+    if sdmx_columns != list(dataset.columns):
+        raise ValueError(f"{dataset.name}: columns {dataset.columns} do not match {dsd.id}")
+    _check_rows(dataset, dsd, rows)
+
+    key_width = len(dataset.key)
+    dimension_ids = [dimension.id for dimension in dsd.dimensions.components]
+    attributes = dsd.attributes.components
+    observations = [
+        v21.Observation(
+            dimension=v21.Key(dict(zip(dimension_ids, row[:key_width])),
+                              described_by=dsd.dimensions),
+            value=row[key_width],
+            attached_attribute={
+                attribute.id: v21.AttributeValue(value=value, value_for=attribute)
+                for attribute, value in zip(attributes, row[key_width + 1:])})
+        for row in rows
+    ]
+    data = v21.DataSet(described_by=dataflow, structured_by=dsd, obs=observations)
+    # dtype=None keeps OBS_VALUE as the published text instead of a float64
+    frame = sdmx.to_csv(data, rtype=pd.DataFrame,
+                        format_options=sdmx_csv_v2.FormatOptions(), attributes="o", dtype=None)
+    # sdmx1's own path= output uses the platform line end; the release uses LF
+    frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
