@@ -1,0 +1,426 @@
+"""``report.html``: the release summarised for a ministry reader, on one offline page.
+
+Every number on the page is a published observation of the release (its plain-CSV
+text), only scaled and rounded for display; the exact published value, its indicator
+code, key and period are in each cell's tooltip. Nothing is summed or recomputed here:
+a figure the datasets do not publish is not shown. The page loads nothing from the
+network (plotly.js is embedded once, and a Content-Security-Policy forbids any fetch),
+and it is byte-identical for the same input (no clock, fixed chart ids).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from pathlib import Path
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+# A mirror asymmetry is flagged when |ASYM_*_PCT| exceeds this many percent ...
+ASYM_FLAG_PCT = Decimal("30")
+# ... and the reporter's TURNOVER_USD with that partner in that period is above this:
+# small flows give large percentages from a few shipments booked in another month.
+ASYM_MIN_TURNOVER_USD = Decimal("10000000")
+TOP_PARTNERS = 10
+
+REPORTERS = ("RUS", "KAZ")
+ALL_PARTNERS = "W00"
+ALL_COMMODITIES = "_T"
+TOTAL = "_T"
+USD_PER_MILLION = Decimal(1_000_000)
+
+SOURCE_FILES = ("bilateral_trade.csv", "corridor_logistics.csv", "manifest.json")
+SOURCE_MARTS = ("marts.ind_bilateral_trade", "marts.ind_corridor_logistics")
+
+_HEADLINE_INDICATORS = ("TURNOVER_USD", "TURNOVER_YOY_PCT", "X_USD", "X_YOY_PCT",
+                        "M_USD", "M_YOY_PCT", "BALANCE_USD")
+_PARTNER_INDICATORS = ("TURNOVER_USD", "PARTNER_SHARE_PCT", "TURNOVER_YOY_PCT",
+                       "X_USD", "M_USD", "BALANCE_USD")
+_ASYM_FLOWS = {"ASYM_X_PCT": ("X_USD", "MIRROR_X_USD"),
+               "ASYM_M_PCT": ("M_USD", "MIRROR_M_USD")}
+_FREQ_NAMES = {"M": "month", "A": "year"}
+_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+_CHART_COLORS = ("#1f5fa8", "#d9822b", "#2e8b57", "#b03a48", "#6a4c93",
+                 "#3a9ca8", "#8c6d31", "#5c6670", "#c2549d", "#7d9b2f")
+
+
+# --- number formatting --------------------------------------------------------------
+
+def _round(value: Decimal, places: int) -> Decimal:
+    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return abs(rounded) if rounded == 0 else rounded  # never "-0.0"
+
+
+def format_usd_millions(value: str) -> str:
+    """``"2544819418.04"`` -> ``"2,544.8"`` (USD million, half away from zero)."""
+    return f"{_round(Decimal(value) / USD_PER_MILLION, 1):,.1f}"
+
+
+def format_pct(value: str, *, signed: bool = False) -> str:
+    """``"20.9742"`` -> ``"21.0"``; signed (changes): ``"3.25"`` -> ``"+3.3"``."""
+    rounded = _round(Decimal(value), 1)
+    return f"{rounded:+,.1f}" if signed and rounded != 0 else f"{rounded:,.1f}"
+
+
+def format_tonnes(value: str) -> str:
+    """``"459749.100"`` -> ``"459,749"`` (whole tonnes)."""
+    return f"{_round(Decimal(value), 0):,.0f}"
+
+
+def format_value(value: str, unit: str, indicator: str = "") -> str:
+    """A published value for display, by its unit (changes and gaps with a sign)."""
+    if unit == "USD":
+        return format_usd_millions(value)
+    if unit == "PCT":
+        return format_pct(value, signed=_is_change(indicator))
+    if unit in ("T", "NUM", "TEU"):
+        return format_tonnes(value)
+    return value
+
+
+def _is_change(indicator: str) -> bool:
+    return indicator.endswith("_YOY_PCT") or indicator.startswith("ASYM_")
+
+
+# --- the release's observations -----------------------------------------------------
+
+@dataclass(frozen=True)
+class Obs:
+    """One published observation: its key columns, value text, unit and status."""
+
+    key: tuple[str, ...]
+    value: str
+    unit: str
+    status: str
+
+    @property
+    def freq(self) -> str:
+        return self.key[0]
+
+    @property
+    def period(self) -> str:
+        return self.key[-1]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell: the display text and, for traceability, where it comes from."""
+
+    text: str
+    trace: str = ""
+    status: str = ""
+    numeric: bool = True
+
+
+def _index(rows: Iterable[Sequence[str]]) -> dict[tuple[str, ...], Obs]:
+    index = {}
+    for row in rows:
+        key = tuple(row[:6])
+        index[key] = Obs(key, row[6], row[7], row[8])
+    return index
+
+
+def _cell(obs: Obs | None, indicator: str, label: str) -> Cell:
+    """``label`` names the observation (indicator, key, period) in the tooltip."""
+    if obs is None:
+        return Cell("—", f"{label}: not published")
+    return Cell(format_value(obs.value, obs.unit, indicator),
+                f"{label} = {obs.value} {obs.unit} (obs_status {obs.status})", obs.status)
+
+
+def _bilateral_cell(index: dict, freq: str, reporter: str, partner: str, indicator: str,
+                    period: str) -> Cell:
+    obs = index.get((freq, reporter, partner, indicator, ALL_COMMODITIES, period))
+    label = f"{indicator} {freq} {reporter}→{partner} {ALL_COMMODITIES} {period}"
+    return _cell(obs, indicator, label)
+
+
+def _latest(periods: Iterable[str]) -> str | None:
+    return max(periods, default=None)
+
+
+# --- sections -----------------------------------------------------------------------
+
+@dataclass
+class HeadlineRow:
+    view: str
+    freq: str
+    period: str
+    cells: list[Cell]
+
+
+def _headline(index: dict) -> list[HeadlineRow]:
+    """RU–KZ turnover and balance in both reporters' views: latest month and year."""
+    rows = []
+    for reporter, partner in (("RUS", "KAZ"), ("KAZ", "RUS")):
+        for freq in ("M", "A"):
+            period = _latest(k[5] for k in index
+                             if k[:5] == (freq, reporter, partner, "TURNOVER_USD",
+                                          ALL_COMMODITIES))
+            if period is None:
+                continue
+            rows.append(HeadlineRow(
+                f"{reporter} customs: {reporter}–{partner}", _FREQ_NAMES[freq], period,
+                [_bilateral_cell(index, freq, reporter, partner, indicator, period)
+                 for indicator in _HEADLINE_INDICATORS]))
+    return rows
+
+
+@dataclass
+class PartnerTable:
+    reporter: str
+    freq: str
+    period: str
+    total: list[Cell]
+    rows: list[tuple[int, str, list[Cell]]]
+
+
+def _top_partners(index: dict) -> list[PartnerTable]:
+    """The reporter's largest partners by TURNOVER_USD in its latest year, else month.
+
+    No total over the window is published, so without a complete year the latest month
+    is ranked rather than summing rounded monthly values.
+    """
+    tables = []
+    for reporter in REPORTERS:
+        turnover = {k: o for k, o in index.items()
+                    if k[1] == reporter and k[3] == "TURNOVER_USD"
+                    and k[4] == ALL_COMMODITIES and k[2] != ALL_PARTNERS}
+        for freq in ("A", "M"):
+            period = _latest(k[5] for k in turnover if k[0] == freq)
+            if period is not None:
+                break
+        else:
+            continue
+        ranked = sorted((o for k, o in turnover.items() if k[0] == freq and k[5] == period),
+                        key=lambda o: (-Decimal(o.value), o.key[2]))[:TOP_PARTNERS]
+        rows = [(rank, o.key[2],
+                 [_bilateral_cell(index, freq, reporter, o.key[2], indicator, period)
+                  for indicator in _PARTNER_INDICATORS])
+                for rank, o in enumerate(ranked, start=1)]
+        total = [_bilateral_cell(index, freq, reporter, ALL_PARTNERS, indicator, period)
+                 for indicator in _PARTNER_INDICATORS]
+        tables.append(PartnerTable(reporter, _FREQ_NAMES[freq], period, total, rows))
+    return tables
+
+
+@dataclass
+class Asymmetries:
+    assessed: int = 0
+    below_threshold: int = 0
+    flagged: list[dict] = field(default_factory=list)
+
+
+def _asymmetries(index: dict) -> Asymmetries:
+    """ASYM_*_PCT beyond ±ASYM_FLAG_PCT where the partner's turnover is material."""
+    result = Asymmetries()
+    for key, obs in sorted(index.items()):
+        freq, reporter, partner, indicator, commodity, period = key
+        if indicator not in _ASYM_FLOWS or commodity != ALL_COMMODITIES:
+            continue
+        turnover = index.get((freq, reporter, partner, "TURNOVER_USD", commodity, period))
+        if turnover is None or Decimal(turnover.value) <= ASYM_MIN_TURNOVER_USD:
+            result.below_threshold += 1
+            continue
+        result.assessed += 1
+        if abs(Decimal(obs.value)) <= ASYM_FLAG_PCT:
+            continue
+        flow, mirror = _ASYM_FLOWS[indicator]
+        result.flagged.append({
+            "reporter": reporter, "partner": partner, "freq": _FREQ_NAMES[freq],
+            "period": period, "indicator": indicator,
+            "cells": [_bilateral_cell(index, freq, reporter, partner, name, period)
+                      for name in (indicator, flow, mirror, "TURNOVER_USD")],
+            "flow": flow, "mirror": mirror,
+        })
+    return result
+
+
+@dataclass
+class Series:
+    """One chart line: a node's monthly values of one indicator."""
+
+    node: str
+    observations: list[Obs]
+
+
+def _node_series(index: dict, indicator: str) -> list[Series]:
+    """Monthly ``_T``/``_T`` observations of ``indicator`` per node, in period order."""
+    by_node: dict[str, list[Obs]] = defaultdict(list)
+    for key, obs in index.items():
+        if key[0] == "M" and key[2] == indicator and key[3] == TOTAL and key[4] == TOTAL:
+            by_node[key[1]].append(obs)
+    return [Series(node, sorted(obs, key=lambda o: o.period))
+            for node, obs in sorted(by_node.items())]
+
+
+def _node_latest(index: dict, indicator: str) -> list[dict]:
+    """Per node: the latest month's and latest year's published value."""
+    nodes = sorted({k[1] for k in index if k[2] == indicator and k[3] == TOTAL
+                    and k[4] == TOTAL})
+    table = []
+    for node in nodes:
+        row = {"node": node, "cells": []}
+        for freq in ("M", "A"):
+            period = _latest(k[5] for k in index
+                             if k[:5] == (freq, node, indicator, TOTAL, TOTAL))
+            if period is None:
+                row["cells"] += [Cell("—", numeric=False), Cell("—", "not published")]
+                continue
+            obs = index[(freq, node, indicator, TOTAL, TOTAL, period)]
+            label = f"{indicator} {freq} {node} {TOTAL} {TOTAL} {period}"
+            row["cells"] += [Cell(period, numeric=False), _cell(obs, indicator, label)]
+        table.append(row)
+    return table
+
+
+def _chart(div_id: str, title: str, series: list[Series], unit_label: str,
+           scale: Decimal) -> Markup:
+    """A line chart of published monthly values; open markers are provisional.
+
+    The plotted value is the published one divided by ``scale`` (display units, like
+    the tables); the hover shows the exact published text.
+    """
+    fig = go.Figure()
+    for position, line in enumerate(series):
+        fig.add_trace(go.Scatter(
+            x=[o.period for o in line.observations],
+            y=[float(Decimal(o.value) / scale) for o in line.observations],
+            customdata=[[o.value, o.unit, o.status] for o in line.observations],
+            name=line.node, mode="lines+markers",
+            line={"color": _CHART_COLORS[position % len(_CHART_COLORS)], "width": 2},
+            marker={"size": 6, "symbol": ["circle-open" if o.status == "P" else "circle"
+                                          for o in line.observations]},
+            hovertemplate=(f"{line.node} %{{x|%Y-%m}}<br>%{{customdata[0]}} "
+                           "%{customdata[1]} (obs_status %{customdata[2]})<extra></extra>"),
+        ))
+    fig.update_layout(
+        template=go.layout.Template(), title={"text": title, "x": 0}, height=420,
+        margin={"l": 70, "r": 20, "t": 50, "b": 50}, paper_bgcolor="white",
+        plot_bgcolor="white", font={"family": "system-ui, sans-serif", "size": 13},
+        legend={"orientation": "h", "y": -0.15}, hovermode="closest",
+        xaxis={"type": "date", "tickformat": "%Y-%m", "gridcolor": "#e5e8ec"},
+        yaxis={"title": {"text": unit_label}, "gridcolor": "#e5e8ec",
+               "separatethousands": True, "rangemode": "tozero"},
+    )
+    return Markup(pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,
+                              config=_PLOTLY_CONFIG, default_height="420px", validate=True))
+
+
+def _provisional(index: dict, group_column: int) -> list[dict]:
+    """Which groups (reporter or node) have provisional observations, and when."""
+    groups: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    counts: dict[str, int] = defaultdict(int)
+    for key, obs in index.items():
+        if obs.status == "P":
+            groups[key[group_column]][key[0]].add(key[5])
+            counts[key[group_column]] += 1
+    return [{"group": group, "count": counts[group],
+             "months": sorted(groups[group].get("M", ())),
+             "years": sorted(groups[group].get("A", ()))}
+            for group in sorted(groups)]
+
+
+def _quality(manifest: dict) -> dict:
+    quality = manifest.get("quality") or {}
+    checks = [{"name": c.get("name", ""), "suite": c.get("suite", ""),
+               "severity": c.get("severity", ""), "success": c.get("success"),
+               "observed": c.get("observed", "")}
+              for c in quality.get("checks") or []]
+    return {
+        "success": quality.get("success"),
+        "evaluated": quality.get("evaluated"),
+        "failed": quality.get("failed"),
+        "failed_warnings": quality.get("failed_warnings"),
+        "warnings": [c for c in checks if not c.get("success")
+                     and c.get("severity") != "critical"],
+        "criticals": [c for c in checks if not c.get("success")
+                      and c.get("severity") == "critical"],
+        "data_docs": quality.get("data_docs"),
+        # linked only as a relative path: a scheme (javascript:, http:) is shown, not linked
+        "data_docs_linked": ":" not in str(quality.get("data_docs") or ":"),
+    }
+
+
+# --- page ---------------------------------------------------------------------------
+
+@cache
+def _environment() -> Environment:
+    return Environment(loader=PackageLoader("corridor.publish", "templates"),
+                       autoescape=True, undefined=StrictUndefined, trim_blocks=True,
+                       lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, ...]],
+                  manifest: dict) -> str:
+    """The release's report page as HTML text (self-contained, deterministic)."""
+    trade = _index(bilateral)
+    nodes = _index(logistics)
+    pair = [Series(f"{reporter} customs: {reporter}–{partner}",
+                   sorted((o for k, o in trade.items()
+                           if k[:5] == ("M", reporter, partner, "TURNOVER_USD",
+                                        ALL_COMMODITIES)),
+                          key=lambda o: o.period))
+            for reporter, partner in (("RUS", "KAZ"), ("KAZ", "RUS"))]
+    pair = [s for s in pair if s.observations]
+    tonnes = Decimal(1)
+    charts = {
+        "pair": (pair, "chart-rus-kaz-turnover", "RU–KZ turnover (TURNOVER_USD), monthly",
+                 "USD million", USD_PER_MILLION),
+        "ports": (_node_series(nodes, "PORT_T"), "chart-port-throughput",
+                  "Port throughput (PORT_T, _T/_T), monthly", "tonnes", tonnes),
+        "rail": (_node_series(nodes, "RAIL_T"), "chart-rail-crossings",
+                 "Rail crossings (RAIL_T, _T), monthly", "tonnes", tonnes),
+        "corridors": (_node_series(nodes, "CORRIDOR_NODE_T"), "chart-corridor-totals",
+                      "Corridor node throughput (CORRIDOR_NODE_T), monthly", "tonnes", tonnes),
+    }
+    rendered = {name: (_chart(div_id, title, series, unit, scale) if series else None)
+                for name, (series, div_id, title, unit, scale) in charts.items()}
+    inputs = manifest.get("inputs") or []
+    context = {
+        "manifest": manifest,
+        "coverage": {"first_period": (manifest.get("coverage") or {}).get("first_period"),
+                     "last_period": (manifest.get("coverage") or {}).get("last_period")},
+        "previous_release_id": manifest.get("previous_release_id"),
+        "revisions": manifest.get("revisions"),
+        "files": [f for f in manifest.get("files") or [] if "rows" in f],
+        "inputs_total": len(inputs),
+        "inputs_preliminary": [i for i in inputs if i.get("status") == "preliminary"],
+        "headline_indicators": _HEADLINE_INDICATORS,
+        "headline": _headline(trade),
+        "partner_indicators": _PARTNER_INDICATORS,
+        "partners": _top_partners(trade),
+        "top_n": TOP_PARTNERS,
+        "asym": _asymmetries(trade),
+        "asym_flag_pct": format(ASYM_FLAG_PCT, "f"),
+        "asym_min_turnover": format_usd_millions(str(ASYM_MIN_TURNOVER_USD)),
+        "asym_min_turnover_usd": f"{ASYM_MIN_TURNOVER_USD:,.0f}",
+        "charts": rendered,
+        "ports": _node_latest(nodes, "PORT_T"),
+        "rail": _node_latest(nodes, "RAIL_T"),
+        "corridors": _node_latest(nodes, "CORRIDOR_NODE_T"),
+        "quality": _quality(manifest),
+        "provisional_counts": {
+            "bilateral_trade": (sum(o.status == "P" for o in trade.values()), len(trade)),
+            "corridor_logistics": (sum(o.status == "P" for o in nodes.values()), len(nodes)),
+        },
+        "provisional_reporters": _provisional(trade, 1),
+        "provisional_nodes": _provisional(nodes, 1),
+        "source_files": SOURCE_FILES,
+        "source_marts": SOURCE_MARTS,
+        "plotlyjs": Markup(get_plotlyjs()) if any(rendered.values()) else None,
+    }
+    return _environment().get_template("report.html.j2").render(context)
+
+
+def write_report(path: Path, bilateral: list[tuple[str, ...]],
+                 logistics: list[tuple[str, ...]], manifest: dict) -> None:
+    """Write ``report.html`` (UTF-8)."""
+    path.write_bytes(render_report(bilateral, logistics, manifest).encode("utf-8"))

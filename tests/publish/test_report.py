@@ -1,0 +1,421 @@
+"""report.html: published numbers as formatted, flags, provisional counts, offline, stable.
+
+Unit tests render synthetic rows; the browser test opens the written page in headless
+Chromium and checks that it paints, that every chart is drawn and that nothing is
+logged to the console.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import random
+import re
+import shutil
+import struct
+import subprocess
+import tomllib
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from plotly.offline import get_plotlyjs
+
+from corridor.config import PROJECT_DIR
+from corridor.publish import report
+from corridor.publish.report import (
+    format_pct,
+    format_tonnes,
+    format_usd_millions,
+    render_report,
+    write_report,
+)
+
+
+def bil(freq, ref, partner, indicator, period, value, status="A", commodity="_T"):
+    unit = indicator.rsplit("_", 1)[-1] if indicator.endswith(("_USD", "_PCT")) else "IDX"
+    return (freq, ref, partner, indicator, commodity, period, value, unit, status)
+
+
+def log(freq, node, indicator, period, value, status="A", direction="_T", cargo="_T"):
+    return (freq, node, indicator, direction, cargo, period, value, "T", status)
+
+
+def bilateral_rows() -> list[tuple[str, ...]]:
+    rows = [
+        # the headline: both reporters' views, latest month and year
+        bil("M", "RUS", "KAZ", "TURNOVER_USD", "2024-12", "2544819418.04", "P"),
+        bil("M", "RUS", "KAZ", "BALANCE_USD", "2024-12", "1265750580.66", "P"),
+        bil("M", "RUS", "KAZ", "X_USD", "2024-12", "1905284999.35", "P"),
+        bil("M", "RUS", "KAZ", "M_USD", "2024-12", "639534418.69", "P"),
+        bil("M", "RUS", "KAZ", "TURNOVER_YOY_PCT", "2024-12", "-1.9919", "P"),
+        bil("M", "RUS", "KAZ", "TURNOVER_USD", "2024-11", "2314594634.39"),
+        bil("A", "RUS", "KAZ", "TURNOVER_USD", "2024", "27417849410.17", "P"),
+        bil("A", "RUS", "KAZ", "BALANCE_USD", "2024", "11482046228.63", "P"),
+        bil("A", "RUS", "KAZ", "TURNOVER_YOY_PCT", "2024", "3.2500", "P"),
+        bil("A", "RUS", "KAZ", "TURNOVER_USD", "2023", "26900000000.00"),
+        bil("M", "KAZ", "RUS", "TURNOVER_USD", "2024-12", "2513253779.00"),
+        bil("M", "KAZ", "RUS", "BALANCE_USD", "2024-12", "-1069531633.00"),
+        bil("M", "KAZ", "RUS", "TURNOVER_YOY_PCT", "2024-12", "-3.6209"),
+        bil("M", "KAZ", "RUS", "TURNOVER_USD", "2024-11", "2363757188.00"),
+        bil("A", "KAZ", "RUS", "TURNOVER_USD", "2024", "27180553908.00"),
+        bil("A", "KAZ", "RUS", "BALANCE_USD", "2024", "-10756541208.00"),
+        # RUS's partners in 2024 (plus W00)
+        bil("A", "RUS", "W00", "TURNOVER_USD", "2024", "722813475798.74"),
+        bil("A", "RUS", "CHN", "TURNOVER_USD", "2024", "151604380414.43"),
+        bil("A", "RUS", "CHN", "PARTNER_SHARE_PCT", "2024", "20.9742"),
+        bil("A", "RUS", "TUR", "TURNOVER_USD", "2024", "36235512000.00"),
+        bil("A", "RUS", "ARM", "TURNOVER_USD", "2024", "5000000.00"),
+        bil("A", "RUS", "GEO", "TURNOVER_USD", "2024", "10000000.00"),
+        bil("A", "RUS", "AZE", "TURNOVER_USD", "2024", "90000000.00"),
+        # asymmetries: only TUR's is both beyond ±30 % and above the turnover threshold
+        bil("A", "RUS", "TUR", "ASYM_M_PCT", "2024", "-45.5000"),
+        bil("A", "RUS", "TUR", "M_USD", "2024", "1000000000.00"),
+        bil("A", "RUS", "TUR", "MIRROR_M_USD", "2024", "1588000000.00"),
+        bil("A", "RUS", "CHN", "ASYM_X_PCT", "2024", "12.0000"),
+        bil("A", "RUS", "ARM", "ASYM_X_PCT", "2024", "80.0000"),  # turnover below
+        bil("A", "RUS", "GEO", "ASYM_X_PCT", "2024", "150.0000"),  # turnover == threshold
+        bil("A", "RUS", "AZE", "ASYM_M_PCT", "2024", "30.0000"),  # not beyond 30
+        # KAZ's partners
+        bil("A", "KAZ", "CHN", "TURNOVER_USD", "2024", "28926000000.00", "P"),
+        bil("M", "KAZ", "CHN", "TURNOVER_USD", "2024-12", "2900000000.00", "P"),
+        bil("M", "KAZ", "CHN", "TURNOVER_USD", "2024-11", "2800000000.00", "P"),
+        bil("M", "KAZ", "UZB", "TURNOVER_USD", "2024-12", "420000000.00"),
+        # a chapter row that must not be taken for the total
+        bil("M", "RUS", "KAZ", "X_USD", "2024-12", "100.00", commodity="27"),
+    ]
+    return sorted(rows)
+
+
+def logistics_rows() -> list[tuple[str, ...]]:
+    rows = []
+    for month in range(1, 13):
+        period = f"2024-{month:02d}"
+        status = "P" if month == 12 else "A"
+        rows.append(log("M", "KZAAU", "PORT_T", period, f"{400000 + month * 1000}.100", status))
+        rows.append(log("M", "KZKUR", "PORT_T", period, f"{140000 + month * 500}.500"))
+        rows.append(log("M", "DOSTYK", "RAIL_T", period, f"{1500000 + month}.101"))
+        rows.append(log("M", "ALTYNKOL", "RAIL_T", period, f"{660000 + month}.968"))
+        rows.append(log("M", "TITR", "CORRIDOR_NODE_T", period, f"{1270000 + month}.168",
+                        status))
+        rows.append(log("M", "DOSTYK", "RAIL_T", period, f"{700000 + month}.000",
+                        direction="IN"))
+    rows += [
+        log("A", "KZAAU", "PORT_T", "2024", "4748557.300", "P"),
+        log("A", "DOSTYK", "RAIL_T", "2024", "15255229.624"),
+        log("A", "TITR", "CORRIDOR_NODE_T", "2024", "12881308.919", "P"),
+    ]
+    return sorted(rows)
+
+
+def manifest() -> dict:
+    return {
+        "release_id": "20250105T101500Z-0a1b2c3d",
+        "created_at": "2025-01-05T10:15:00Z",
+        "code_version": "0.1.0+gabcdef123456",
+        "coverage": {"first_period": "2023-01", "last_period": "2024-12"},
+        "files": [{"name": "bilateral_trade.csv", "sha256": "ab" * 32, "rows": 34},
+                  {"name": "corridor_logistics.csv", "sha256": "cd" * 32, "rows": 75}],
+        "inputs": [{"feed": "ru_customs", "unit": "2024-12", "revision": 1,
+                    "status": "preliminary"},
+                   {"feed": "ru_customs", "unit": "2024-11", "revision": 2, "status": "final"}],
+        "revisions": {"bilateral_trade": {"appeared": 120, "disappeared": 3, "changed": 47},
+                      "corridor_logistics": {"appeared": 9, "disappeared": 0, "changed": 2}},
+        "quality": {
+            "success": True, "evaluated": 57, "failed": 0, "failed_warnings": 2,
+            "data_docs": "../../gx/data_docs/index.html",
+            "checks": [
+                {"name": "bilateral_trade: value not null", "suite": "bilateral_trade",
+                 "severity": "critical", "success": True, "observed": "unexpected_count=0"},
+                {"name": "bilateral_trade: ASYM within ±200", "suite": "bilateral_trade",
+                 "severity": "warning", "success": False, "observed": "unexpected_count=4"},
+                {"name": "corridor_logistics: <b>stay</b> hours plausible",
+                 "suite": "corridor_logistics", "severity": "warning", "success": False,
+                 "observed": "unexpected_count=1"},
+                {"name": "corridor_logistics: rail tonnes >= 0", "suite": "corridor_logistics",
+                 "severity": "warning", "success": True, "observed": "unexpected_count=0"},
+            ],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    return render_report(bilateral_rows(), logistics_rows(), manifest())
+
+
+def section(page: str, name: str) -> str:
+    """The HTML of one ``<section id=name>`` of the page."""
+    start = page.index(f'<section id="{name}">')
+    return page[start:page.index("</section>", start)]
+
+
+def table_rows(html: str) -> list[list[str]]:
+    """Each ``<tr>``'s cell texts (tags stripped, entities kept)."""
+    return [[re.sub(r"<[^>]+>", "", cell).strip()
+             for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", html, re.S)]
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes (script content is not parsed as tags)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = Tags()
+    parser.feed(html)
+    return parser.tags
+
+
+# --- formatting ---------------------------------------------------------------------
+
+def test_numbers_are_formatted_half_away_from_zero_without_negative_zero():
+    assert format_usd_millions("2544819418.04") == "2,544.8"
+    assert format_usd_millions("-1069531633.00") == "-1,069.5"
+    assert format_usd_millions("1050000.00") == "1.1"
+    assert format_usd_millions("-1050000.00") == "-1.1"
+    assert format_usd_millions("-49999.99") == "0.0"
+    assert format_pct("3.2500", signed=True) == "+3.3"
+    assert format_pct("-1.9919", signed=True) == "-2.0"
+    assert format_pct("-0.0400", signed=True) == "0.0"
+    assert format_pct("20.9742") == "21.0"
+    assert format_tonnes("459749.500") == "459,750"
+    assert format_tonnes("12881308.919") == "12,881,309"
+
+
+# --- content ------------------------------------------------------------------------
+
+def test_headline_shows_both_views_latest_month_and_year_as_published(page):
+    rows = table_rows(section(page, "headline"))
+    by_view = {(r[0], r[1]): r[2:] for r in rows[1:]}
+    assert list(by_view) == [("RUS customs: RUS–KAZ", "month 2024-12"),
+                             ("RUS customs: RUS–KAZ", "year 2024"),
+                             ("KAZ customs: KAZ–RUS", "month 2024-12"),
+                             ("KAZ customs: KAZ–RUS", "year 2024")]
+    header = rows[0]
+    turnover = header.index("TURNOVER_USDUSD m") - 2
+    yoy = header.index("TURNOVER_YOY_PCT%") - 2
+    balance = header.index("BALANCE_USDUSD m") - 2
+    month = by_view[("RUS customs: RUS–KAZ", "month 2024-12")]
+    assert (month[turnover], month[yoy], month[balance]) == ("2,544.8P", "-2.0P", "1,265.8P")
+    year = by_view[("RUS customs: RUS–KAZ", "year 2024")]
+    assert (year[turnover], year[yoy], year[balance]) == ("27,417.8P", "+3.3P", "11,482.0P")
+    kaz_month = by_view[("KAZ customs: KAZ–RUS", "month 2024-12")]
+    assert (kaz_month[turnover], kaz_month[yoy], kaz_month[balance]) == (
+        "2,513.3", "-3.6", "-1,069.5")
+    kaz_year = by_view[("KAZ customs: KAZ–RUS", "year 2024")]
+    assert (kaz_year[turnover], kaz_year[yoy], kaz_year[balance]) == (
+        "27,180.6", "—", "-10,756.5")
+    # traceable: the exact published value, indicator and period are in the cell
+    assert ('title="TURNOVER_USD M RUS→KAZ _T 2024-12 = 2544819418.04 USD (obs_status P)"'
+            in page)
+    # the HS-27 row is not the total
+    assert 'X_USD M RUS→KAZ _T 2024-12 = 1905284999.35 USD' in page
+
+
+def test_top_partners_rank_the_latest_year(page):
+    partners = section(page, "partners")
+    rus = table_rows(partners[partners.index("<h3>RUS: year 2024</h3>"):
+                              partners.index("<h3>KAZ: year 2024</h3>")])
+    assert [r[1] for r in rus[1:]] == ["W00 (all partners)", "CHN", "TUR", "KAZ", "AZE",
+                                       "GEO", "ARM"]
+    assert rus[1][2] == "722,813.5"
+    assert rus[2][:4] == ["1", "CHN", "151,604.4", "21.0"]
+    kaz = table_rows(partners[partners.index("<h3>KAZ: year 2024</h3>"):])
+    assert [r[1] for r in kaz[2:]] == ["CHN", "RUS"]
+
+
+def test_top_partners_without_a_complete_year_rank_the_latest_month():
+    monthly = [r for r in bilateral_rows() if not (r[0] == "A" and r[1] == "KAZ")]
+    partners = section(render_report(monthly, [], manifest()), "partners")
+    assert "<h3>RUS: year 2024</h3>" in partners
+    kaz = table_rows(partners[partners.index("<h3>KAZ: month 2024-12</h3>"):])
+    assert [r[1] for r in kaz[2:]] == ["CHN", "RUS", "UZB"]
+    assert kaz[2][:3] == ["1", "CHN", "2,900.0P"]
+
+
+def test_asymmetry_beyond_30_pct_above_threshold_is_flagged_and_others_are_not(page):
+    asym = section(page, "asymmetries")
+    assert "USD 10,000,000" in asym and "±30 %" in asym
+    flagged = table_rows(asym)[1:]
+    assert flagged == [["RUS", "TUR", "year 2024", "ASYM_M_PCT", "-45.5", "1,000.0",
+                        "1,588.0", "36,235.5"]]
+    # CHN (12 %) and AZE (exactly 30 %) were assessed; ARM and GEO are not above the threshold
+    assert "3 asymmetry observations assessed, <strong>1 flagged</strong>" in asym
+    assert "2 not assessed" in asym
+
+
+def test_asymmetry_threshold_is_the_named_constant(monkeypatch):
+    monkeypatch.setattr(report, "ASYM_MIN_TURNOVER_USD", report.Decimal("1000000"))
+    asym = section(render_report(bilateral_rows(), logistics_rows(), manifest()), "asymmetries")
+    assert [r[1] for r in table_rows(asym)[1:]] == ["ARM", "GEO", "TUR"]
+    assert "USD 1,000,000" in asym
+
+
+def test_provisional_counts_and_where(page):
+    bilateral, logistics = bilateral_rows(), logistics_rows()
+    provisional = section(page, "provisional")
+    counts = {r[0]: r[1:] for r in table_rows(provisional) if r[0] in (
+        "bilateral_trade", "corridor_logistics")}
+    assert counts["bilateral_trade"] == [str(len(bilateral)), "11"]
+    assert counts["corridor_logistics"] == [str(len(logistics)), "4"]
+    assert sum(r[8] == "P" for r in bilateral) == 11
+    groups = {r[0]: r[1:] for r in table_rows(provisional)}
+    assert groups["RUS"] == ["8", "month 2024-12; year 2024"]
+    assert groups["KAZ"] == ["3", "months 2024-11, 2024-12; year 2024"]
+    assert groups["KZAAU"] == ["2", "month 2024-12; year 2024"]
+    assert groups["TITR"] == ["2", "month 2024-12; year 2024"]
+    assert "DOSTYK" not in groups
+    assert "<code>ru_customs 2024-12</code>" in page  # the preliminary input unit
+
+
+def test_quality_revisions_and_release_metadata(page):
+    quality = section(page, "quality")
+    assert "57 checks evaluated, 0 critical failed, 2 warnings failed" in quality
+    warnings = table_rows(quality[quality.index("Failed warnings"):])
+    assert [w[1] for w in warnings[1:3]] == [
+        "bilateral_trade: ASYM within ±200",
+        "corridor_logistics: &lt;b&gt;stay&lt;/b&gt; hours plausible"]
+    assert "rail tonnes" not in quality
+    assert '<a href="../../gx/data_docs/index.html">' in quality
+    hostile = manifest()
+    hostile["quality"]["data_docs"] = "javascript:alert(1)"
+    assert "<a href" not in section(render_report([], [], hostile), "quality")
+    assert ["bilateral_trade", "120", "3", "47"] in table_rows(quality)
+    header = page[:page.index('<section id="headline">')]
+    for text in ("20250105T101500Z-0a1b2c3d", "2025-01-05T10:15:00Z", "0.1.0+gabcdef123456",
+                 "2023-01 to 2024-12"):
+        assert text in header
+    sources = section(page, "sources")
+    for name in ("bilateral_trade.csv", "corridor_logistics.csv", "manifest.json",
+                 "marts.ind_bilateral_trade", "marts.ind_corridor_logistics"):
+        assert f"<code>{name}</code>" in sources
+
+
+def test_logistics_tables_show_latest_month_and_year(page):
+    rows = {r[0]: r[1:] for r in table_rows(section(page, "logistics"))}
+    assert rows["KZAAU"] == ["2024-12", "412,000P", "2024", "4,748,557P"]
+    assert rows["KZKUR"] == ["2024-12", "146,001", "—", "—"]  # 146000.5 rounds away from 0
+    assert rows["DOSTYK"] == ["2024-12", "1,500,012", "2024", "15,255,230"]
+    assert rows["TITR"] == ["2024-12", "1,270,012P", "2024", "12,881,309P"]
+
+
+def test_page_is_self_contained_and_escapes_data():
+    rows = logistics_rows() + [log("M", "<script>alert(1)</script>", "RAIL_T", "2024-12", "1.000")]
+    page = render_report(bilateral_rows(), sorted(rows), manifest())
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    for tag, attrs in tags(page):
+        for name in ("src", "href"):
+            target = (attrs.get(name) or "").strip().lower()
+            assert not target.startswith(("http:", "https:", "//")), (tag, attrs)
+        assert tag != "link" and not (tag == "script" and "src" in attrs), (tag, attrs)
+    assert page.count(get_plotlyjs()[:500]) == 1  # plotly.js embedded once, not per chart
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    chart_ids = [a["id"] for t, a in tags(page) if "plotly-graph-div" in (a.get("class") or "")]
+    assert chart_ids == ["chart-rus-kaz-turnover", "chart-port-throughput",
+                         "chart-rail-crossings", "chart-corridor-totals"]
+
+
+def test_same_input_gives_same_bytes(tmp_path):
+    first, second = tmp_path / "a.html", tmp_path / "b.html"
+    write_report(first, bilateral_rows(), logistics_rows(), manifest())
+    shuffled_bilateral, shuffled_logistics = bilateral_rows(), logistics_rows()
+    random.Random(7).shuffle(shuffled_bilateral)
+    random.Random(7).shuffle(shuffled_logistics)
+    write_report(second, shuffled_bilateral, shuffled_logistics, manifest())
+    assert first.read_bytes() == second.read_bytes()
+    assert first.read_bytes().decode("utf-8") == render_report(
+        bilateral_rows(), logistics_rows(), manifest())
+
+
+def test_empty_release_renders_without_charts():
+    page = render_report([], [], {**manifest(), "revisions": None})
+    assert "plotly-graph-div" not in page
+    assert get_plotlyjs()[:500] not in page
+    assert "No RU–KZ turnover is published in this release." in page
+    assert "No port throughput is published in this release." in page
+
+
+def test_template_is_shipped_as_package_data():
+    config = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["corridor"]
+    assert any(fnmatch.fnmatch("publish/templates/report.html.j2", p) for p in patterns)
+
+
+# --- in a browser -------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium not installed (Debian package `chromium`)")
+
+
+def run_chromium(page: Path, work: Path) -> tuple[bytes, str, str]:
+    """Open ``page`` headless: its screenshot, its DOM after scripts ran, the log."""
+    screenshot = work / "report.png"
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run",
+               f"--user-data-dir={work / 'profile'}", "--window-size=1280,3000",
+               "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000",
+               f"--screenshot={screenshot}", "--dump-dom", page.resolve().as_uri()]
+    done = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")[-3000:]
+    png = screenshot.read_bytes() if screenshot.exists() else b""
+    return png, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+
+
+def console_messages(log_text: str) -> list[str]:
+    """The page's console output (Chromium logs every level as ``INFO:CONSOLE``)."""
+    return [line for line in log_text.splitlines() if ":CONSOLE" in line
+            or "Uncaught" in line]
+
+
+def png_size_and_variety(png: bytes) -> tuple[int, int, int]:
+    """Width, height and the number of distinct byte values of the image data."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", png[16:24])
+    data, position = b"", 8
+    while position < len(png):
+        length, kind = struct.unpack(">I4s", png[position:position + 8])
+        if kind == b"IDAT":
+            data += png[position + 8:position + 8 + length]
+        position += 12 + length
+    return width, height, len(set(zlib.decompress(data)))
+
+
+@needs_chromium
+def test_console_capture_sees_script_errors(tmp_path):
+    broken = tmp_path / "broken.html"
+    broken.write_text("<!DOCTYPE html><html><body><p>x</p><script>undefinedFunction();"
+                      "</script></body></html>", encoding="utf-8")
+    _, _, log_text = run_chromium(broken, tmp_path)
+    assert any("Uncaught ReferenceError" in m for m in console_messages(log_text))
+
+
+@needs_chromium
+def test_page_renders_in_chromium_with_every_chart_and_no_console_errors(tmp_path):
+    path = tmp_path / "report.html"
+    write_report(path, bilateral_rows(), logistics_rows(), manifest())
+    chart_ids = [a["id"] for t, a in tags(path.read_text(encoding="utf-8"))
+                 if "plotly-graph-div" in (a.get("class") or "")]
+    assert len(chart_ids) == 4
+
+    png, dom, log_text = run_chromium(path, tmp_path)
+
+    assert console_messages(log_text) == []
+    width, height, variety = png_size_and_variety(png)
+    assert (width, height) == (1280, 3000)
+    assert len(png) > 50_000 and variety > 100, (len(png), variety)
+    # plotly draws each chart as <svg class="main-svg"> inside the chart's div; a chart
+    # that failed leaves its div empty. Each div's part of the DOM runs to the next one.
+    starts = [dom.index(f'id="{chart_id}"') for chart_id in chart_ids]
+    for chart_id, start, end in zip(chart_ids, starts, [*starts[1:], len(dom)], strict=True):
+        assert 'class="main-svg"' in dom[start:end], f"{chart_id} was not drawn"
+    assert "2,544.8" in dom
