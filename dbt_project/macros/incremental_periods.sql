@@ -76,36 +76,60 @@
 {%- endmacro %}
 
 {#- The current (key, fingerprint) rows the target does not hold yet: all of them on
-    a first run or a full refresh. -#}
+    a first run or a full refresh. The held check is a correlated subquery with a
+    LIMIT, so PostgreSQL runs it as one probe per key through the target's
+    (key..., period_fingerprint) index (config `indexes` of each incremental model),
+    never as a hash anti-join that reads the whole target (and enable_nestloop is off
+    in these models, corridor_hash_joins_only). -#}
 {% macro corridor_affected_keys(fingerprints_sql, key_columns) -%}
     select current_keys.*
     from ({{ fingerprints_sql }}) as current_keys
     {%- if corridor_has_fingerprints() %}
-    where not exists (
-        select 1 from {{ this }} as held
+    where (
+        select true from {{ this }} as held
         where held.period_fingerprint = current_keys.period_fingerprint
         {%- for column in key_columns %}
           and held.{{ column }} = current_keys.{{ column }}
         {%- endfor %}
-    )
+        limit 1
+    ) is null
     {%- endif %}
 {%- endmacro %}
 
-{#- Pre-hook: delete the rows of every key whose fingerprint is no longer current. -#}
+{#- Pre-hook: delete the rows of every key whose fingerprint is no longer current.
+
+    Two kinds of stale key, each found through the target's index, not by a scan:
+    1. a current key whose current fingerprint the target does not hold (a revised or
+       newly loaded period): all its held rows are stale;
+    2. a held key that is no longer current (the window moved): the current keys of a
+       freq are a contiguous range of periods (int_periods_enumerated), so such a key
+       lies before the first or after the last current period of its freq.
+    The last key column is the period (`period_month`, or `time_period` after `freq`). -#}
 {% macro corridor_delete_stale_periods(fingerprints_sql, key_columns) -%}
+    {%- set period = key_columns[-1] -%}
+    {%- set freqs = ['M', 'A'] if 'freq' in key_columns else [none] -%}
     {%- if is_incremental() and not corridor_has_fingerprints() -%}
     -- a table built before the facts were incremental: rebuild it whole
     -- (on_schema_change='append_new_columns' then adds period_fingerprint)
     delete from {{ this }}
     {%- elif is_incremental() -%}
     delete from {{ this }} as held
-    where not exists (
-        select 1 from ({{ fingerprints_sql }}) as current_keys
-        where current_keys.period_fingerprint = held.period_fingerprint
-        {%- for column in key_columns %}
-          and current_keys.{{ column }} = held.{{ column }}
-        {%- endfor %}
+    where held.{{ period }} = any (array(
+        select affected.{{ period }}
+        from ({{ corridor_affected_keys(fingerprints_sql, key_columns) }}) as affected
+    ))
+    {%- for freq in freqs %}
+    ;
+    delete from {{ this }} as held
+    where {% if freq %}held.freq = '{{ freq }}' and {% endif %}(
+        held.{{ period }} < (
+            select min(current_keys.{{ period }}) from ({{ fingerprints_sql }}) as current_keys
+            {%- if freq %} where current_keys.freq = '{{ freq }}'{% endif %})
+        or held.{{ period }} > (
+            select max(current_keys.{{ period }}) from ({{ fingerprints_sql }}) as current_keys
+            {%- if freq %} where current_keys.freq = '{{ freq }}'{% endif %})
     )
+    {%- endfor %}
     {%- else -%}
     select 1
     {%- endif -%}

@@ -5,6 +5,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
+    indexes=[{'columns': ['period_month', 'period_fingerprint']}],
     pre_hook=[
         "{{ corridor_hash_joins_only() }}",
         "{{ corridor_delete_stale_periods(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade']), ['period_month']) }}"
