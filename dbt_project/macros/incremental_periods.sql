@@ -154,3 +154,16 @@
            or (cells.freq = 'A' and cells.time_period = left(periods.period_month, 4))
     )
 {%- endmacro %}
+
+{#- `<column> <this filter>`: the rows of the periods in `relation` (a CTE with a
+    column of the same name). Incremental: `= any (array(...))`, an index scan of the
+    few affected periods (enable_nestloop is off in these models, so an `in (select)`
+    would become a hash join reading every period). First run or full refresh: every
+    period is affected and `in (select ...)` lets PostgreSQL read the table sequentially. -#}
+{% macro corridor_in_periods(column, relation) -%}
+    {%- if corridor_has_fingerprints() -%}
+    = any (array(select {{ column }} from {{ relation }}))
+    {%- else -%}
+    in (select {{ column }} from {{ relation }})
+    {%- endif -%}
+{%- endmacro %}

@@ -32,14 +32,14 @@ affected_months as (
 mirror_rows as (
 
     select * from {{ ref('int_mirror_flows_unioned') }}
-    where period_month in (select period_month from affected_months)
+    where period_month {{ corridor_in_periods("period_month", "affected_months") }}
 
 ),
 
 feed_months as (
 
     select * from {{ ref('int_feed_months_statused') }}
-    where period_month in (select period_month from affected_months)
+    where period_month {{ corridor_in_periods("period_month", "affected_months") }}
 
 ),
 

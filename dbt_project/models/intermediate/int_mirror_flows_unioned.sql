@@ -25,14 +25,14 @@ affected as (
 national as (
 
     select * from {{ ref('int_trade_flows_harmonised') }}
-    where period_month in (select period_month from affected)
+    where period_month {{ corridor_in_periods("period_month", "affected") }}
 
 ),
 
 comtrade as (
 
     select * from {{ ref('stg_comtrade__mirror_rows') }}
-    where period_month in (select period_month from affected)
+    where period_month {{ corridor_in_periods("period_month", "affected") }}
 
 ),
 

@@ -33,7 +33,7 @@ affected_months as (
 flows as (
 
     select * from {{ ref('int_trade_flows_harmonised') }}
-    where period_month in (select period_month from affected_months)
+    where period_month {{ corridor_in_periods("period_month", "affected_months") }}
 
 ),
 
@@ -42,7 +42,7 @@ units as (
     select reporter_iso3, period_month, is_provisional
     from {{ ref('int_feed_months_statused') }}
     where feed in ('ru_customs', 'kz_customs')
-      and period_month in (select period_month from affected_months)
+      and period_month {{ corridor_in_periods("period_month", "affected_months") }}
 
 ),
 

@@ -23,14 +23,14 @@ affected as (
 ru_rows as (
 
     select * from {{ ref('stg_ru_customs__trade_rows') }}
-    where period_month in (select period_month from affected)
+    where period_month {{ corridor_in_periods("period_month", "affected") }}
 
 ),
 
 kz_rows as (
 
     select * from {{ ref('stg_kz_customs__trade_rows') }}
-    where period_month in (select period_month from affected)
+    where period_month {{ corridor_in_periods("period_month", "affected") }}
 
 ),
 

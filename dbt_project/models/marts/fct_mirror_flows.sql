@@ -21,4 +21,4 @@ affected as (
 
 select mirror.*
 from {{ ref('int_mirror_flows_unioned') }} as mirror
-where mirror.period_month in (select period_month from affected)
+where mirror.period_month {{ corridor_in_periods("period_month", "affected") }}

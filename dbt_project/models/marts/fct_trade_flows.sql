@@ -29,3 +29,5 @@ select
 from {{ ref('int_trade_flows_harmonised') }} as flows
 inner join affected using (period_month)
 inner join {{ ref('int_periods_enumerated') }} as periods using (period_month)
+-- the affected months through the index, not a hash join over every held month
+where flows.period_month {{ corridor_in_periods("period_month", "affected") }}
