@@ -242,8 +242,12 @@ def ingest_rail(period_month: str, *, dsn: WarehouseDsn | None = None,
             store.put(feed, day, revision_attr, fetched.payload, url=fetched.url, status=200,
                       suffix="xml")
             parsed = rail.parse_report(fetched.root, day)
+            # a report rejected whole (date mismatch, no revision) leaves the day without
+            # an accepted report: its month stays provisional (int_rail_months_completed)
+            rejected_whole = any(r.row_ref == "report" for r in parsed.rejections)
             outcome = raw.load_unit(conn, raw.UnitLoad(
-                feed, day, day[:7], parsed.meta.get("revision"), None, fetched.sha256,
+                feed, day, day[:7], parsed.meta.get("revision"),
+                "rejected" if rejected_whole else None, fetched.sha256,
                 [raw.TableRows("raw.rail_consignments", raw.RAIL_COLUMNS, parsed.rows,
                                "delete from raw.rail_consignments where report_date = %s",
                                (day,))],

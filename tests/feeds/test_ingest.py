@@ -91,6 +91,10 @@ def test_ingest_rail_month(fake_server, fresh_database, settings):
     assert again["days"][0]["skipped"] == "unchanged"
     assert count(fresh_database, "select count(*) from raw.rail_consignments") == 1
     assert count(fresh_database, "select reason from raw.rejected_rows") == "date_mismatch"
+    # the rejected day is recorded, but as rejected: its month stays provisional
+    assert count(fresh_database, "select string_agg(unit || '=' || coalesce(status, 'null'), "
+                 "',' order by unit) from raw.loaded_units where feed = 'rail'") == (
+        "2024-02-01=null,2024-02-02=rejected")
 
 
 def test_ingest_ports_incremental(fake_server, fresh_database, settings):
