@@ -58,16 +58,30 @@ def _add_checkpoint(context, datasource, specs: list[SuiteSpec], *, stable_ids: 
         ) or asset.add_batch_definition_whole_table("whole_table")
         suite = gx.ExpectationSuite(name=spec.name, expectations=spec.expectations)
         if stable_ids:
-            for expectation in suite.expectations:
-                expectation.id = str(uuid.uuid5(ID_NAMESPACE,
-                                                f"{spec.name}:{expectation.description}"))
+            _set_stable_ids(spec, suite)
         suite = context.suites.add_or_update(suite)
+        if stable_ids and _set_stable_ids(spec, suite):
+            # GX gives a suite it has just created fresh random ids; an update keeps ours
+            suite = context.suites.add_or_update(suite)
         validation = gx.ValidationDefinition(name=_validation_name(spec),
                                              data=batch_definition, suite=suite)
         validations.append(context.validation_definitions.add_or_update(validation))
     return context.checkpoints.add_or_update(
         gx.Checkpoint(name=CHECKPOINT, validation_definitions=validations,
                       result_format=RESULT_FORMAT))
+
+
+def _set_stable_ids(spec: SuiteSpec, suite) -> bool:
+    """Derive each expectation's id from suite and check name; whether any changed.
+
+    (The suite's own id is GX's, drawn when ``sync`` first creates the suite and kept by
+    every later sync: it is committed with the suite.)"""
+    changed = False
+    for expectation in suite.expectations:
+        stable = str(uuid.uuid5(ID_NAMESPACE, f"{spec.name}:{expectation.description}"))
+        changed |= expectation.id != stable
+        expectation.id = stable
+    return changed
 
 
 def sync_context(context_dir: Path, warehouse_url: str) -> list[str]:
