@@ -1,6 +1,6 @@
 """Full refresh vs one new month incrementally, on 60 months of history.
 
-    .venv/bin/python -m bench.incremental                 # medium scale
+    .venv/bin/python -m bench.incremental                 # medium scale (--scale 4)
     .venv/bin/python -m bench.incremental --scale 0.2     # smaller, quicker
     .venv/bin/python -m bench.incremental --dsn postgresql://user:pw@host/db
 
@@ -177,7 +177,7 @@ def _slowest(results: object, n: int = 6) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0,
+    parser.add_argument("--scale", type=float, default=4.0,
                         help="row multiplier (1.0: RU 8k, KZ 4k, Comtrade 6x400 rows a month)")
     parser.add_argument("--dsn", help="PostgreSQL URI of a server to use (default: embedded)")
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its name)")
