@@ -23,11 +23,17 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-# A mirror asymmetry is flagged when |ASYM_*_PCT| exceeds this many percent ...
-ASYM_FLAG_PCT = Decimal("30")
-# ... and the reporter's TURNOVER_USD with that partner in that period is above this:
-# small flows give large percentages from a few shipments booked in another month.
-ASYM_MIN_TURNOVER_USD = Decimal("10000000")
+from corridor.quality.suites import (
+    MIRROR_ASYMMETRY_LIMIT_PCT,
+    MIRROR_ASYMMETRY_MIN_TURNOVER_USD,
+)
+
+# A mirror asymmetry is flagged when |ASYM_*_PCT| exceeds this many percent and the
+# reporter's TURNOVER_USD with that partner in that period is above this: small flows
+# give large percentages from a few shipments booked in another month. The same limits
+# as the gate's warning (corridor.quality.suites), so page and manifest agree.
+ASYM_FLAG_PCT = Decimal(MIRROR_ASYMMETRY_LIMIT_PCT)
+ASYM_MIN_TURNOVER_USD = Decimal(MIRROR_ASYMMETRY_MIN_TURNOVER_USD)
 TOP_PARTNERS = 10
 
 REPORTERS = ("RUS", "KAZ")
