@@ -150,6 +150,15 @@ def _in_list(values) -> str:
     return ", ".join(f"'{value}'" for value in values)
 
 
+def _loaded_revision_rows(table: str, feed: str):
+    """A customs month's rows carry the revision ``raw.loaded_units`` holds for it."""
+    return _rows(f"{table}: rows carry only their month's loaded revision",
+                 "select r.period_month, r.revision, count(*) as rows_count from {batch} as r "
+                 "where not exists (select 1 from raw.loaded_units as u "
+                 f"where u.feed = '{feed}' and u.unit = r.period_month "
+                 "and u.revision = r.revision) group by r.period_month, r.revision")
+
+
 def _digits(column: str, length: int) -> str:
     """SQL: ``column`` is exactly ``length`` digits (no regex quantifier: no braces)."""
     return f"({column} ~ '^[0-9]+$' and length({column}) = {length})"
@@ -212,11 +221,7 @@ def _raw_suites() -> list[SuiteSpec]:
         _rows(f"{ru}: strana is an ISO alpha-2 code",
               "select * from {batch} as b where strana !~ '^[A-Z][A-Z]$'"),
         _non_negative_rows(ru, ["stoim", "netto", "kol"]),
-        _rows(f"{ru}: rows carry only their month's loaded revision",
-              "select r.period_month, r.revision, count(*) as rows_count from {batch} as r "
-              "where not exists (select 1 from raw.loaded_units as u "
-              "where u.feed = 'ru_customs' and u.unit = r.period_month "
-              "and u.revision = r.revision) group by r.period_month, r.revision"),
+        _loaded_revision_rows(ru, "ru_customs"),
     ])
     kz = "raw.kz_customs_rows"
     kz_customs = SuiteSpec("raw_kz_customs", "raw", "kz_customs_rows", [
@@ -228,11 +233,7 @@ def _raw_suites() -> list[SuiteSpec]:
         _rows(f"{kz}: partner_m49 is a 3-digit M49 code",
               f"select * from {{batch}} as b where not {_digits('partner_m49', 3)}"),
         _non_negative_rows(kz, ["value_thousand_usd", "net_weight_t", "supp_qty"]),
-        _rows(f"{kz}: rows carry only their month's loaded revision",
-              "select r.period_month, r.revision, count(*) as rows_count from {batch} as r "
-              "where not exists (select 1 from raw.loaded_units as u "
-              "where u.feed = 'kz_customs' and u.unit = r.period_month "
-              "and u.revision = r.revision) group by r.period_month, r.revision"),
+        _loaded_revision_rows(kz, "kz_customs"),
     ])
     ct = "raw.comtrade_rows"
     comtrade = SuiteSpec("raw_comtrade", "raw", "comtrade_rows", [
