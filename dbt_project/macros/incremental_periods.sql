@@ -12,8 +12,10 @@
      hold (corridor_affected_keys) and is appended (incremental_strategy 'append').
 
   A full refresh and any sequence of incremental runs therefore hold the same rows.
-  Changes to raw rows that do not go through raw.loaded_units (the loaders always
-  record the unit) are not seen: run with --full-refresh after such a manual edit.
+  An edit of the ref_countries seed changes every fingerprint (a digest of the seed is
+  part of it): everything is rebuilt. Changes to raw rows that do not go through
+  raw.loaded_units (the loaders always record the unit) are not seen: run with
+  --full-refresh after such a manual edit.
 -#}
 
 {#- (period_month, period_fingerprint) for every ingested month. A unit is identified
@@ -26,6 +28,12 @@
         md5(
             periods.period_month
             {%- if with_published %} || '|' || periods.is_published::text{% endif %}
+            -- the reference countries every incremental fact maps codes with (an
+            -- uncorrelated subquery: computed once per run, not per month)
+            || '|' || (
+                select md5(string_agg(countries::text, ',' order by countries::text))
+                from {{ ref('ref_countries') }} as countries
+            )
             || '|' || coalesce((
                 select string_agg(
                     units.feed || ':' || units.unit || ':' || coalesce(units.revision::text, '')

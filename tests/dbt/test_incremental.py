@@ -4,8 +4,9 @@ same marts as a full refresh, and leaves the untouched periods' rows alone.
 Two fresh databases get the same raw data (tests/dbt/raw_fixture.sql plus a year of
 RU months): A is built, then the raw changes are applied to both, A is rebuilt
 incrementally and B with ``--full-refresh``; every mart and incremental model must hold
-identical rows. Then the window (vars) moves and the same comparison is repeated, and
-last the tables lose period_fingerprint (as built before they were incremental).
+identical rows. Then the window (vars) moves and the same comparison is repeated, then
+the reference countries change, and last the tables lose period_fingerprint (as built
+before they were incremental).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ INCREMENTAL_MODELS = [
 
 
 def _build(dsn: WarehouseDsn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-           variables: str, *extra: str) -> None:
+           variables: str, *extra: str, seeds: bool = True) -> None:
     from dbt.cli.main import dbtRunner
 
     for name, value in dsn.dbt_env().items():
@@ -110,6 +111,7 @@ def _build(dsn: WarehouseDsn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     result = dbtRunner().invoke([
         # unit tests are another test's business (tests/dbt/test_dbt_build.py)
         "build", *extra, "--exclude", "resource_type:unit_test",
+        *([] if seeds else ["resource_type:seed"]),
         "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
         "--vars", variables])
@@ -217,12 +219,26 @@ def test_incremental_run_equals_full_refresh(fresh_database: WarehouseDsn,
             "select count(*) from intermediate.int_trade_flows_harmonised"
             " where period_month < '2023-02'").fetchone()[0] == 0
 
+    # reference data changed (as a re-seeded, edited seed would): the facts built from it
+    # rebuild like a full refresh (the fingerprints include a digest of ref_countries)
+    recode = "update reference.ref_countries set iso3 = 'CHX' where iso2 = 'CN'"
+    _execute(incremental, recode)
+    _execute(full, recode)
+    _build(incremental, tmp_path, monkeypatch, VARS_MOVED, seeds=False)
+    _build(full, tmp_path, monkeypatch, VARS_MOVED, "--full-refresh", seeds=False)
+    assert _digests(incremental) == _digests(full)
+    with psycopg.connect(incremental.conninfo) as conn:
+        assert conn.execute(
+            "select count(*) from marts.fct_trade_flows where partner_iso3 = 'CHX'"
+        ).fetchone()[0] > 0
+
     # tables built before the facts were incremental (no period_fingerprint): the next
-    # incremental run rebuilds them whole and adds the column
+    # incremental run rebuilds them whole and adds the column (both re-seeded: CHN again)
     legacy = [*INCREMENTAL_MODELS, ("marts", "fct_trade_flows"), ("marts", "fct_mirror_flows")]
     _execute(incremental, *(f"alter table {schema}.{table} drop column period_fingerprint"
                             for schema, table in legacy))
     _build(incremental, tmp_path, monkeypatch, VARS_MOVED)
+    _build(full, tmp_path, monkeypatch, VARS_MOVED, "--full-refresh")
     assert _digests(incremental) == _digests(full)
     with psycopg.connect(incremental.conninfo) as conn:
         assert conn.execute(
