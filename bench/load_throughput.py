@@ -8,13 +8,22 @@ bench/ru_csv.py), starts an embedded PostgreSQL (or uses ``--dsn``), then measur
 (a) Corridor's loader, ``raw.load_ru_customs_csv`` from the file (parse, validate,
     COPY, duplicate keys in SQL, commit: what ``ingest_ru_customs`` runs), in a child
     process per size so that its peak RSS is its own;
-(b) ``psql \\copy`` of the same file into a table of the file's 10 columns, all
-    ``text`` (no decimal-comma conversion, no validation, no row numbers): a lower
-    bound for any loader of this file;
+(b') ``psql \\copy`` into an IDENTICAL table: one created in a fresh database, after
+    ``ensure_raw_schema``, with ``create table ... (like raw.ru_customs_rows including
+    all)`` (same columns, types, defaults, constraints, indexes), from a file (PostgreSQL
+    text format) that holds exactly the rows (a) ended with, in their columns
+    (``ROW_COLUMNS``: period_month, revision, status, row_number, typed values). The
+    file is exported once, untimed, from (a)'s database before it is dropped. This is
+    the literal "``\\copy`` into an identical table" of the target: same rows, same
+    table, same indexes, no parsing, validation, duplicates or rejections;
+(b) ``psql \\copy`` of the delivered file itself into a table of the file's 10
+    columns, all ``text`` (no decimal-comma conversion, no validation, no row
+    numbers, no index): "file as text", a lower bound for any loader of this file;
 (c) pandas ``read_csv`` + ``DataFrame.to_sql`` (SQLAlchemy, psycopg2, defaults) on a
     sample of the first ``--sample`` rows, rows/s extrapolated.
 
-Each measurement loads into its own new database. Not a test: numbers vary by host.
+Each measurement loads into its own new database. Ratios of (a) are printed against
+(b'), (b) and (c). Not a test: numbers vary by host.
 """
 
 from __future__ import annotations
@@ -96,7 +105,12 @@ def child_load(path: Path) -> None:
                       "peak_rss_mb": _rss_mb()}))
 
 
-def measure_corridor(server: WarehouseDsn, path: Path, staged: bool | None = None) -> dict:
+def measure_corridor(server: WarehouseDsn, path: Path, staged: bool | None = None,
+                     export_to: Path | None = None) -> dict:
+    """(a); with ``export_to``, then (untimed) the loaded rows to that file, in
+    PostgreSQL's text format, columns ``ROW_COLUMNS``: the input of (b')."""
+    from corridor.feeds.ru_customs import ROW_COLUMNS
+
     dsn = _new_database(server, "corridor")
     try:
         env = {**os.environ, DSN_ENV: _dsn_uri(dsn)}
@@ -105,7 +119,15 @@ def measure_corridor(server: WarehouseDsn, path: Path, staged: bool | None = Non
         done = subprocess.run([sys.executable, "-m", "bench.load_throughput", "--child-load",
                                str(path)], env=env, check=True, capture_output=True,
                               text=True, cwd=Path(__file__).resolve().parents[1])
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        if export_to is not None:
+            with psycopg.connect(dsn.conninfo) as conn, conn.cursor() as cur, \
+                    open(export_to, "wb") as out, \
+                    cur.copy(f"copy (select {', '.join(ROW_COLUMNS)} from raw.ru_customs_rows"
+                             " order by row_number) to stdout (format text)") as copy:
+                for block in copy:
+                    out.write(block)
+        return result
     finally:
         _drop_database(server, dsn)
 
@@ -121,21 +143,46 @@ def _psql() -> str:
     return str(Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql")
 
 
+def _psql_copy(dsn: WarehouseDsn, command: str) -> float:
+    """Seconds of one ``psql -c '\\copy ...'`` (client-side file, like a user would)."""
+    env = {**os.environ, "PGHOST": dsn.host, "PGPORT": str(dsn.port), "PGUSER": dsn.user,
+           "PGPASSWORD": dsn.password, "PGDATABASE": dsn.dbname}
+    started = time.perf_counter()
+    subprocess.run([_psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", command],
+                   env=env, check=True)
+    return time.perf_counter() - started
+
+
 def measure_copy(server: WarehouseDsn, path: Path) -> dict:
+    """(b): the delivered file into 10 text columns."""
     dsn = _new_database(server, "copy")
     try:
         with psycopg.connect(dsn.conninfo, autocommit=True) as conn:
             conn.execute(CSV_TABLE_DDL)
-        env = {**os.environ, "PGHOST": dsn.host, "PGPORT": str(dsn.port), "PGUSER": dsn.user,
-               "PGPASSWORD": dsn.password, "PGDATABASE": dsn.dbname}
-        command = (f"\\copy ru_customs_csv from '{path}' with (format csv, delimiter ';', "
-                   "header true, encoding 'WIN1251')")
-        started = time.perf_counter()
-        subprocess.run([_psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", command],
-                       env=env, check=True)
-        seconds = time.perf_counter() - started
+        seconds = _psql_copy(dsn, f"\\copy ru_customs_csv from '{path}' with (format csv, "
+                                  "delimiter ';', header true, encoding 'WIN1251')")
         with psycopg.connect(dsn.conninfo) as conn:
             rows = conn.execute("select count(*) from ru_customs_csv").fetchone()[0]
+        return {"seconds": seconds, "rows": rows}
+    finally:
+        _drop_database(server, dsn)
+
+
+def measure_copy_identical(server: WarehouseDsn, rows_path: Path) -> dict:
+    """(b'): (a)'s final rows into a table identical to ``raw.ru_customs_rows``."""
+    from corridor.feeds.ru_customs import ROW_COLUMNS
+    from corridor.load import raw
+
+    dsn = _new_database(server, "copyid")
+    try:
+        with psycopg.connect(dsn.conninfo, autocommit=True) as conn:
+            raw.ensure_raw_schema(conn)
+            conn.execute("create table ru_customs_identical "
+                          "(like raw.ru_customs_rows including all)")
+        seconds = _psql_copy(dsn, f"\\copy ru_customs_identical ({', '.join(ROW_COLUMNS)}) "
+                                  f"from '{rows_path}' with (format text, encoding 'UTF8')")
+        with psycopg.connect(dsn.conninfo) as conn:
+            rows = conn.execute("select count(*) from ru_customs_identical").fetchone()[0]
         return {"seconds": seconds, "rows": rows}
     finally:
         _drop_database(server, dsn)
@@ -210,12 +257,17 @@ def main(argv: list[str] | None = None) -> None:
             print(f"generated {path.name}: {size:,} rows, {path.stat().st_size / 1e6:.0f} MB "
                   f"in {time.perf_counter() - started:.1f}s", flush=True)
             assert _data_rows(path) == size
+            rows_path = workdir / f"ru_customs_{size}.rows.txt"
             corridor = measure_corridor(server, path, None if args.path == "default"
-                                        else args.path == "staged")
+                                        else args.path == "staged", export_to=rows_path)
+            identical = measure_copy_identical(server, rows_path)
+            rows_path.unlink()
+            assert identical["rows"] == corridor["rows_loaded"], (identical, corridor)
             copy = measure_copy(server, path)
-            results.append((size, corridor, copy))
-            print(f"  measured {size:,}: corridor {corridor['seconds']:.2f}s, "
-                  f"\\copy {copy['seconds']:.2f}s", flush=True)
+            results.append((size, corridor, identical, copy))
+            print(f"  measured {size:,}: corridor {corridor['seconds']:.2f}s, \\copy "
+                  f"identical table {identical['seconds']:.2f}s, \\copy file as text "
+                  f"{copy['seconds']:.2f}s", flush=True)
         pandas_result = measure_pandas(server, workdir / f"ru_customs_{sizes[0]}.csv",
                                        args.sample)
     pandas_rate = pandas_result["rows"] / pandas_result["seconds"]
@@ -223,25 +275,33 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; "
           f"ru_customs load path: {args.path}")
-    vs_copy, copy_label = "vs \\copy", "(b) psql \\copy (text columns)"
-    print(f"{'method':<34}{'rows':>11}{'seconds':>10}{'rows/s':>11}{vs_copy:>10}"
-          f"{'vs to_sql':>11}{'peak RSS MB':>13}")
-    for size, corridor, copy in results:
+    VS_IDENTICAL = "vs (b')"
+    print(f"{'method':<44}{'rows':>11}{'seconds':>9}{'rows/s':>11}{VS_IDENTICAL:>8}"
+          f"{'vs (b)':>8}{'vs to_sql':>10}{'peak RSS MB':>13}")
+    for size, corridor, identical, copy in results:
+        id_rate = identical["rows"] / identical["seconds"]
         copy_rate = copy["rows"] / copy["seconds"]
-        rate = size / corridor["seconds"]
-        print(f"{'(a) corridor load_ru_customs_csv':<34}{size:>11,}{corridor['seconds']:>10.2f}"
-              f"{rate:>11,.0f}{rate / copy_rate:>9.2f}x{rate / pandas_rate:>10.1f}x"
-              f"{corridor['peak_rss_mb']:>13.1f}")
-        print(f"{copy_label:<34}{copy['rows']:>11,}"
-              f"{copy['seconds']:>10.2f}{copy_rate:>11,.0f}{1:>9.2f}x"
-              f"{copy_rate / pandas_rate:>10.1f}x{'':>13}")
+        rate = size / corridor["seconds"]  # rows of the file (loaded + rejected)
+        lines = [("(a) corridor load_ru_customs_csv", size, corridor["seconds"], rate,
+                  f"{corridor['peak_rss_mb']:.1f}"),
+                 ("(b') \\copy into identical table (rows)", identical["rows"],
+                  identical["seconds"], id_rate, ""),
+                 ("(b) \\copy file as text, lower bound", copy["rows"], copy["seconds"],
+                  copy_rate, "")]
+        for label, rows, seconds, r, rss in lines:
+            print(f"{label:<44}{rows:>11,}{seconds:>9.2f}{r:>11,.0f}{r / id_rate:>7.2f}x"
+                  f"{r / copy_rate:>7.2f}x{r / pandas_rate:>9.1f}x{rss:>13}")
         print(f"{'':<6}corridor: {corridor['rows_loaded']:,} rows loaded, "
               f"{corridor['rows_rejected']:,} rejected; RSS {corridor['rss_before_mb']:.1f} MB "
               f"before the load, {corridor['peak_rss_mb']:.1f} MB peak")
-    print(f"{'(c) pandas read_csv + to_sql':<34}{pandas_result['rows']:>11,}"
-          f"{pandas_result['seconds']:>10.2f}{pandas_rate:>11,.0f}{'':>10}{1:>10.1f}x")
+    print(f"{'(c) pandas read_csv + to_sql':<44}{pandas_result['rows']:>11,}"
+          f"{pandas_result['seconds']:>9.2f}{pandas_rate:>11,.0f}{'':>16}{1:>9.1f}x")
+    print("ratios of (a): " + "; ".join(
+        f"{size:,} rows: {size / c['seconds'] / (i['rows'] / i['seconds']):.2f}x (b'), "
+        f"{size / c['seconds'] / (b['rows'] / b['seconds']):.2f}x (b), "
+        f"{size / c['seconds'] / pandas_rate:.1f}x (c)" for size, c, i, b in results))
     if len(results) > 1:
-        peaks = [corridor["peak_rss_mb"] for _, corridor, _ in results]
+        peaks = [corridor["peak_rss_mb"] for _, corridor, *_ in results]
         print("peak RSS of the loader: " + ", ".join(
             f"{size:,} rows → {peak:.1f} MB" for (size, *_), peak in zip(results, peaks)))
 

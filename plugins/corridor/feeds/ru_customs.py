@@ -7,7 +7,10 @@ Two ways to read one file, with the same rules and the same results:
 * :class:`CsvScan` → streaming: rows already formatted as PostgreSQL ``COPY`` text,
   rejections spooled to a temporary file, duplicate keys left to the loader (in SQL),
   so that a file of any size loads in constant memory
-  (:func:`corridor.load.raw.load_ru_customs_csv`).
+  (:func:`corridor.load.raw.load_ru_customs_csv`). It reads ~1 MB blocks of bytes:
+  runs of lines that every rule accepts as they stand are checked by one compiled
+  regex and converted by whole-block operations; only the other lines take the
+  per-line rules (the same functions as :func:`parse_csv`).
 
 A source is the payload ``bytes``, a path to the landed file, or an iterable of
 ``bytes`` chunks.
@@ -15,6 +18,7 @@ A source is the payload ``bytes``, a path to the landed file, or an iterable of
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 import io
@@ -115,9 +119,91 @@ class _Reopenable:
             for _ in text:  # a consumer that stopped early: tee the rest too
                 pass
 
+    @contextmanager
+    def text_blocks(self, size: int = 1 << 20) -> Iterator[Iterator[tuple[bytes, str]]]:
+        """The bytes in blocks of about ``size``, each ending after a ``\\n`` (but the
+        last), with their decoded text: whole lines, as :meth:`lines` splits them, since a
+        block never ends inside ``\\r\\n``. windows-1251 is one byte a character: a
+        position in the bytes is the same in the text."""
+        source = self._source
+        close: IO[bytes] | None = None
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            raw: IO[bytes] = io.BytesIO(bytes(source))
+        elif isinstance(source, (str, os.PathLike)):
+            raw = close = open(source, "rb")
+        elif self._spill is not None:
+            self._spill.seek(0)
+            raw = self._spill
+        else:
+            self._spill = tempfile.TemporaryFile()
+            raw = io.BufferedReader(_ChunkReader(source, tee=self._spill), 1 << 20)
+
+        def blocks() -> Iterator[tuple[bytes, str]]:
+            carry = b""
+            while chunk := raw.read(size):
+                data = carry + chunk if carry else chunk
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    block = data[:cut]
+                    yield block, block.decode(ENCODING)
+                carry = data[cut:]
+            if carry:
+                yield carry, carry.decode(ENCODING)
+
+        try:
+            yield blocks()
+            if raw is not self._spill and close is None and self._spill is not None:
+                while raw.read(1 << 20):  # a consumer that stopped early: tee the rest too
+                    pass
+        finally:
+            if close is not None:
+                close.close()
+
     def close(self) -> None:
         if self._spill is not None:
             self._spill.close()
+
+
+class _LineCursor:
+    """The lines of text blocks (as :meth:`_Reopenable.lines` splits them), taken one
+    at a time (:meth:`take` with a pattern that matches one whole line, :meth:`lines`)
+    or several at once (:meth:`take` with a pattern of whole lines)."""
+
+    def __init__(self, blocks: Iterator[tuple[bytes, str]]) -> None:
+        self._blocks = blocks
+        self.raw, self.block, self.pos = b"", "", 0
+
+    def ready(self) -> bool:
+        """Whether a line is left (moves to the next block if need be)."""
+        while self.pos >= len(self.block):
+            block = next(self._blocks, None)
+            if block is None:
+                return False
+            (self.raw, self.block), self.pos = block, 0
+        return True
+
+    def take(self, pattern: re.Pattern) -> re.Match | None:
+        """``pattern`` matched at the current line (which it then consumes), or None;
+        a bytes pattern matches the block's bytes."""
+        match = pattern.match(self.raw if isinstance(pattern.pattern, bytes) else self.block,
+                              self.pos)
+        if match is not None:
+            self.pos = match.end()
+        return match
+
+    def lines(self) -> Iterator[str]:
+        while self.ready():
+            yield self.take(_ANY_LINE)[0]
+
+
+#: Characters ``str.strip()`` removes that a windows-1251 file can carry.
+STRIP_CHARS = "".join(ch for ch in (bytes([b]).decode(ENCODING, "replace") for b in range(256))
+                      if ch.isspace())
+
+
+_LINE_END = r"(?:\r\n|\r|\n|\Z)"
+#: Any one line with its end (universal newlines, like ``newline=""``).
+_ANY_LINE = re.compile(rf"[^\r\n]*{_LINE_END}")
 
 
 def _read_header(lines: Iterator[str], period_month: str) -> list[str]:
@@ -213,15 +299,15 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 COPY_NULL = "\\N"
 
 
-def copy_text(value: Any) -> str:
+def copy_text(value: Any, null: str = COPY_NULL) -> str:
     """One value as a field of PostgreSQL ``COPY ... FROM STDIN`` text format."""
     if value is None:
-        return COPY_NULL
+        return null
     return str(value).translate(_COPY_ESCAPES)
 
 
-def copy_line(values: Iterable[Any]) -> str:
-    return "\t".join(map(copy_text, values)) + "\n"
+def copy_line(values: Iterable[Any], null: str = COPY_NULL) -> str:
+    return "\t".join(copy_text(value, null) for value in values) + "\n"
 
 
 # Free text as the fast path takes it: no surrounding whitespace (the rules strip it),
@@ -240,16 +326,87 @@ def _fast_pattern(expected_period: str) -> re.Pattern[str]:
         re.DOTALL)
 
 
+# As _TEXT, but also without a quote or NUL (those lines go to the csv module).
+_BLOCK_TEXT = r'((?:[^\s;\\"\x00](?:[^;\\\t\r\n"\x00]*[^\s;\\"\x00])?)?)'
+
+
+def _block_pattern(expected_period: str, partners: Iterable[str]) -> re.Pattern[str]:
+    """One line with its end (like :data:`_ANY_LINE`); groups 1-9 are set when the line
+    is one :func:`_fast_pattern` accepts (no quote, no NUL) with a partner in
+    ``partners``, None otherwise."""
+    by_first: dict[str, list[str]] = {}
+    for code in sorted(partners):
+        if len(code) == 2 and all("A" <= ch <= "Z" for ch in code):
+            by_first.setdefault(code[0], []).append(code[1])
+    strana = "|".join(f"{first}[{''.join(seconds)}]" for first, seconds in by_first.items())
+    good = (rf"(ИМ|ЭК);{re.escape(expected_period)};({strana or '(?!)'});([0-9]{{10}});"
+            rf"{_BLOCK_TEXT};{_NUMBER};{_NUMBER};((?:[0-9]+(?:,[0-9]+)?)?);{_BLOCK_TEXT};"
+            rf'{_BLOCK_TEXT}(?:;[^\r\n"\x00]*)?')
+    return re.compile(rf"(?:{good}{_LINE_END}|[^\r\n]*{_LINE_END})")
+
+
+def _run_pattern(expected_period: str, partners: Iterable[str]) -> re.Pattern[bytes]:
+    """One or more CRLF lines in a row that :func:`_block_pattern` takes for the fast
+    path, with exactly the 10 publisher's fields and no comma but decimal commas: such
+    a run becomes ``COPY`` text by whole-string replacements (:func:`_run_copy_text`).
+    On the windows-1251 bytes (faster than on text); ``\\s`` of the text pattern is
+    spelled out as the bytes of :data:`STRIP_CHARS` (what ``\\s`` and ``str.strip``
+    take in a windows-1251 text)."""
+    blank = re.escape(STRIP_CHARS.encode(ENCODING)).decode("latin-1")
+    # _BLOCK_TEXT without a comma either: a run's commas are then decimal commas only.
+    text = (rf'(?:[^{blank};\\",\x00](?:[^;\\\t\r\n",\x00]*[^{blank};\\",\x00])?)?')
+    by_first: dict[str, list[str]] = {}
+    for code in sorted(partners):
+        if len(code) == 2 and all("A" <= ch <= "Z" for ch in code):
+            by_first.setdefault(code[0], []).append(code[1])
+    strana = "|".join(f"{first}[{''.join(seconds)}]" for first, seconds in by_first.items())
+    number = "[0-9]+(?:,[0-9]+)?"
+    flows = "|".join(re.escape(flow.encode(ENCODING)).decode("latin-1") for flow in FLOWS)
+    line = (rf"(?:{flows});{re.escape(expected_period)};(?:{strana or '(?!)'});[0-9]{{10}};"
+            rf"{text};{number};{number};(?:{number})?;{text};{text}\r\n")
+    return re.compile(rf"(?:{line})+".encode("latin-1"))
+
+
+_RUN_TRANSLATION = bytes.maketrans(b",;", b".\t")
+
+
+def _run_copy_text(run: bytes) -> list[str]:
+    """The lines of a run (:func:`_run_pattern`) as ``COPY`` text fields napr..region_s,
+    tab-separated, without line end: what the fast path writes for each, in one go
+    (the CSV's field order is ``ROW_COLUMNS``'s; commas are decimal commas, the only
+    ``\\r`` are line ends; no field needs a ``COPY`` escape; an empty field is NULL
+    with :attr:`CsvScan.COPY_NULL`)."""
+    rows = run.translate(_RUN_TRANSLATION, b"\r").decode(ENCODING).split("\n")
+    rows.pop()  # after the last line end
+    return rows
+
+
+#: CRLF lines in a row that are one non-blank record each: no quote, no NUL, and a
+#: first character that is neither blank nor the delimiter (bytes of windows-1251).
+_RECORD_RUN = re.compile(rb'(?:[^%s;"\x00][^\r\n"\x00]*\r\n)+'
+                         % re.escape(STRIP_CHARS.encode(ENCODING)))
+
+
 class CsvScan:
     """One streaming pass over a file: :meth:`copy_blocks` yields the rows accepted by
     the row rules as ``COPY`` text (columns :data:`ROW_COLUMNS`), and writes rejections
     (with the key of the rejected row, which still counts towards duplicates) to
     :attr:`rejections`, a temporary file of ``COPY`` text lines with the columns
     :data:`REJECTION_SPOOL_COLUMNS`. Duplicate keys are the loader's job (in SQL);
-    :meth:`raw_records` re-reads the rows it finds."""
+    :meth:`raw_records` re-reads the rows it finds.
+
+    Speed without a second set of rules: a run of CRLF lines of the publisher's
+    layout that :func:`_run_pattern` takes (a subset of what the per-line fast path
+    takes, which is a subset of what :func:`_row` accepts unchanged) is converted as a
+    whole (:func:`_run_copy_text`); any other line is read as :func:`_records` reads it
+    and judged by :func:`_classify`, as in :func:`parse_csv`."""
 
     REJECTION_SPOOL_COLUMNS = ("row_ref", "reason", "detail", "raw_record", "key_napr",
                                "key_strana", "key_tnved", "key_region")
+    #: NULL in :meth:`copy_blocks`: the empty string (no value of a row is one), so
+    #: that empty optional fields need no rewriting. COPY them with :data:`COPY_OPTIONS`.
+    COPY_NULL = ""
+    COPY_OPTIONS = "(null '')"
 
     def __init__(self, source: Source, period_month: str, revision: int, status: str,
                  *, block_rows: int = 4096) -> None:
@@ -277,36 +434,56 @@ class CsvScan:
         period_month, revision, status = self.period_month, self.revision, self.status
         expected_period = f"{period_month[5:7]}/{period_month[:4]}"
         prefix = f"{copy_text(period_month)}\t{revision}\t{copy_text(status)}\t"
-        null = COPY_NULL
+        null = self.COPY_NULL
         partners = iso2_codes() - {REPORTER_ISO2}
-        with self._source.lines() as lines:
+        with self._source.text_blocks() as blocks:
+            cursor = _LineCursor(blocks)
+            lines = cursor.lines()  # for csv.reader: continuation lines
             header = _read_header(lines, period_month)
             index = {name: position for position, name in enumerate(header)}
-            fast = None
+            run = None
+            line_pattern = _ANY_LINE
             if (tuple(header[:len(CSV_COLUMNS)]) == CSV_COLUMNS
                     and not set(header[len(CSV_COLUMNS):]) & set(CSV_COLUMNS)):
-                fast = _fast_pattern(expected_period).fullmatch
+                run = _run_pattern(expected_period, partners)
+                line_pattern = _block_pattern(expected_period, partners)
+            numbered = (prefix.replace("{", "{{").replace("}", "}}") + "{}\t{}\n").format
             block: list[str] = []
+            append = block.append
+            block_rows = self.block_rows
             row_number = accepted = 0
-            for line, fields in _records(lines):
-                if line is not None:
-                    match = fast(line) if fast is not None else None
-                    if match is not None and match[2] in partners:
-                        napr, strana, tnved, edizm, stoim, netto, kol, region, region_s = (
-                            match.groups())
-                        row_number += 1
-                        accepted += 1
-                        block.append(
-                            f"{prefix}{row_number}\t{napr}\t{expected_period}\t{strana}\t"
-                            f"{tnved}\t{edizm or null}\t{stoim.replace(',', '.')}\t"
-                            f"{netto.replace(',', '.')}\t"
-                            f"{kol.replace(',', '.') if kol else null}\t{region or null}\t"
-                            f"{region_s or null}\n")
-                        if len(block) >= self.block_rows:
-                            yield "".join(block)
-                            block.clear()
-                        continue
-                    fields = line.split(";")
+            while cursor.ready():
+                if run is not None and (match := cursor.take(run)) is not None:
+                    # The common case: many lines at C speed, no per-line Python.
+                    rows = _run_copy_text(match[0])
+                    if block:
+                        yield "".join(block)
+                        block.clear()
+                    yield "".join(map(numbered, range(row_number + 1,
+                                                      row_number + 1 + len(rows)), rows))
+                    row_number += len(rows)
+                    accepted += len(rows)
+                    continue
+                match = cursor.take(line_pattern)
+                if match.lastindex:  # the fast path: a line every rule accepts as it is
+                    napr, strana, tnved, edizm, stoim, netto, kol, region, region_s = (
+                        match.groups())
+                    row_number += 1
+                    accepted += 1
+                    append(f"{prefix}{row_number}\t{napr}\t{expected_period}\t{strana}\t"
+                           f"{tnved}\t{edizm or null}\t{stoim.replace(',', '.')}\t"
+                           f"{netto.replace(',', '.')}\t"
+                           f"{kol.replace(',', '.') if kol else null}\t{region or null}\t"
+                           f"{region_s or null}\n")
+                    if len(block) >= block_rows:
+                        yield "".join(block)
+                        block.clear()
+                    continue
+                line = match[0]
+                if '"' in line or "\x00" in line:  # as _records
+                    fields = next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
+                else:
+                    fields = line.rstrip("\r\n").split(";")
                 if _is_blank(fields):
                     continue
                 row_number += 1
@@ -317,7 +494,7 @@ class CsvScan:
                 accepted += 1
                 row.update(period_month=period_month, revision=revision, status=status,
                            row_number=row_number)
-                block.append(copy_line(row[column] for column in ROW_COLUMNS))
+                append(copy_line((row[column] for column in ROW_COLUMNS), null))
             if block:
                 yield "".join(block)
         self.rows_accepted = accepted
@@ -337,24 +514,43 @@ class CsvScan:
         found: dict[int, str] = {}
         if not wanted:
             return found
-        last = max(wanted)
-        with self._source.lines() as lines:
+        numbers = sorted(wanted)
+        last = numbers[-1]
+        with self._source.text_blocks() as blocks:
+            cursor = _LineCursor(blocks)
+            lines = cursor.lines()  # for csv.reader: continuation lines
             _read_header(lines, self.period_month)
             row_number = 0
-            for line, fields in _records(lines):
-                if fields is None:
+            while row_number < last and cursor.ready():
+                if (match := cursor.take(_RECORD_RUN)) is not None:
+                    # Lines of one record each, none blank: count them, split if needed.
+                    run = match[0]
+                    count = run.count(b"\n")
+                    first = bisect.bisect_right(numbers, row_number)
+                    stop = bisect.bisect_right(numbers, row_number + count)
+                    if first < stop:
+                        run_lines = run.split(b"\r\n")
+                        for wanted_number in numbers[first:stop]:
+                            found[wanted_number] = run_lines[wanted_number - row_number - 1
+                                                             ].decode(ENCODING)
+                    row_number += count
+                    continue
+                line = cursor.take(_ANY_LINE)[0]
+                fields = None
+                if '"' in line or "\x00" in line:  # as _records
+                    fields = next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
+                    if _is_blank(fields):
+                        continue
+                else:
+                    line = line.rstrip("\r\n")
                     # Only a line whose first visible character is the delimiter can be
                     # blank: most lines need no split.
                     head = line.lstrip()
                     if not head or (head[0] == ";" and _is_blank(line.split(";"))):
                         continue
-                elif _is_blank(fields):
-                    continue
                 row_number += 1
                 if row_number in wanted:
                     found[row_number] = line if fields is None else ";".join(fields)
-                    if row_number == last:
-                        break
         return found
 
 
@@ -365,9 +561,6 @@ class CopyFallback(Exception):
     (or cannot read it): load it with the Python path instead."""
 
 
-#: Characters ``str.strip()`` removes that a windows-1251 file can carry.
-STRIP_CHARS = "".join(ch for ch in (bytes([b]).decode(ENCODING, "replace") for b in range(256))
-                      if ch.isspace())
 _FIELD_LIMIT = csv.field_size_limit()
 _PLAIN_FIELD = rb'[^;"\r\n]*'
 _QUOTED_FIELD = rb'"(?:[^"]|"")*"'

@@ -392,6 +392,13 @@ def _copy_spool(cur: psycopg.Cursor, spool) -> None:
             copy.write(block)
 
 
+def _key_hash(napr: str, strana: str, tnved: str, region: str) -> str:
+    """SQL: a 64-bit hash of a ru_customs key (equal keys, equal hashes; NULL as '')."""
+    parts = " || '|' || ".join(f"coalesce({column}, '')"
+                               for column in (napr, strana, tnved, region))
+    return f"hashtextextended({parts}, 0)"
+
+
 def _ru_duplicates(cur: psycopg.Cursor, feed: str, unit: str, raw_records) -> int:
     """Find keys that occur more than once (over the unit's accepted rows and the
     rejections that have a key, as ``parse_csv`` counts them), move their accepted rows
@@ -399,22 +406,42 @@ def _ru_duplicates(cur: psycopg.Cursor, feed: str, unit: str, raw_records) -> in
     rejections. ``raw_records(row_numbers)``: the delivered text of those rows."""
     period_month = unit
     cur.execute(f"set local work_mem = '{DUPLICATE_SCAN_WORK_MEM}'")
+    # Candidates first: the keys' 64-bit hashes that occur more than once (a sort of
+    # one bigint per row: much cheaper than grouping 1M keys of 4 text columns); then
+    # the exact keys among the candidates' rows only (collisions drop out there), whose
+    # rows are deleted by ctid. Same keys as grouping the keys themselves.
+    hashagg = cur.execute("select current_setting('enable_hashagg')").fetchone()[0]
+    cur.execute("set local enable_hashagg = off")
+    row_hash = _key_hash("napr", "strana", "tnved", "region")
+    rejection_hash = _key_hash("key_napr", "key_strana", "key_tnved", "key_region")
     cur.execute(
-        """
-        delete from raw.ru_customs_rows r
-        using (
+        f"""
+        with candidate as materialized (
+            select h from (select {row_hash} as h from raw.ru_customs_rows
+                           where period_month = %(period_month)s
+                           union all
+                           select {rejection_hash} from ru_unit_rejections
+                           where key_napr is not null) as k
+            group by h having count(*) > 1
+        ), candidate_row as materialized (
+            select ctid as tid, napr, strana, tnved, coalesce(region, '') as region_key
+            from raw.ru_customs_rows
+            where period_month = %(period_month)s
+              and {row_hash} in (select h from candidate)
+        ), duplicate as (
             select napr, strana, tnved, region_key
-            from (select napr, strana, tnved, coalesce(region, '') as region_key
-                  from raw.ru_customs_rows where period_month = %(period_month)s
+            from (select napr, strana, tnved, region_key from candidate_row
                   union all
                   select key_napr, key_strana, key_tnved, key_region
-                  from ru_unit_rejections where key_napr is not null) as k
+                  from ru_unit_rejections
+                  where key_napr is not null
+                    and {rejection_hash} in (select h from candidate)) as k
             group by napr, strana, tnved, region_key
             having count(*) > 1
-        ) d
-        where r.period_month = %(period_month)s and r.napr = d.napr
-          and r.strana = d.strana and r.tnved = d.tnved
-          and coalesce(r.region, '') = d.region_key
+        )
+        delete from raw.ru_customs_rows r
+        using candidate_row c join duplicate d using (napr, strana, tnved, region_key)
+        where r.ctid = c.tid
         returning r.row_number, r.napr, r.strana, r.tnved, coalesce(r.region, '')
         """, {"period_month": period_month})
     duplicates = sorted(cur.fetchall())
@@ -426,6 +453,7 @@ def _ru_duplicates(cur: psycopg.Cursor, feed: str, unit: str, raw_records) -> in
                                       records[row_number])
                        for row_number, *key in duplicates
                        for error in (ru_customs.duplicate_error(tuple(key)),))))
+    cur.execute("select set_config('enable_hashagg', %s, true)", (hashagg,))
     cur.execute(
         """
         insert into raw.rejected_rows (feed, unit, row_ref, reason, detail, raw_record)
@@ -444,7 +472,7 @@ def _ru_python(conn: psycopg.Connection, cur: psycopg.Cursor, source: ru_customs
     with ru_customs.CsvScan(source, period_month, revision, status) as scan:
         started = time.perf_counter()
         with cur.copy(f"COPY raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
-                      "FROM STDIN") as copy:
+                      f"FROM STDIN {scan.COPY_OPTIONS}") as copy:
             for block in scan.copy_blocks():
                 copy.write(block)
         copied = time.perf_counter()
