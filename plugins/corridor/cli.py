@@ -61,10 +61,12 @@ def ensure_feeds(settings: Settings, stack: ExitStack) -> str:
     from corridor.simulator import SimConfig, connection_uris, start_simulator
 
     simulator = stack.enter_context(start_simulator(SimConfig(
-        seed=settings.sim_seed, scale=settings.sim_scale,
+        seed=settings.sim_seed, scale=settings.sim_scale, faults=settings.sim_faults,
         first_month=settings.ingest_from, last_month=settings.period_to)))
     os.environ.update(connection_uris(simulator.base_url))
-    return f"feed simulator at {simulator.base_url} (seed {settings.sim_seed}, scale {settings.sim_scale})"
+    faults = f", faults {json.dumps(settings.sim_faults)}" if settings.sim_faults else ""
+    return (f"feed simulator at {simulator.base_url} (seed {settings.sim_seed}, "
+            f"scale {settings.sim_scale}{faults})")
 
 
 @app.command()
@@ -99,6 +101,7 @@ def simulator(host: str = "127.0.0.1", port: int = 8765) -> None:
 
     settings = get_settings()
     config = SimConfig(seed=settings.sim_seed, scale=settings.sim_scale,
+                       faults=settings.sim_faults,
                        first_month=settings.ingest_from, last_month=settings.period_to)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
