@@ -277,6 +277,8 @@ def test_failed_gate_publishes_nothing_and_keeps_latest(good_run, warehouse_serv
     assert message.startswith("quality gate failed:")
     assert "completeness: every customs feed loaded for every month" in message
     assert "every reporter x published month has W00 totals" in message
+    # and which unit is missing: the failing rows are quoted
+    assert "period_month=2024-06, feed=kz_customs" in message
 
 
 def test_sdmx_files_read_back_to_the_plain_observations(good_run):

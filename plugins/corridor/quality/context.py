@@ -143,11 +143,19 @@ def validate(warehouse_url: str, suites: list[SuiteSpec] | None = None) -> dict:
 
 # ---------------------------------------------------------------------- summary
 
+#: Unexpected rows quoted in a check's ``observed`` text (the gate message, the manifest).
+OBSERVED_EXAMPLES = 3
+
+
 def _observed(result) -> str:
     detail = result.result or {}
     for key in ("unexpected_count", "observed_value", "unexpected_percent"):
         if key in detail and detail[key] is not None:
-            return f"{key}={detail[key]}"
+            examples = (detail.get("details") or {}).get("unexpected_rows") or []
+            quoted = "; ".join(
+                ", ".join(f"{column}={value}" for column, value in dict(row).items())
+                for row in examples[:OBSERVED_EXAMPLES])
+            return f"{key}={detail[key]}" + (f" (e.g. {quoted})" if quoted else "")
     info = result.exception_info or {}
     # either one {raised_exception, exception_message} or one such dict per failed metric
     for entry in [info, *(v for v in info.values() if isinstance(v, dict))]:

@@ -118,15 +118,18 @@ class BoundedUnexpectedRowsQuery(QueryMetricProvider):
                 substituted_batch_subquery=f"select * from ({query}) as unexpected_rows "
                                            f"limit {UNEXPECTED_ROWS_SAMPLE}",
                 execution_engine=execution_engine)
+        # as text: exact (no lossy Decimal -> float when GX serialises the result)
+        sample = [{column: None if value is None else str(value)
+                   for column, value in dict(row).items()} for row in sample]
         return {"row_count": count, "sample": sample}
 
 
 class BoundedUnexpectedRows(gxe.UnexpectedRowsExpectation):
     """UnexpectedRowsExpectation whose rows are counted, and sampled, in the database.
 
-    Fails when the query returns any row; ``observed_value`` is the number of rows;
-    with result format COMPLETE the details hold at most UNEXPECTED_ROWS_SAMPLE of
-    them. In the query, ``{batch}`` is the suite's table as a parenthesised subquery:
+    Fails when the query returns any row; ``observed_value`` is the number of rows and
+    the details hold at most UNEXPECTED_ROWS_SAMPLE of them, whatever the result format
+    (but BOOLEAN_ONLY). In the query, ``{batch}`` is the suite's table as a parenthesised subquery:
     always alias it (``from {batch} as r``). Registered as ``bounded_unexpected_rows``:
     load a context holding these suites only after importing this module.
     """
@@ -136,9 +139,14 @@ class BoundedUnexpectedRows(gxe.UnexpectedRowsExpectation):
     def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
                   execution_engine=None):
         summary = metrics["bounded_unexpected_rows_query.summary"]
-        return super()._validate({"unexpected_rows_query.table": summary["sample"],
-                                  "unexpected_rows_query.row_count": summary["row_count"]},
-                                 runtime_configuration, execution_engine)
+        result = super()._validate({"unexpected_rows_query.table": summary["sample"],
+                                    "unexpected_rows_query.row_count": summary["row_count"]},
+                                   runtime_configuration, execution_engine)
+        # the sample is bounded, so every result format may carry it: the gate's message
+        # then names the failing rows (feed, period, key), not only how many there are
+        if summary["sample"] and isinstance(result, dict) and "result" in result:
+            result["result"].setdefault("details", {"unexpected_rows": summary["sample"]})
+        return result
 
 
 def _rows(description: str, query: str, severity: FailureSeverity = CRITICAL):
