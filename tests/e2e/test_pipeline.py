@@ -126,7 +126,8 @@ def test_release_layout_and_manifest(good_run):
 
 def test_rerun_publishes_identical_data_files(good_run):
     assert good_run["first"] != good_run["second"]
-    for name in ("bilateral_trade.csv", "corridor_logistics.csv"):
+    for name in ("bilateral_trade.csv", "corridor_logistics.csv", "bilateral_trade.sdmx.csv",
+                 "corridor_logistics.sdmx.csv", "structure.xml"):
         assert ((_release(good_run, "first") / name).read_bytes()
                 == (_release(good_run, "second") / name).read_bytes())
 
