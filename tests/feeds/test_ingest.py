@@ -122,6 +122,10 @@ def test_ingest_ports_incremental(fake_server, fresh_database, settings):
     assert "updated_since=2024-02-01T10%3A00%3A00%2B05%3A00" in queries[-1]
     assert count(fresh_database, "select count(*) from raw.port_cargo_lines") == 1
     assert count(fresh_database, "select count(*) from raw.rejected_rows") == 1
+    # KZKUR sent no call: synced all the same, with no high-water mark yet
+    assert count(fresh_database, "select string_agg(port || '=' || coalesce(high_water_mark, "
+                 "'none'), ',' order by port) from raw.port_sync_state") == (
+        "KZAAU=2024-02-01T10:00:00+05:00,KZKUR=none")
 
 
 def test_ingest_kz_and_comtrade(fake_server, fresh_database, settings):

@@ -184,3 +184,35 @@ def test_a_publish_killed_midway_leaves_latest_and_visible_releases_unchanged(tm
     assert latest_release(tmp_path) == third
     manifest = json.loads((third / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["previous_release_id"] == first.name
+
+
+def test_publishers_take_turns(tmp_path):
+    """A second publisher (the DAG while `corridor publish` runs) waits for the lock:
+    it neither clears the first one's staging folder nor interleaves with it."""
+    import time
+
+    from corridor.publish.release import _publish_lock
+
+    first = _publish(tmp_path, FIRST)
+    child = textwrap.dedent("""
+        import json, sys
+        from pathlib import Path
+        from corridor.publish.release import write_release
+        observations = {k: [tuple(r) for r in v] for k, v in json.loads(sys.argv[2]).items()}
+        print("ready", flush=True)
+        write_release(Path(sys.argv[1]), observations, inputs=[], quality={}, coverage={})
+    """)
+    with _publish_lock(tmp_path):
+        # what a publisher in the middle of its work has staged
+        (tmp_path / ".staging-in-progress").mkdir()
+        waiting = subprocess.Popen([sys.executable, "-c", child, str(tmp_path),
+                                    json.dumps(SECOND)], stdout=subprocess.PIPE, text=True,
+                                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert waiting.stdout.readline() == "ready\n"  # imports done: it is publishing now
+        time.sleep(2)
+        assert waiting.poll() is None  # blocked on the lock
+        assert (tmp_path / ".staging-in-progress").is_dir()
+        assert latest_release(tmp_path) == first
+        (tmp_path / ".staging-in-progress").rmdir()
+    assert waiting.wait(timeout=300) == 0
+    assert latest_release(tmp_path) != first

@@ -226,8 +226,9 @@ BAD_BATCHES: dict[str, list[str]] = {
         _update(FT_JANUARY_ROW, "partner_iso3 = '_X'"),
         f"update {FT} set partner_iso3 = 'CHN' where is_partner_undisclosed",
     ],
-    "fct_trade_flows: HS chapter in dim_hs_products (HS version of the period)": [
-        _update(FT_JANUARY_ROW, "hs_chapter = '77'"),
+    "fct_trade_flows: HS chapter is the first two digits of the HS6 code": [
+        _update(FT_JANUARY_ROW, "hs_chapter = '28'"),
+        _update(FT_JANUARY_ROW, "hs_chapter = '2'"),
     ],
     # bilateral_trade
     "bilateral_trade: required fields not null (freq, ref_area, counterpart_area, "
@@ -342,6 +343,10 @@ TOLERATED = {
         _update(FT_JANUARY_ROW, "partner_iso3 = '_X', is_partner_undisclosed = true"),
     "a HS6 code missing from the nomenclature (warning only)":
         _update(FT_JANUARY_ROW, "hs6_code = '270999'"),
+    "a chapter missing from the nomenclature (warning only)":
+        _update(FT_JANUARY_ROW, "hs6_code = '770000', hs_chapter = '77'"),
+    "a feed port synced that has sent no call yet":
+        "update raw.port_sync_state set high_water_mark = null where port = 'KZKUR'",
 }
 
 

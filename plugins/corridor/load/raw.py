@@ -555,14 +555,15 @@ def load_port_calls(conn: psycopg.Connection, port: str, calls: Sequence[Mapping
         mark = port_high_water_mark(conn, port)
         if high_water_mark and (mark is None or _instant(high_water_mark) > _instant(mark)):
             mark = high_water_mark
-        if mark is not None:
-            cur.execute(
-                """
-                insert into raw.port_sync_state (port, high_water_mark, synced_at)
-                values (%s, %s, now())
-                on conflict (port) do update set high_water_mark = excluded.high_water_mark,
-                                                 synced_at = excluded.synced_at
-                """, (port, mark))
+        # recorded even without a mark: a port that sent no call was still synced, and
+        # the completeness check needs to know (its totals are published as 0)
+        cur.execute(
+            """
+            insert into raw.port_sync_state (port, high_water_mark, synced_at)
+            values (%s, %s, now())
+            on conflict (port) do update set high_water_mark = excluded.high_water_mark,
+                                             synced_at = excluded.synced_at
+            """, (port, mark))
     outcome = PortLoadOutcome(port, len(calls), len(newer), len(calls) - len(newer),
                               loaded_lines, rejected, mark)
     log.info("ports %s: %d calls received, %d updated, %d cargo lines, %d rejected, "

@@ -133,9 +133,12 @@ create table if not exists raw.port_cargo_lines (
 -- Incremental sync state: the updated_at high-water mark per port.
 create table if not exists raw.port_sync_state (
     port             text primary key,
-    high_water_mark  text not null,  -- ISO-8601 instant, inclusive for the next request
+    -- ISO-8601 instant, inclusive for the next request; null while the port has sent no
+    -- call (a synced port with nothing to report, its totals published as 0)
+    high_water_mark  text,
     synced_at        timestamptz not null default now()
 );
+alter table raw.port_sync_state alter column high_water_mark drop not null;
 
 -- 5. rail: one XML report per day (unit = report_date).
 create table if not exists raw.rail_consignments (

@@ -8,6 +8,7 @@ only then is ``LATEST`` replaced (write a temporary file, ``os.replace``).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -15,6 +16,7 @@ import os
 import secrets
 import shutil
 import subprocess
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -61,17 +63,42 @@ def code_version() -> str:
         return __version__
 
 
+def _fsync(path: Path) -> None:
+    """Flush a file's or a folder's entries to disk (a rename is durable once its
+    folder is synced), so that a power loss cannot leave LATEST naming empty files."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _replace_latest(published: Path, release_id: str) -> None:
     temporary = published / f".LATEST.{release_id}"
     temporary.write_text(release_id + "\n", encoding="utf-8")
+    _fsync(temporary)
     os.replace(temporary, published / "LATEST")
+    _fsync(published)
+
+
+@contextmanager
+def _publish_lock(published: Path):
+    """One publisher at a time per published root (the DAG and ``corridor publish`` or
+    ``corridor run`` may both publish): an exclusive ``flock``, released by the kernel
+    when its holder exits, killed or not."""
+    with open(published / ".publish.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _remove_leftovers(published: Path) -> None:
     """Staging folders and LATEST temporaries of a publish that was killed.
 
-    Publishing is serialised (the publish DAG has ``max_active_runs=1``), so anything
-    staged when a new publish starts belongs to a dead one. Nothing there was visible.
+    Called under the publish lock: anything staged then belongs to a publisher that
+    died. Nothing there was visible.
     """
     for leftover in [*published.glob(".staging-*"), *published.glob(".LATEST.*")]:
         log.warning("removing %s left by an interrupted publish", leftover.name)
@@ -98,11 +125,18 @@ def write_release(published: Path, observations: dict[str, list[tuple[str, ...]]
     ``releases/`` and only then is ``LATEST`` replaced, so a crash at any point leaves
     either no new release or a complete one, and ``LATEST`` unchanged until the end.
     """
+    (published / "releases").mkdir(parents=True, exist_ok=True)
+    with _publish_lock(published):
+        _remove_leftovers(published)
+        return _write_locked(published, observations, inputs=inputs, quality=quality,
+                             coverage=coverage)
+
+
+def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]], *,
+                  inputs: list[dict], quality: dict, coverage: dict[str, str]) -> Path:
     from corridor.publish.report import write_report
     from corridor.publish.sdmx import write_sdmx_csv, write_structure
 
-    (published / "releases").mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(published)
     previous = latest_release(published)
     created = datetime.now(timezone.utc)
     release_id = new_release_id(created)
@@ -144,8 +178,12 @@ def write_release(published: Path, observations: dict[str, list[tuple[str, ...]]
         files.append(_file_entry(report))
         (staging / "manifest.json").write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for path in staging.iterdir():
+            _fsync(path)
+        _fsync(staging)
         final = published / "releases" / release_id
         os.rename(staging, final)
+        _fsync(final.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -334,7 +334,7 @@ def _completeness_suites() -> list[SuiteSpec]:
       ``ind_corridor_logistics`` has the month's always-published totals for the port
       (``PORT_CALLS`` and ``PORT_T``, ``_T``/``_T``, freq M). The ingest-only YoY
       months are not checked for ports: no logistics indicator uses them. A feed port
-      that never sent a call has no sync state and fails.
+      that sent no call is synced all the same (its sync state has no high-water mark).
     """
     customs = SuiteSpec("customs_completeness", "raw", "loaded_units", [
         _rows("completeness: every customs feed loaded for every month of the ingest "
@@ -423,12 +423,17 @@ def _trade_flow_suite() -> SuiteSpec:
               f"f.partner_iso3 is distinct from '{UNDISCLOSED_PARTNER_ISO3}' "
               "else not exists (select 1 from marts.dim_countries as c "
               "where c.country_iso3 = f.partner_iso3) end"),
-        # a subheading missing from the nomenclature is kept (spec: a warning), but its
-        # chapter must exist: it is the published commodity
+        # a code missing from the nomenclature is kept and its chapter is its first two
+        # digits (feeds.md: a warning check), so chapters absent from the HS (77, 98)
+        # may be published; what must hold is that the chapter is the code's
+        _rows(f"{ft}: HS chapter is the first two digits of the HS6 code",
+              "select * from {batch} as f where f.hs_chapter is null "
+              "or f.hs_chapter !~ '^[0-9][0-9]$' or left(f.hs6_code, 2) <> f.hs_chapter"),
         _rows(f"{ft}: HS chapter in dim_hs_products (HS version of the period)",
               "select * from {batch} as f where not exists (select 1 from "
               "marts.dim_hs_products as h where h.hs_level = 2 "
-              f"and h.hs_version = {_HS_VERSION} and h.hs_code = f.hs_chapter)"),
+              f"and h.hs_version = {_HS_VERSION} and h.hs_code = f.hs_chapter)",
+              severity=WARNING),
         _rows(f"{ft}: HS6 subheading in dim_hs_products (HS version of the period)",
               "select * from {batch} as f where not exists (select 1 from "
               "marts.dim_hs_products as h where h.hs_level = 6 "
