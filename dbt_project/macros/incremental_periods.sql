@@ -30,10 +30,10 @@
             {%- if with_published %} || '|' || periods.is_published::text{% endif %}
             -- the reference countries every incremental fact maps codes with (an
             -- uncorrelated subquery: computed once per run, not per month)
-            || '|' || (
+            || '|' || coalesce((
                 select md5(string_agg(countries::text, ',' order by countries::text))
                 from {{ ref('ref_countries') }} as countries
-            )
+            ), '')
             || '|' || coalesce((
                 select string_agg(
                     units.feed || ':' || units.unit || ':' || coalesce(units.revision::text, '')
@@ -174,4 +174,22 @@
     {%- else -%}
     in (select {{ column }} from {{ relation }})
     {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook: the (key..., period_fingerprint) index the probes and deletes above go
+    through. dbt's `indexes` config creates it only with a new table (first run, full
+    refresh); this adds it to a table built before, once. -#}
+{% macro corridor_ensure_fingerprint_index(key_columns) -%}
+    {%- set columns = (key_columns + ['period_fingerprint']) | join(', ') -%}
+    do $corridor$
+    begin
+        if not exists (
+            select 1 from pg_index as i
+            where i.indrelid = '{{ this }}'::regclass
+              and pg_get_indexdef(i.indexrelid) like '%({{ columns }})'
+        ) then
+            create index on {{ this }} ({{ columns }});
+        end if;
+    end
+    $corridor$
 {%- endmacro %}

@@ -244,3 +244,13 @@ def test_incremental_run_equals_full_refresh(fresh_database: WarehouseDsn,
         assert conn.execute(
             "select count(*) from marts.fct_trade_flows where period_fingerprint is null"
         ).fetchone()[0] == 0
+    # and gets its (key, period_fingerprint) index back (post-hook); a table dbt has just
+    # created (full refresh) has exactly the one of its `indexes` config
+    for dsn in (incremental, full):
+        with psycopg.connect(dsn.conninfo) as conn:
+            for schema, table in legacy:
+                definitions = [r[0] for r in conn.execute(
+                    "select indexdef from pg_indexes where schemaname = %s and tablename = %s",
+                    (schema, table))]
+                assert len([d for d in definitions
+                            if d.endswith(", period_fingerprint)")]) == 1, (table, definitions)

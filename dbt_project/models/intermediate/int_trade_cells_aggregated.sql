@@ -9,11 +9,12 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    indexes=[{'columns': ['freq', 'time_period', 'period_fingerprint']}],
+    indexes=[{'columns': ['time_period', 'freq', 'period_fingerprint']}],
     pre_hook=[
         "{{ corridor_hash_joins_only() }}",
         "{{ corridor_delete_stale_periods(corridor_cell_fingerprints(corridor_period_fingerprints(['ru_customs', 'kz_customs'])), ['freq', 'time_period']) }}"
-    ]
+    ],
+    post_hook=["{{ corridor_ensure_fingerprint_index(['time_period', 'freq']) }}"]
 ) }}
 with
 

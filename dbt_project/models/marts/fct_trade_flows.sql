@@ -9,7 +9,8 @@
     pre_hook=[
         "{{ corridor_hash_joins_only() }}",
         "{{ corridor_delete_stale_periods(corridor_period_fingerprints(['ru_customs', 'kz_customs'], with_published=true), ['period_month']) }}"
-    ]
+    ],
+    post_hook=["{{ corridor_ensure_fingerprint_index(['period_month']) }}"]
 ) }}
 with
 

@@ -115,7 +115,9 @@ class BoundedUnexpectedRowsQuery(QueryMetricProvider):
         sample = []
         if count:
             sample = cls._get_sqlalchemy_records_from_substituted_batch_subquery(
+                # ordered: the same failing data quotes the same rows on every run
                 substituted_batch_subquery=f"select * from ({query}) as unexpected_rows "
+                                           "order by unexpected_rows::text "
                                            f"limit {UNEXPECTED_ROWS_SAMPLE}",
                 execution_engine=execution_engine)
         # as text: exact (no lossy Decimal -> float when GX serialises the result)
