@@ -24,9 +24,7 @@ from plotly.offline import get_plotlyjs
 from corridor.config import PROJECT_DIR
 from corridor.publish import report
 from corridor.publish.report import (
-    format_pct,
-    format_tonnes,
-    format_usd_millions,
+    format_published,
     render_report,
     write_report,
 )
@@ -68,14 +66,22 @@ def bilateral_rows() -> list[tuple[str, ...]]:
         bil("A", "RUS", "ARM", "TURNOVER_USD", "2024", "5000000.00"),
         bil("A", "RUS", "GEO", "TURNOVER_USD", "2024", "10000000.00"),
         bil("A", "RUS", "AZE", "TURNOVER_USD", "2024", "90000000.00"),
-        # asymmetries: only TUR's is both beyond ±30 % and above the turnover threshold
+        # asymmetries (partner-months): only TUR's is both beyond ±30 % and above the
+        # turnover threshold
+        bil("M", "RUS", "TUR", "TURNOVER_USD", "2024-12", "3000000000.00"),
+        bil("M", "RUS", "CHN", "TURNOVER_USD", "2024-12", "13000000000.00"),
+        bil("M", "RUS", "ARM", "TURNOVER_USD", "2024-12", "5000000.00"),
+        bil("M", "RUS", "GEO", "TURNOVER_USD", "2024-12", "10000000.00"),
+        bil("M", "RUS", "AZE", "TURNOVER_USD", "2024-12", "90000000.00"),
+        bil("M", "RUS", "TUR", "ASYM_M_PCT", "2024-12", "-45.5000"),
+        bil("M", "RUS", "TUR", "M_USD", "2024-12", "1000000000.00"),
+        bil("M", "RUS", "TUR", "MIRROR_M_USD", "2024-12", "1588000000.00"),
+        bil("M", "RUS", "CHN", "ASYM_X_PCT", "2024-12", "12.0000"),
+        bil("M", "RUS", "ARM", "ASYM_X_PCT", "2024-12", "80.0000"),  # turnover below
+        bil("M", "RUS", "GEO", "ASYM_X_PCT", "2024-12", "150.0000"),  # turnover == threshold
+        bil("M", "RUS", "AZE", "ASYM_M_PCT", "2024-12", "30.0000"),  # not beyond 30
+        # an annual asymmetry: like the gate's warning, the page assesses months only
         bil("A", "RUS", "TUR", "ASYM_M_PCT", "2024", "-45.5000"),
-        bil("A", "RUS", "TUR", "M_USD", "2024", "1000000000.00"),
-        bil("A", "RUS", "TUR", "MIRROR_M_USD", "2024", "1588000000.00"),
-        bil("A", "RUS", "CHN", "ASYM_X_PCT", "2024", "12.0000"),
-        bil("A", "RUS", "ARM", "ASYM_X_PCT", "2024", "80.0000"),  # turnover below
-        bil("A", "RUS", "GEO", "ASYM_X_PCT", "2024", "150.0000"),  # turnover == threshold
-        bil("A", "RUS", "AZE", "ASYM_M_PCT", "2024", "30.0000"),  # not beyond 30
         # KAZ's partners
         bil("A", "KAZ", "CHN", "TURNOVER_USD", "2024", "28926000000.00", "P"),
         bil("M", "KAZ", "CHN", "TURNOVER_USD", "2024-12", "2900000000.00", "P"),
@@ -176,18 +182,16 @@ def tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
 
 # --- formatting ---------------------------------------------------------------------
 
-def test_numbers_are_formatted_half_away_from_zero_without_negative_zero():
-    assert format_usd_millions("2544819418.04") == "2,544.8"
-    assert format_usd_millions("-1069531633.00") == "-1,069.5"
-    assert format_usd_millions("1050000.00") == "1.1"
-    assert format_usd_millions("-1050000.00") == "-1.1"
-    assert format_usd_millions("-49999.99") == "0.0"
-    assert format_pct("3.2500", signed=True) == "+3.3"
-    assert format_pct("-1.9919", signed=True) == "-2.0"
-    assert format_pct("-0.0400", signed=True) == "0.0"
-    assert format_pct("20.9742") == "21.0"
-    assert format_tonnes("459749.500") == "459,750"
-    assert format_tonnes("12881308.919") == "12,881,309"
+def test_numbers_are_shown_digit_for_digit_as_published():
+    assert format_published("2544819418.04") == "2,544,819,418.04"
+    assert format_published("-1069531633.00") == "-1,069,531,633.00"
+    assert format_published("0.00") == "0.00"
+    assert format_published("3.2500", signed=True) == "+3.2500"
+    assert format_published("-1.9919", signed=True) == "-1.9919"
+    assert format_published("0.0000", signed=True) == "0.0000"
+    assert format_published("20.9742") == "20.9742"
+    assert format_published("459749.500") == "459,749.500"
+    assert format_published("12") == "12"
 
 
 # --- content ------------------------------------------------------------------------
@@ -200,19 +204,21 @@ def test_headline_shows_both_views_latest_month_and_year_as_published(page):
                              ("KAZ customs: KAZ–RUS", "month 2024-12"),
                              ("KAZ customs: KAZ–RUS", "year 2024")]
     header = rows[0]
-    turnover = header.index("TURNOVER_USDUSD m") - 2
+    turnover = header.index("TURNOVER_USDUSD") - 2
     yoy = header.index("TURNOVER_YOY_PCT%") - 2
-    balance = header.index("BALANCE_USDUSD m") - 2
+    balance = header.index("BALANCE_USDUSD") - 2
     month = by_view[("RUS customs: RUS–KAZ", "month 2024-12")]
-    assert (month[turnover], month[yoy], month[balance]) == ("2,544.8P", "-2.0P", "1,265.8P")
+    assert (month[turnover], month[yoy], month[balance]) == (
+        "2,544,819,418.04P", "-1.9919P", "1,265,750,580.66P")
     year = by_view[("RUS customs: RUS–KAZ", "year 2024")]
-    assert (year[turnover], year[yoy], year[balance]) == ("27,417.8P", "+3.3P", "11,482.0P")
+    assert (year[turnover], year[yoy], year[balance]) == (
+        "27,417,849,410.17P", "+3.2500P", "11,482,046,228.63P")
     kaz_month = by_view[("KAZ customs: KAZ–RUS", "month 2024-12")]
     assert (kaz_month[turnover], kaz_month[yoy], kaz_month[balance]) == (
-        "2,513.3", "-3.6", "-1,069.5")
+        "2,513,253,779.00", "-3.6209", "-1,069,531,633.00")
     kaz_year = by_view[("KAZ customs: KAZ–RUS", "year 2024")]
     assert (kaz_year[turnover], kaz_year[yoy], kaz_year[balance]) == (
-        "27,180.6", "—", "-10,756.5")
+        "27,180,553,908.00", "—", "-10,756,541,208.00")
     # traceable: the exact published value, indicator and period are in the cell
     assert ('title="TURNOVER_USD M RUS→KAZ _T 2024-12 = 2544819418.04 USD (obs_status P)"'
             in page)
@@ -226,8 +232,8 @@ def test_top_partners_rank_the_latest_year(page):
                               partners.index("<h3>KAZ: year 2024</h3>")])
     assert [r[1] for r in rus[1:]] == ["W00 (all partners)", "CHN", "TUR", "KAZ", "AZE",
                                        "GEO", "ARM"]
-    assert rus[1][2] == "722,813.5"
-    assert rus[2][:4] == ["1", "CHN", "151,604.4", "21.0"]
+    assert rus[1][2] == "722,813,475,798.74"
+    assert rus[2][:4] == ["1", "CHN", "151,604,380,414.43", "20.9742"]
     kaz = table_rows(partners[partners.index("<h3>KAZ: year 2024</h3>"):])
     assert [r[1] for r in kaz[2:]] == ["CHN", "RUS"]
 
@@ -238,15 +244,15 @@ def test_top_partners_without_a_complete_year_rank_the_latest_month():
     assert "<h3>RUS: year 2024</h3>" in partners
     kaz = table_rows(partners[partners.index("<h3>KAZ: month 2024-12</h3>"):])
     assert [r[1] for r in kaz[2:]] == ["CHN", "RUS", "UZB"]
-    assert kaz[2][:3] == ["1", "CHN", "2,900.0P"]
+    assert kaz[2][:3] == ["1", "CHN", "2,900,000,000.00P"]
 
 
 def test_asymmetry_beyond_30_pct_above_threshold_is_flagged_and_others_are_not(page):
     asym = section(page, "asymmetries")
     assert "USD 10,000,000" in asym and "±30 %" in asym
     flagged = table_rows(asym)[1:]
-    assert flagged == [["RUS", "TUR", "year 2024", "ASYM_M_PCT", "-45.5", "1,000.0",
-                        "1,588.0", "36,235.5"]]
+    assert flagged == [["RUS", "TUR", "month 2024-12", "ASYM_M_PCT", "-45.5000",
+                        "1,000,000,000.00", "1,588,000,000.00", "3,000,000,000.00"]]
     # CHN (12 %) and AZE (exactly 30 %) were assessed; ARM and GEO are not above the threshold
     assert "3 asymmetry observations assessed, <strong>1 flagged</strong>" in asym
     assert "2 not assessed" in asym
@@ -301,10 +307,10 @@ def test_quality_revisions_and_release_metadata(page):
 
 def test_logistics_tables_show_latest_month_and_year(page):
     rows = {r[0]: r[1:] for r in table_rows(section(page, "logistics"))}
-    assert rows["KZAAU"] == ["2024-12", "412,000P", "2024", "4,748,557P"]
-    assert rows["KZKUR"] == ["2024-12", "146,001", "—", "—"]  # 146000.5 rounds away from 0
-    assert rows["DOSTYK"] == ["2024-12", "1,500,012", "2024", "15,255,230"]
-    assert rows["TITR"] == ["2024-12", "1,270,012P", "2024", "12,881,309P"]
+    assert rows["KZAAU"] == ["2024-12", "412,000.100P", "2024", "4,748,557.300P"]
+    assert rows["KZKUR"] == ["2024-12", "146,000.500", "—", "—"]
+    assert rows["DOSTYK"] == ["2024-12", "1,500,012.101", "2024", "15,255,229.624"]
+    assert rows["TITR"] == ["2024-12", "1,270,012.168P", "2024", "12,881,308.919P"]
 
 
 def test_page_is_self_contained_and_escapes_data():
@@ -418,4 +424,4 @@ def test_page_renders_in_chromium_with_every_chart_and_no_console_errors(tmp_pat
     starts = [dom.index(f'id="{chart_id}"') for chart_id in chart_ids]
     for chart_id, start, end in zip(chart_ids, starts, [*starts[1:], len(dom)], strict=True):
         assert 'class="main-svg"' in dom[start:end], f"{chart_id} was not drawn"
-    assert "2,544.8" in dom
+    assert "2,544,819,418.04" in dom

@@ -59,36 +59,20 @@ _CHART_COLORS = ("#1f5fa8", "#d9822b", "#2e8b57", "#b03a48", "#6a4c93",
 
 # --- number formatting --------------------------------------------------------------
 
-def _round(value: Decimal, places: int) -> Decimal:
-    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    return abs(rounded) if rounded == 0 else rounded  # never "-0.0"
-
-
-def format_usd_millions(value: str) -> str:
-    """``"2544819418.04"`` -> ``"2,544.8"`` (USD million, half away from zero)."""
-    return f"{_round(Decimal(value) / USD_PER_MILLION, 1):,.1f}"
-
-
-def format_pct(value: str, *, signed: bool = False) -> str:
-    """``"20.9742"`` -> ``"21.0"``; signed (changes): ``"3.25"`` -> ``"+3.3"``."""
-    rounded = _round(Decimal(value), 1)
-    return f"{rounded:+,.1f}" if signed and rounded != 0 else f"{rounded:,.1f}"
-
-
-def format_tonnes(value: str) -> str:
-    """``"459749.100"`` -> ``"459,749"`` (whole tonnes)."""
-    return f"{_round(Decimal(value), 0):,.0f}"
+def format_published(value: str, *, signed: bool = False) -> str:
+    """A published value with thousands separators, every digit kept:
+    ``"2544819418.04"`` -> ``"2,544,819,418.04"``; signed (changes, asymmetries):
+    ``"3.2500"`` -> ``"+3.2500"``. Nothing is rounded again: the page shows the
+    release's numbers, not approximations of them."""
+    number = Decimal(value)
+    places = max(0, -number.as_tuple().exponent)
+    text = f"{number:,.{places}f}"
+    return f"+{text}" if signed and number > 0 else text
 
 
 def format_value(value: str, unit: str, indicator: str = "") -> str:
-    """A published value for display, by its unit (changes and gaps with a sign)."""
-    if unit == "USD":
-        return format_usd_millions(value)
-    if unit == "PCT":
-        return format_pct(value, signed=_is_change(indicator))
-    if unit in ("T", "NUM", "TEU"):
-        return format_tonnes(value)
-    return value
+    """A published value for display (changes and gaps with a sign)."""
+    return format_published(value, signed=unit == "PCT" and _is_change(indicator))
 
 
 def _is_change(indicator: str) -> bool:
@@ -225,11 +209,12 @@ class Asymmetries:
 
 
 def _asymmetries(index: dict) -> Asymmetries:
-    """ASYM_*_PCT beyond ±ASYM_FLAG_PCT where the partner's turnover is material."""
+    """Monthly ASYM_*_PCT beyond ±ASYM_FLAG_PCT where the partner's turnover is material."""
     result = Asymmetries()
     for key, obs in sorted(index.items()):
         freq, reporter, partner, indicator, commodity, period = key
-        if indicator not in _ASYM_FLOWS or commodity != ALL_COMMODITIES:
+        # partner-months, like the gate's warning (corridor.quality.suites)
+        if indicator not in _ASYM_FLOWS or commodity != ALL_COMMODITIES or freq != "M":
             continue
         turnover = index.get((freq, reporter, partner, "TURNOVER_USD", commodity, period))
         if turnover is None or Decimal(turnover.value) <= ASYM_MIN_TURNOVER_USD:
@@ -406,7 +391,6 @@ def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, .
         "top_n": TOP_PARTNERS,
         "asym": _asymmetries(trade),
         "asym_flag_pct": format(ASYM_FLAG_PCT, "f"),
-        "asym_min_turnover": format_usd_millions(str(ASYM_MIN_TURNOVER_USD)),
         "asym_min_turnover_usd": f"{ASYM_MIN_TURNOVER_USD:,.0f}",
         "charts": rendered,
         "ports": _node_latest(nodes, "PORT_T"),
