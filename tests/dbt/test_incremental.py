@@ -156,23 +156,10 @@ def _xmins(dsn: WarehouseDsn, table: str, where: str) -> set[str]:
         return {r[0] for r in conn.execute(f"select xmin::text from {table} where {where}")}
 
 
-@pytest.fixture()
-def second_database(warehouse_server: WarehouseDsn):
-    import uuid
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(warehouse_server.conninfo, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    yield WarehouseDsn(warehouse_server.host, warehouse_server.port, warehouse_server.user,
-                       warehouse_server.password, name)
-    with psycopg.connect(warehouse_server.conninfo, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-
-
 def test_incremental_run_equals_full_refresh(fresh_database: WarehouseDsn,
-                                             second_database: WarehouseDsn, tmp_path: Path,
+                                             other_database: WarehouseDsn, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    incremental, full = fresh_database, second_database
+    incremental, full = fresh_database, other_database
     for dsn in (incremental, full):
         _execute(dsn, RAW_SCHEMA.read_text(), RAW_FIXTURE.read_text(), HISTORY)
 
