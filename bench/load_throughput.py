@@ -46,7 +46,6 @@ from corridor.config import WarehouseDsn
 
 PERIOD = "2024-01"
 DSN_ENV = "CORRIDOR_BENCH_DSN_URI"  # the child's DSN: never on a command line
-STAGED_ENV = "CORRIDOR_BENCH_RU_STAGED"  # "1": the child forces the staged (COPY csv) path
 CSV_TABLE_DDL = ("create table ru_customs_csv (napr text, period text, strana text, "
                  "tnved text, edizm text, stoim text, netto text, kol text, region text, "
                  "region_s text)")
@@ -88,8 +87,6 @@ def child_load(path: Path) -> None:
     from corridor.load import raw
 
     dsn = WarehouseDsn.from_uri(os.environ[DSN_ENV])
-    if STAGED_ENV in os.environ:
-        raw.RU_STAGED_COPY = os.environ[STAGED_ENV] == "1"
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -105,8 +102,8 @@ def child_load(path: Path) -> None:
                       "peak_rss_mb": _rss_mb()}))
 
 
-def measure_corridor(server: WarehouseDsn, path: Path, staged: bool | None = None,
-                     export_to: Path | None = None) -> dict:
+def measure_corridor(server: WarehouseDsn, path: Path, export_to: Path | None = None
+                     ) -> dict:
     """(a); with ``export_to``, then (untimed) the loaded rows to that file, in
     PostgreSQL's text format, columns ``ROW_COLUMNS``: the input of (b')."""
     from corridor.feeds.ru_customs import ROW_COLUMNS
@@ -114,8 +111,6 @@ def measure_corridor(server: WarehouseDsn, path: Path, staged: bool | None = Non
     dsn = _new_database(server, "corridor")
     try:
         env = {**os.environ, DSN_ENV: _dsn_uri(dsn)}
-        if staged is not None:
-            env[STAGED_ENV] = "1" if staged else "0"
         done = subprocess.run([sys.executable, "-m", "bench.load_throughput", "--child-load",
                                str(path)], env=env, check=True, capture_output=True,
                               text=True, cwd=Path(__file__).resolve().parents[1])
@@ -225,8 +220,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sample", type=int, default=50_000, help="rows for pandas")
     parser.add_argument("--dsn", help="PostgreSQL URI of a server to use (default: embedded)")
     parser.add_argument("--workdir", type=Path, help="where the CSVs go (default: a temp dir)")
-    parser.add_argument("--path", choices=("default", "python", "staged"), default="default",
-                        help="ru_customs load path: the loader's default, or force one")
     parser.add_argument("--child-load", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_load:
@@ -258,8 +251,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"in {time.perf_counter() - started:.1f}s", flush=True)
             assert _data_rows(path) == size
             rows_path = workdir / f"ru_customs_{size}.rows.txt"
-            corridor = measure_corridor(server, path, None if args.path == "default"
-                                        else args.path == "staged", export_to=rows_path)
+            corridor = measure_corridor(server, path, export_to=rows_path)
             identical = measure_copy_identical(server, rows_path)
             rows_path.unlink()
             assert identical["rows"] == corridor["rows_loaded"], (identical, corridor)
@@ -273,8 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     pandas_rate = pandas_result["rows"] / pandas_result["seconds"]
 
     print()
-    print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; "
-          f"ru_customs load path: {args.path}")
+    print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
     VS_IDENTICAL = "vs (b')"
     print(f"{'method':<44}{'rows':>11}{'seconds':>9}{'rows/s':>11}{VS_IDENTICAL:>8}"
           f"{'vs (b)':>8}{'vs to_sql':>10}{'peak RSS MB':>13}")

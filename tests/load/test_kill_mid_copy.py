@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from bench.ru_csv import write_ru_csv
 from corridor.config import PROJECT_DIR, WarehouseDsn
@@ -29,7 +28,6 @@ from corridor.config import WarehouseDsn
 from corridor.load import raw
 path = Path(sys.argv[1])
 dsn = WarehouseDsn.from_uri(os.environ["DSN_URI"])
-raw.RU_STAGED_COPY = os.environ["RU_STAGED"] == "1"
 with psycopg.connect(dsn.conninfo, autocommit=True) as conn:
     raw.ensure_raw_schema(conn)
     raw.load_ru_customs_csv(conn, path, "2024-01", 2, "final",
@@ -50,9 +48,8 @@ def fingerprint(dsn: WarehouseDsn) -> dict[str, tuple[int, str]]:
 
 
 def copy_in_progress(monitor: psycopg.Connection) -> int | None:
-    """Tuples the loader's COPY of the file has sent so far (None: no COPY). The
-    staged path COPYs into a temporary staging table (the Python path straight into
-    raw.ru_customs_rows): any COPY FROM of another backend in this database counts."""
+    """Tuples the loader's COPY of the file has sent so far (None: no COPY): any COPY
+    FROM of another backend in this database counts."""
     row = monitor.execute(
         """
         select max(p.tuples_processed) from pg_stat_progress_copy p
@@ -63,18 +60,14 @@ def copy_in_progress(monitor: psycopg.Connection) -> int | None:
     return row[0] if row else None
 
 
-@pytest.mark.parametrize("staged", [False, True], ids=["python", "staged"])
-def test_sigkill_mid_copy_then_rerun(fresh_database, other_database, tmp_path, staged,
-                                     monkeypatch):
-    monkeypatch.setattr(raw, "RU_STAGED_COPY", staged)
+def test_sigkill_mid_copy_then_rerun(fresh_database, other_database, tmp_path):
     revision_1 = write_ru_csv(tmp_path / "r1.csv", 2_000, PERIOD, seed=1)
     revision_2 = write_ru_csv(tmp_path / "r2.csv", 300_000, PERIOD, seed=2)
     load(fresh_database, revision_1, 1)
     before = fingerprint(fresh_database)
     assert before["raw.ru_customs_rows"][0] > 1_900
 
-    env = {**os.environ, "DSN_URI": embedded_uri(fresh_database),
-           "RU_STAGED": "1" if staged else "0"}
+    env = {**os.environ, "DSN_URI": embedded_uri(fresh_database)}
     child = subprocess.Popen([sys.executable, "-c", LOADER, str(revision_2)], env=env,
                              cwd=PROJECT_DIR)
     killed_at = None

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from bench.ru_csv import write_ru_csv
-from corridor.feeds import ru_customs
+from corridor.feeds import ru_customs, ru_keys
 from corridor.load import raw
 from corridor.load.fingerprint import raw_fingerprint
 
@@ -120,29 +120,11 @@ def test_failed_stream_leaves_the_old_revision(fresh_database):
         assert raw_fingerprint(conn) == before
 
 
-# ------------------------------------------------------------ staged (COPY csv) path
+# ------------------------------------------------------------ more awkward rows
 
-@pytest.fixture(params=[False, True], ids=["python", "staged"])
-def staged_copy(request, monkeypatch):
-    monkeypatch.setattr(raw, "RU_STAGED_COPY", request.param)
-    return request.param
-
-
-def test_tricky_rows_either_path(fresh_database, other_database, staged_copy):
-    payload = tricky_payload()
-    _, _, stream_print, list_print, _ = load_both(fresh_database, other_database, payload,
-                                                  payload)
-    assert stream_print == list_print
-
-
-@pytest.fixture()
-def staged_on(monkeypatch):
-    monkeypatch.setattr(raw, "RU_STAGED_COPY", True)
-
-
-#: Rows the staged path takes (PostgreSQL's CSV reader reads them as parse_csv does):
-#: the SQL rules accept some as they stand, the Python row rules judge the others.
-STAGED = [
+#: More rows every rule must judge as parse_csv does (once the rows of a former staged
+#: path, which PostgreSQL's CSV reader parsed).
+AWKWARD = [
     "ЭК;01/2024;KZ;0101210000;ШТ;1234,56;1000,125;3;45000;Москва",
     "ИМ;01/2024;kz;8471300000;;99,00;12,5;;;",                          # lower-case partner
     " ИМ ;01/2024;CN;8471300001; Л ;1.5;0012,50;;; Казань ",             # blanks, dot decimal
@@ -177,14 +159,8 @@ STAGED = [
 ]
 
 
-def staged_payload(rows=STAGED, header: str = HEADER) -> bytes:
+def awkward_payload(rows=AWKWARD, header: str = HEADER) -> bytes:
     return ("\r\n".join([header, *rows]) + "\r\n").encode("windows-1251")
-
-
-def load_path(caplog) -> str:
-    [message] = [r.getMessage() for r in caplog.records
-                 if r.name == "corridor.load.raw" and " path, " in r.getMessage()]
-    return "staged" if "staged path" in message else "python"
 
 
 @pytest.mark.parametrize("header", [HEADER, "NAPR; Period;strana;tnved;edizm;stoim;netto;kol;"
@@ -194,25 +170,23 @@ def load_path(caplog) -> str:
                                     "napr;period;strana;tnved;stoim;netto;edizm;kol;region;"
                                     "strana"])
 @pytest.mark.parametrize("kind", ["bytes", "chunks"])
-def test_staged_path_equals_parse_csv(fresh_database, other_database, caplog, header, kind,
-                                      staged_on):
-    caplog.set_level("INFO", logger="corridor.load.raw")
+def test_awkward_rows_equal_parse_csv(fresh_database, other_database, header, kind):
     extra = header.count(";") - HEADER.count(";")  # unknown extra columns: fields too
-    payload = staged_payload([row + ";extra" * extra for row in STAGED], header)
+    payload = awkward_payload([row + ";extra" * extra for row in AWKWARD], header)
     source = payload if kind == "bytes" else (payload[i:i + 5] for i in range(0, len(payload), 5))
     streamed, listed, stream_print, list_print, parsed = load_both(
         fresh_database, other_database, source, payload)
-    assert load_path(caplog) == "staged"
     assert stream_print == list_print
     assert (streamed.rows_loaded, streamed.rows_rejected) == (listed.rows_loaded,
                                                               listed.rows_rejected)
-    if header.lower().replace(" ", "").startswith("napr;period;strana;tnved;edizm;"):  # rows' layout
+    if header.lower().replace(" ", "").startswith("napr;period;strana;tnved;edizm;"):
         assert streamed.rows_rejected > 10 and streamed.rows_loaded > 5
+        assert [r.reason for r in parsed.rejections].count("duplicate_key") == 5
 
 
 @pytest.mark.parametrize("extra", [
-    "",                                      # blank line: COPY refuses it
-    ";;;;;;;;;",                             # blank record: numbering differs
+    "",                                      # blank line
+    ";;;;;;;;;",                             # blank record: rows after it numbered one lower
     " ; ;\xa0;;;;;;;",                       # blank record of blanks
     "ЭК;01/2024;KZ;0101210007;;1;1;;;;extra;columns",  # more fields than the header
     "ЭК;01/2024;KZ;0101210006;;1;1",         # fewer
@@ -221,37 +195,26 @@ def test_staged_path_equals_parse_csv(fresh_database, other_database, caplog, he
     '"ЭК"x;01/2024;KZ;0101210036;;1;1;;;',   # text after a closing quote
     "\\.",                                   # COPY's end-of-data marker
     "ЭК;01/2024;KZ;0101210046;;1;1;;;a\rb",  # a lone CR
+    "ЭК;01/2024;UZ;2709009001;;5,00;1;;;",   # a third copy of a key
 ])
-def test_staged_path_falls_back_where_readings_could_differ(fresh_database, other_database,
-                                                            caplog, extra, staged_on):
-    caplog.set_level("INFO", logger="corridor.load.raw")
-    rows = [*STAGED[:5], extra, *STAGED[5:]]
-    payload = staged_payload(rows)
+def test_awkward_records_equal_parse_csv(fresh_database, other_database, extra):
+    rows = [*AWKWARD[:5], extra, *AWKWARD[5:]]
+    payload = awkward_payload(rows)
     streamed, listed, stream_print, list_print, _ = load_both(
         fresh_database, other_database, payload, payload)
-    assert load_path(caplog) == "python"
     assert stream_print == list_print
     assert (streamed.rows_loaded, streamed.rows_rejected) == (listed.rows_loaded,
                                                               listed.rows_rejected)
 
 
-def test_staged_path_takes_the_synthetic_file(fresh_database, other_database, tmp_path,
-                                              caplog, staged_on):
-    caplog.set_level("INFO", logger="corridor.load.raw")
+def test_every_row_a_duplicate_candidate(fresh_database, other_database, tmp_path,
+                                         monkeypatch):
+    """A bitmap of 2**6 bits: every bucket collides, every row is a candidate, and the
+    exact step alone decides (same result as grouping the keys)."""
+    monkeypatch.setattr(ru_keys, "BUCKET_BITS", 6)
     path = write_ru_csv(tmp_path / "2024-01.csv", 20_000, bad_every=97, dup_every=501,
                         quoted_every=113)
-    streamed, listed, stream_print, list_print, _ = load_both(
+    streamed, listed, stream_print, list_print, parsed = load_both(
         fresh_database, other_database, path, path.read_bytes())
-    assert load_path(caplog) == "staged"
     assert stream_print == list_print
-
-
-def test_staged_records_across_chunk_boundaries():
-    payload = staged_payload()
-    for size in (1, 2, 3, 7, 64):
-        staged = ru_customs.StagedSource(payload, chunk_size=size)
-        assert staged.header("2024-01") is not None
-        blocks = list(staged.blocks())
-        assert b"".join(blocks) == payload
-        for block in blocks[1:-1]:
-            assert block.endswith(b"\n")
+    assert [r.reason for r in parsed.rejections].count("duplicate_key") > 60

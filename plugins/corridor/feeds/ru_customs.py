@@ -5,12 +5,12 @@ Two ways to read one file, with the same rules and the same results:
 * :func:`parse_csv` → a :class:`ParseResult` with every accepted row as a dict (small
   files, tests, replay);
 * :class:`CsvScan` → streaming: rows already formatted as PostgreSQL ``COPY`` text,
-  rejections spooled to a temporary file, duplicate keys left to the loader (in SQL),
-  so that a file of any size loads in constant memory
-  (:func:`corridor.load.raw.load_ru_customs_csv`). It reads ~1 MB blocks of bytes:
-  runs of lines that every rule accepts as they stand are checked by one compiled
-  regex and converted by whole-block operations; only the other lines take the
-  per-line rules (the same functions as :func:`parse_csv`).
+  rejections spooled to a temporary file, duplicate keys found on the way in bounded
+  memory (:mod:`corridor.feeds.ru_keys`), so that a file of any size loads in constant
+  memory (:func:`corridor.load.raw.load_ru_customs_csv`). It reads ~1 MB blocks of
+  bytes: runs of lines that every rule accepts as they stand are checked by one
+  compiled regex and converted (and their keys hashed) by whole-block operations; only
+  the other lines take the per-line rules (the same functions as :func:`parse_csv`).
 
 A source is the payload ``bytes``, a path to the landed file, or an iterable of
 ``bytes`` chunks.
@@ -18,7 +18,6 @@ A source is the payload ``bytes``, a path to the landed file, or an iterable of
 
 from __future__ import annotations
 
-import bisect
 import csv
 import hashlib
 import io
@@ -31,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, Iterable, Iterator, Union
 
+from corridor.feeds import ru_keys
 from corridor.feeds.common import (
     ParseResult,
     RowError,
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 FEED = "ru_customs"
 ENCODING = "windows-1251"
+ENCODING_PG = "WIN1251"  # PostgreSQL's name of it
 REQUIRED = ("napr", "period", "strana", "tnved", "stoim", "netto")
 FLOWS = ("ИМ", "ЭК")
 REPORTER_ISO2 = "RU"
@@ -54,9 +55,9 @@ RELEASES_PATH = "/ru-customs/v1/releases"
 #: The publisher's column order; a file with exactly this header takes the fast path.
 CSV_COLUMNS = ("napr", "period", "strana", "tnved", "edizm", "stoim", "netto", "kol",
                "region", "region_s")
-#: ``raw.ru_customs_rows`` columns, in the order :class:`CsvScan` writes them.
-ROW_COLUMNS = ("period_month", "revision", "status", "row_number", "napr", "period",
-               "strana", "tnved", "edizm", "stoim", "netto", "kol", "region", "region_s")
+#: ``raw.ru_customs_rows`` columns, in the order :class:`CsvScan` writes them (the CSV's
+#: fields first: a run of lines keeps its fields in place).
+ROW_COLUMNS = (*CSV_COLUMNS, "period_month", "revision", "status", "row_number")
 KEY_FIELDS = "(napr, strana, tnved, region)"
 
 Source = Union[bytes, str, "os.PathLike[str]", Iterable[bytes]]
@@ -120,11 +121,10 @@ class _Reopenable:
                 pass
 
     @contextmanager
-    def text_blocks(self, size: int = 1 << 20) -> Iterator[Iterator[tuple[bytes, str]]]:
+    def blocks(self, size: int = 1 << 20) -> Iterator[Iterator[bytes]]:
         """The bytes in blocks of about ``size``, each ending after a ``\\n`` (but the
-        last), with their decoded text: whole lines, as :meth:`lines` splits them, since a
-        block never ends inside ``\\r\\n``. windows-1251 is one byte a character: a
-        position in the bytes is the same in the text."""
+        last): whole lines, as :meth:`lines` splits them, since a block never ends
+        inside ``\\r\\n``."""
         source = self._source
         close: IO[bytes] | None = None
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -138,17 +138,16 @@ class _Reopenable:
             self._spill = tempfile.TemporaryFile()
             raw = io.BufferedReader(_ChunkReader(source, tee=self._spill), 1 << 20)
 
-        def blocks() -> Iterator[tuple[bytes, str]]:
+        def blocks() -> Iterator[bytes]:
             carry = b""
             while chunk := raw.read(size):
                 data = carry + chunk if carry else chunk
                 cut = data.rfind(b"\n") + 1
                 if cut:
-                    block = data[:cut]
-                    yield block, block.decode(ENCODING)
+                    yield data[:cut]
                 carry = data[cut:]
             if carry:
-                yield carry, carry.decode(ENCODING)
+                yield carry
 
         try:
             yield blocks()
@@ -159,41 +158,80 @@ class _Reopenable:
             if close is not None:
                 close.close()
 
+    def lines_at(self, offsets: Iterable[int]) -> dict[int, str]:
+        """The decoded line (without its end) starting at each byte offset: lines of
+        no quote, read again after a pass (:meth:`blocks` or :meth:`lines`)."""
+        found: dict[int, str] = {}
+        source = self._source
+        close: IO[bytes] | None = None
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            handle: IO[bytes] = io.BytesIO(bytes(source))
+        elif isinstance(source, (str, os.PathLike)):
+            handle = close = open(source, "rb")
+        else:
+            assert self._spill is not None, "lines_at before a pass"
+            handle = self._spill
+        try:
+            for offset in sorted(set(offsets)):
+                handle.seek(offset)
+                line = b""
+                while not (end := _LINE_BREAK.search(line)):
+                    more = handle.read(4096)
+                    if not more:
+                        break
+                    line += more
+                found[offset] = (line[:end.start()] if end else line).decode(ENCODING)
+        finally:
+            if close is not None:
+                close.close()
+        return found
+
     def close(self) -> None:
         if self._spill is not None:
             self._spill.close()
 
 
-class _LineCursor:
-    """The lines of text blocks (as :meth:`_Reopenable.lines` splits them), taken one
-    at a time (:meth:`take` with a pattern that matches one whole line, :meth:`lines`)
-    or several at once (:meth:`take` with a pattern of whole lines)."""
+_LINE_BREAK = re.compile(rb"[\r\n]")
 
-    def __init__(self, blocks: Iterator[tuple[bytes, str]]) -> None:
+
+class _LineCursor:
+    """The lines of byte blocks (as :meth:`_Reopenable.lines` splits them), taken one
+    at a time, decoded (:meth:`line`, :meth:`lines`), or several at once (:meth:`take`
+    with a bytes pattern of whole lines). windows-1251 is one byte a character, so
+    a line is decoded alone, and only the lines that need it are."""
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
         self._blocks = blocks
-        self.raw, self.block, self.pos = b"", "", 0
+        self.raw, self.pos = b"", 0
+        self.base = 0  # the byte offset of the current block in the source
 
     def ready(self) -> bool:
         """Whether a line is left (moves to the next block if need be)."""
-        while self.pos >= len(self.block):
+        while self.pos >= len(self.raw):
             block = next(self._blocks, None)
             if block is None:
                 return False
-            (self.raw, self.block), self.pos = block, 0
+            self.base += len(self.raw)
+            self.raw, self.pos = block, 0
         return True
 
-    def take(self, pattern: re.Pattern) -> re.Match | None:
-        """``pattern`` matched at the current line (which it then consumes), or None;
-        a bytes pattern matches the block's bytes."""
-        match = pattern.match(self.raw if isinstance(pattern.pattern, bytes) else self.block,
-                              self.pos)
+    def take(self, pattern: re.Pattern[bytes]) -> re.Match[bytes] | None:
+        """``pattern`` matched at the current line (which it then consumes), or None."""
+        match = pattern.match(self.raw, self.pos)
         if match is not None:
             self.pos = match.end()
         return match
 
+    def line(self) -> tuple[int, str]:
+        """The current line's byte offset in the source, and the line with its end,
+        decoded (after :meth:`ready`)."""
+        match = _ANY_LINE_BYTES.match(self.raw, self.pos)
+        offset, self.pos = self.base + self.pos, match.end()
+        return offset, match[0].decode(ENCODING)
+
     def lines(self) -> Iterator[str]:
         while self.ready():
-            yield self.take(_ANY_LINE)[0]
+            yield self.line()[1]
 
 
 #: Characters ``str.strip()`` removes that a windows-1251 file can carry.
@@ -204,6 +242,7 @@ STRIP_CHARS = "".join(ch for ch in (bytes([b]).decode(ENCODING, "replace") for b
 _LINE_END = r"(?:\r\n|\r|\n|\Z)"
 #: Any one line with its end (universal newlines, like ``newline=""``).
 _ANY_LINE = re.compile(rf"[^\r\n]*{_LINE_END}")
+_ANY_LINE_BYTES = re.compile(_ANY_LINE.pattern.encode("ascii"))
 
 
 def _read_header(lines: Iterator[str], period_month: str) -> list[str]:
@@ -348,13 +387,16 @@ def _block_pattern(expected_period: str, partners: Iterable[str]) -> re.Pattern[
 def _run_pattern(expected_period: str, partners: Iterable[str]) -> re.Pattern[bytes]:
     """One or more CRLF lines in a row that :func:`_block_pattern` takes for the fast
     path, with exactly the 10 publisher's fields and no comma but decimal commas: such
-    a run becomes ``COPY`` text by whole-string replacements (:func:`_run_copy_text`).
+    a run becomes ``COPY`` text by whole-string replacements (:func:`_run_copy_bytes`).
     On the windows-1251 bytes (faster than on text); ``\\s`` of the text pattern is
     spelled out as the bytes of :data:`STRIP_CHARS` (what ``\\s`` and ``str.strip``
     take in a windows-1251 text)."""
     blank = re.escape(STRIP_CHARS.encode(ENCODING)).decode("latin-1")
-    # _BLOCK_TEXT without a comma either: a run's commas are then decimal commas only.
-    text = (rf'(?:[^{blank};\\",\x00](?:[^;\\\t\r\n",\x00]*[^{blank};\\",\x00])?)?')
+    # _BLOCK_TEXT without a comma either: a run's commas are then decimal commas only;
+    # nor 0x98, the one byte windows-1251 leaves undefined: a run is never decoded on
+    # the client, and such a line must fail to decode on the per-line path.
+    text = (rf'(?:[^{blank};\\",\x00\x98](?:[^;\\\t\r\n",\x00\x98]*'
+            rf'[^{blank};\\",\x00\x98])?)?')
     by_first: dict[str, list[str]] = {}
     for code in sorted(partners):
         if len(code) == 2 and all("A" <= ch <= "Z" for ch in code):
@@ -370,43 +412,43 @@ def _run_pattern(expected_period: str, partners: Iterable[str]) -> re.Pattern[by
 _RUN_TRANSLATION = bytes.maketrans(b",;", b".\t")
 
 
-def _run_copy_text(run: bytes) -> list[str]:
-    """The lines of a run (:func:`_run_pattern`) as ``COPY`` text fields napr..region_s,
-    tab-separated, without line end: what the fast path writes for each, in one go
-    (the CSV's field order is ``ROW_COLUMNS``'s; commas are decimal commas, the only
-    ``\\r`` are line ends; no field needs a ``COPY`` escape; an empty field is NULL
-    with :attr:`CsvScan.COPY_NULL`)."""
-    rows = run.translate(_RUN_TRANSLATION, b"\r").decode(ENCODING).split("\n")
-    rows.pop()  # after the last line end
-    return rows
-
-
-#: CRLF lines in a row that are one non-blank record each: no quote, no NUL, and a
-#: first character that is neither blank nor the delimiter (bytes of windows-1251).
-_RECORD_RUN = re.compile(rb'(?:[^%s;"\x00][^\r\n"\x00]*\r\n)+'
-                         % re.escape(STRIP_CHARS.encode(ENCODING)))
+def _run_copy_bytes(run: bytes, suffix: bytes, first_row: int) -> bytes:
+    """The lines of a run (:func:`_run_pattern`) as ``COPY`` text lines of
+    :data:`ROW_COLUMNS`, windows-1251, numbered from ``first_row``: fields napr..region_s
+    (the CSV's order), ``suffix`` (the unit's constant columns, each followed by a tab),
+    the row number. Whole-string operations but one join: commas are decimal commas,
+    the only ``\\r`` are line ends, no field needs a ``COPY`` escape, and an empty field
+    is NULL with :attr:`CsvScan.COPY_NULL`."""
+    lines = run.translate(_RUN_TRANSLATION, b"\r").replace(b"\n", suffix + b"\n").split(b"\n")
+    lines.pop()  # after the last line end
+    count = len(lines)
+    numbers = "\n".join(map(str, range(first_row, first_row + count))).encode().split(b"\n")
+    return b"".join(itertools.chain.from_iterable(
+        zip(lines, numbers, itertools.repeat(b"\n", count), strict=True)))
 
 
 class CsvScan:
     """One streaming pass over a file: :meth:`copy_blocks` yields the rows accepted by
-    the row rules as ``COPY`` text (columns :data:`ROW_COLUMNS`), and writes rejections
-    (with the key of the rejected row, which still counts towards duplicates) to
-    :attr:`rejections`, a temporary file of ``COPY`` text lines with the columns
-    :data:`REJECTION_SPOOL_COLUMNS`. Duplicate keys are the loader's job (in SQL);
-    :meth:`raw_records` re-reads the rows it finds.
+    the row rules as ``COPY`` text (columns :data:`ROW_COLUMNS`), writes rejections to
+    :attr:`rejections` (a temporary file of ``COPY`` text lines with the columns
+    :data:`REJECTION_SPOOL_COLUMNS`) and gives every keyed row, accepted or rejected, to
+    a :class:`~corridor.feeds.ru_keys.KeyIndex`. After the pass, :meth:`duplicates`
+    names the accepted rows that the duplicate-key rule rejects (the loader deletes them
+    again and rejects them).
 
     Speed without a second set of rules: a run of CRLF lines of the publisher's
     layout that :func:`_run_pattern` takes (a subset of what the per-line fast path
     takes, which is a subset of what :func:`_row` accepts unchanged) is converted as a
-    whole (:func:`_run_copy_text`); any other line is read as :func:`_records` reads it
-    and judged by :func:`_classify`, as in :func:`parse_csv`."""
+    whole (:func:`_run_copy_bytes`) and its keys hashed as a whole; any other line is
+    read as :func:`_records` reads it and judged by :func:`_classify`, as in
+    :func:`parse_csv`."""
 
-    REJECTION_SPOOL_COLUMNS = ("row_ref", "reason", "detail", "raw_record", "key_napr",
-                               "key_strana", "key_tnved", "key_region")
+    #: The columns of :attr:`rejections`' lines (``raw.rejected_rows`` but feed, unit).
+    REJECTION_SPOOL_COLUMNS = ("row_ref", "reason", "detail", "raw_record")
     #: NULL in :meth:`copy_blocks`: the empty string (no value of a row is one), so
     #: that empty optional fields need no rewriting. COPY them with :data:`COPY_OPTIONS`.
     COPY_NULL = ""
-    COPY_OPTIONS = "(null '')"
+    COPY_OPTIONS = f"(null '', encoding '{ENCODING_PG}')"
 
     def __init__(self, source: Source, period_month: str, revision: int, status: str,
                  *, block_rows: int = 4096) -> None:
@@ -419,9 +461,12 @@ class CsvScan:
         self.rejections: IO[str] = tempfile.SpooledTemporaryFile(
             max_size=8 << 20, mode="w+", encoding="utf-8", newline="\n")
         self._source = _Reopenable(source)
+        self.expected_period = f"{period_month[5:7]}/{period_month[:4]}"
+        self.keys = ru_keys.KeyIndex(self.expected_period)
 
     def close(self) -> None:
         self.rejections.close()
+        self.keys.close()
         self._source.close()
 
     def __enter__(self) -> CsvScan:
@@ -430,13 +475,18 @@ class CsvScan:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def copy_blocks(self) -> Iterator[str]:
+    def copy_blocks(self) -> Iterator[bytes]:
+        """``COPY`` text of the accepted rows, columns :data:`ROW_COLUMNS`, encoded in
+        windows-1251 (the file's own bytes, mostly): COPY them with
+        :attr:`COPY_OPTIONS`."""
         period_month, revision, status = self.period_month, self.revision, self.status
-        expected_period = f"{period_month[5:7]}/{period_month[:4]}"
-        prefix = f"{copy_text(period_month)}\t{revision}\t{copy_text(status)}\t"
+        expected_period = self.expected_period
+        constants = f"{copy_text(period_month)}\t{revision}\t{copy_text(status)}\t"
+        suffix = f"\t{constants}".encode(ENCODING)
         null = self.COPY_NULL
         partners = iso2_codes() - {REPORTER_ISO2}
-        with self._source.text_blocks() as blocks:
+        keys = self.keys
+        with self._source.blocks() as blocks:
             cursor = _LineCursor(blocks)
             lines = cursor.lines()  # for csv.reader: continuation lines
             header = _read_header(lines, period_month)
@@ -447,7 +497,6 @@ class CsvScan:
                     and not set(header[len(CSV_COLUMNS):]) & set(CSV_COLUMNS)):
                 run = _run_pattern(expected_period, partners)
                 line_pattern = _block_pattern(expected_period, partners)
-            numbered = (prefix.replace("{", "{{").replace("}", "}}") + "{}\t{}\n").format
             block: list[str] = []
             append = block.append
             block_rows = self.block_rows
@@ -455,31 +504,32 @@ class CsvScan:
             while cursor.ready():
                 if run is not None and (match := cursor.take(run)) is not None:
                     # The common case: many lines at C speed, no per-line Python.
-                    rows = _run_copy_text(match[0])
                     if block:
-                        yield "".join(block)
+                        yield "".join(block).encode(ENCODING)
                         block.clear()
-                    yield "".join(map(numbered, range(row_number + 1,
-                                                      row_number + 1 + len(rows)), rows))
-                    row_number += len(rows)
-                    accepted += len(rows)
+                    lines_run = match[0]
+                    count = lines_run.count(b"\n")
+                    keys.add_run(lines_run, cursor.base + match.start(), row_number + 1)
+                    yield _run_copy_bytes(lines_run, suffix, row_number + 1)
+                    row_number += count
+                    accepted += count
                     continue
-                match = cursor.take(line_pattern)
+                offset, line = cursor.line()
+                match = line_pattern.match(line)
                 if match.lastindex:  # the fast path: a line every rule accepts as it is
                     napr, strana, tnved, edizm, stoim, netto, kol, region, region_s = (
                         match.groups())
                     row_number += 1
                     accepted += 1
-                    append(f"{prefix}{row_number}\t{napr}\t{expected_period}\t{strana}\t"
-                           f"{tnved}\t{edizm or null}\t{stoim.replace(',', '.')}\t"
-                           f"{netto.replace(',', '.')}\t"
+                    keys.add_line(row_number, (napr, strana, tnved, region or ""), offset)
+                    append(f"{napr}\t{expected_period}\t{strana}\t{tnved}\t{edizm or null}\t"
+                           f"{stoim.replace(',', '.')}\t{netto.replace(',', '.')}\t"
                            f"{kol.replace(',', '.') if kol else null}\t{region or null}\t"
-                           f"{region_s or null}\n")
+                           f"{region_s or null}\t{constants}{row_number}\n")
                     if len(block) >= block_rows:
-                        yield "".join(block)
+                        yield "".join(block).encode(ENCODING)
                         block.clear()
                     continue
-                line = match[0]
                 if '"' in line or "\x00" in line:  # as _records
                     fields = next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
                 else:
@@ -488,267 +538,31 @@ class CsvScan:
                     continue
                 row_number += 1
                 row, error, key = _classify(fields, index, expected_period)
+                raw_record = ";".join(fields)
+                if key is not None:
+                    keys.add_key(row_number, key, error is None, raw_record)
                 if error is not None:
-                    self._reject(row_number, error, ";".join(fields), key)
+                    self._reject(row_number, error, raw_record)
                     continue
                 accepted += 1
                 row.update(period_month=period_month, revision=revision, status=status,
                            row_number=row_number)
                 append(copy_line((row[column] for column in ROW_COLUMNS), null))
             if block:
-                yield "".join(block)
+                yield "".join(block).encode(ENCODING)
         self.rows_accepted = accepted
 
-    def _reject(self, row_number: int, error: RowError, raw_record: str,
-                key: tuple | None) -> None:
+    def _reject(self, row_number: int, error: RowError, raw_record: str) -> None:
         rejection = make_rejection(FEED, self.period_month, row_number, error.reason,
                                    error.message, raw_record)
         self.rows_rejected += 1
         self.rejections.write(copy_line((rejection.row_ref, rejection.reason,
-                                         rejection.detail, rejection.raw_record,
-                                         *(key or (None,) * 4))))
+                                         rejection.detail, rejection.raw_record)))
 
-    def raw_records(self, row_numbers: Iterable[int]) -> dict[int, str]:
-        """The delivered text (fields joined by ``;``) of some data rows: a second pass."""
-        wanted = set(row_numbers)
-        found: dict[int, str] = {}
-        if not wanted:
-            return found
-        numbers = sorted(wanted)
-        last = numbers[-1]
-        with self._source.text_blocks() as blocks:
-            cursor = _LineCursor(blocks)
-            lines = cursor.lines()  # for csv.reader: continuation lines
-            _read_header(lines, self.period_month)
-            row_number = 0
-            while row_number < last and cursor.ready():
-                if (match := cursor.take(_RECORD_RUN)) is not None:
-                    # Lines of one record each, none blank: count them, split if needed.
-                    run = match[0]
-                    count = run.count(b"\n")
-                    first = bisect.bisect_right(numbers, row_number)
-                    stop = bisect.bisect_right(numbers, row_number + count)
-                    if first < stop:
-                        run_lines = run.split(b"\r\n")
-                        for wanted_number in numbers[first:stop]:
-                            found[wanted_number] = run_lines[wanted_number - row_number - 1
-                                                             ].decode(ENCODING)
-                    row_number += count
-                    continue
-                line = cursor.take(_ANY_LINE)[0]
-                fields = None
-                if '"' in line or "\x00" in line:  # as _records
-                    fields = next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
-                    if _is_blank(fields):
-                        continue
-                else:
-                    line = line.rstrip("\r\n")
-                    # Only a line whose first visible character is the delimiter can be
-                    # blank: most lines need no split.
-                    head = line.lstrip()
-                    if not head or (head[0] == ";" and _is_blank(line.split(";"))):
-                        continue
-                row_number += 1
-                if row_number in wanted:
-                    found[row_number] = line if fields is None else ";".join(fields)
-        return found
-
-
-# ------------------------------------------------------------- staged (COPY csv) path
-
-class CopyFallback(Exception):
-    """PostgreSQL's CSV reader might read this file differently from :func:`parse_csv`
-    (or cannot read it): load it with the Python path instead."""
-
-
-_FIELD_LIMIT = csv.field_size_limit()
-_PLAIN_FIELD = rb'[^;"\r\n]*'
-_QUOTED_FIELD = rb'"(?:[^"]|"")*"'
-#: A record with quotes that both csv readers split alike: every quote belongs to a
-#: field quoted from its first to its last character (doubled inside).
-_WELL_QUOTED = re.compile(rb"(?:%s|%s)(?:;(?:%s|%s))*" % (_PLAIN_FIELD, _QUOTED_FIELD,
-                                                        _PLAIN_FIELD, _QUOTED_FIELD),
-                          re.DOTALL)
-_END_OF_DATA = re.compile(rb"(?:\A|\n)\\\.")
-
-
-class StagedSource:
-    """A source streamed as raw bytes to ``COPY ... (FORMAT csv, DELIMITER ';', HEADER,
-    ENCODING 'WIN1251')``, in blocks of whole records (about ``chunk_size``).
-
-    Python does no per-row work: it only looks, at C speed, for what PostgreSQL's CSV
-    reader could read differently from :func:`parse_csv`, and raises
-    :class:`CopyFallback` for it: a quote that is not a whole quoted field, a
-    ``\\.`` line (PostgreSQL's end-of-data marker), a record longer than the csv
-    module's field limit, a header the Python path would treat otherwise. What
-    PostgreSQL itself refuses (ragged rows, bad bytes, NUL, stray CR/LF) fails the COPY.
-    :meth:`fallback_source` gives the bytes again for the Python path."""
-
-    def __init__(self, source: Source, chunk_size: int = 1 << 20) -> None:
-        self._source = source
-        self._chunk_size = chunk_size
-        self._is_iterable = not isinstance(source, (bytes, bytearray, memoryview, str,
-                                                    os.PathLike))
-        self._iterator = iter(source) if self._is_iterable else None
-        self._spill: IO[bytes] | None = None
-        self._chunks: Iterator[bytes] | None = None
-        self._file: IO[bytes] | None = None
-        self._rest = b""
-        self.header_line = b""
-
-    def _read_chunks(self) -> Iterator[bytes]:
-        source, size = self._source, self._chunk_size
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            view = memoryview(source)
-            for start in range(0, len(view), size):
-                yield bytes(view[start:start + size])
-        elif isinstance(source, (str, os.PathLike)):
-            self._file = open(source, "rb")
-            while chunk := self._file.read(size):
-                yield chunk
-        else:
-            self._spill = tempfile.TemporaryFile()
-            for chunk in self._iterator:
-                chunk = bytes(chunk)
-                self._spill.write(chunk)  # before handing it on: a fallback replays it
-                yield chunk
-
-    def header(self, period_month: str) -> list[str] | None:
-        """The header's column names as :func:`_read_header` reads them, or None when
-        the file must take the Python path (which rejects or raises properly)."""
-        self._chunks = self._read_chunks()
-        data = b""
-        while (end := data.find(b"\n")) < 0 and len(data) < _FIELD_LIMIT:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            data += chunk
-        if end < 0:
-            return None
-        self.header_line, self._rest = data[:end + 1], data[end + 1:]
-        try:
-            text = self.header_line.decode(ENCODING)
-        except UnicodeDecodeError:
-            return None
-        text = text[:-2] if text.endswith("\r\n") else text[:-1]
-        if any(ch in text for ch in '"\r\n\x00'):
-            return None
-        header = [name.strip().lower() for name in text.split(";")]
-        if any(name not in header for name in REQUIRED):
-            return None
-        return header
-
-    def blocks(self) -> Iterator[bytes]:
-        """The header line, then the data in blocks of whole records (after
-        :meth:`header`)."""
-        yield self.header_line
-        carry = self._rest
-        for chunk in self._chunks:
-            data = carry + chunk if carry else chunk
-            cut = self._check(data, final=False)
-            if cut:
-                yield data[:cut]
-            carry = data[cut:]
-        if carry:
-            self._check(carry, final=True)
-            yield carry
-
-    @staticmethod
-    def _check(data: bytes, *, final: bool) -> int:
-        """Where the last complete record of ``data`` ends; CopyFallback for a record
-        PostgreSQL could read otherwise than the csv module."""
-        cut = len(data) if final else data.rfind(b"\n") + 1
-        if b"\\." in data and _END_OF_DATA.search(data, 0, cut):
-            raise CopyFallback("a line starts with \\. (COPY's end-of-data marker)")
-        quote = data.find(b'"', 0, cut)
-        while quote >= 0:
-            start = data.rfind(b"\n", 0, quote) + 1  # records before it hold no quote
-            end = start
-            while True:
-                newline = data.find(b"\n", end)
-                if newline < 0 and not final:
-                    if len(data) - start > _FIELD_LIMIT:
-                        raise CopyFallback("a quoted record longer than the csv field limit")
-                    return start  # the record goes on in the next chunk
-                end = len(data) if newline < 0 else newline + 1
-                if end - start > _FIELD_LIMIT:
-                    raise CopyFallback("a quoted record longer than the csv field limit")
-                if data.count(b'"', start, end) % 2 == 0:
-                    break
-                if newline < 0:
-                    raise CopyFallback("an unterminated quoted field")
-            record = data[start:end]
-            if record.endswith(b"\n"):
-                record = record[:-2] if record.endswith(b"\r\n") else record[:-1]
-            if not _WELL_QUOTED.fullmatch(record):
-                raise CopyFallback("a quote that is not a whole quoted field")
-            quote = data.find(b'"', end, cut)
-        return cut
-
-    def fallback_source(self) -> Source:
-        """The whole source again, for the Python path."""
-        if not self._is_iterable:
-            return self._source
-        if self._spill is None:
-            self._spill = tempfile.TemporaryFile()
-        self._spill.seek(0, os.SEEK_END)
-        for chunk in self._iterator:  # what the staged path did not read
-            self._spill.write(chunk)
-        self._spill.seek(0)
-        spill = self._spill
-        return iter(lambda: spill.read(1 << 20), b"")
-
-    def close(self) -> None:
-        for handle in (self._file, self._spill):
-            if handle is not None:
-                handle.close()
-
-    def __enter__(self) -> StagedSource:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class StagedRecheck:
-    """The rows of a staged file that the SQL rules do not accept as they stand, run
-    through the Python row rules (:func:`_classify`): accepted rows as ``COPY`` text
-    lines of :data:`ROW_COLUMNS` in :attr:`rows`, rejections (with their key) in
-    :attr:`rejections` (columns :attr:`CsvScan.REJECTION_SPOOL_COLUMNS`)."""
-
-    def __init__(self, header: list[str], period_month: str, revision: int,
-                 status: str) -> None:
-        self.index = {name: position for position, name in enumerate(header)}
-        self.period_month, self.revision, self.status = period_month, revision, status
-        self.expected_period = f"{period_month[5:7]}/{period_month[:4]}"
-        self.rows_accepted = self.rows_rejected = 0
-        self.rows: IO[str] = tempfile.SpooledTemporaryFile(
-            max_size=8 << 20, mode="w+", encoding="utf-8", newline="\n")
-        self.rejections: IO[str] = tempfile.SpooledTemporaryFile(
-            max_size=8 << 20, mode="w+", encoding="utf-8", newline="\n")
-
-    def add(self, row_number: int, values: Iterable[str | None]) -> None:
-        fields = ["" if value is None else value for value in values]
-        if _is_blank(fields):
-            # parse_csv skips it and numbers the rows after it one lower.
-            raise CopyFallback(f"a blank record (data row {row_number})")
-        row, error, key = _classify(fields, self.index, self.expected_period)
-        if error is not None:
-            rejection = make_rejection(FEED, self.period_month, row_number, error.reason,
-                                       error.message, ";".join(fields))
-            self.rows_rejected += 1
-            self.rejections.write(copy_line((rejection.row_ref, rejection.reason,
-                                             rejection.detail, rejection.raw_record,
-                                             *(key or (None,) * 4))))
-            return
-        row.update(period_month=self.period_month, revision=self.revision,
-                   status=self.status, row_number=row_number)
-        self.rows_accepted += 1
-        self.rows.write(copy_line(row[column] for column in ROW_COLUMNS))
-
-    def close(self) -> None:
-        self.rows.close()
-        self.rejections.close()
+    def duplicates(self) -> list[ru_keys.DuplicateRow]:
+        """After :meth:`copy_blocks`: the accepted rows whose key occurs more than once
+        in the file (counting rejected rows' keys), by row number."""
+        return self.keys.duplicates(self._source.lines_at)
 
 
 def _row(record: dict[str, str | None], expected_period: str) -> dict[str, Any]:

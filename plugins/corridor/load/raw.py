@@ -12,20 +12,19 @@ Connections passed here should be ``autocommit=True`` so that each
 
 from __future__ import annotations
 
+import heapq
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import IO, Any, Iterable, Mapping, Sequence
 
 import psycopg
 from psycopg.rows import dict_row
 
-from corridor.feeds import ru_customs
+from corridor.feeds import ru_customs, ru_keys
 from corridor.feeds.common import Rejection, make_rejection
-from corridor.reference import iso2_codes
 
 log = logging.getLogger(__name__)
 
@@ -206,19 +205,6 @@ def load_unit(conn: psycopg.Connection, unit_load: UnitLoad) -> LoadOutcome:
 
 # ---------------------------------------------------------------------- ru_customs
 
-#: Duplicate-key detection sorts/hashes the whole unit's keys once: give it room.
-DUPLICATE_SCAN_WORK_MEM = "256MB"
-
-
-#: Try the staged path (PostgreSQL parses the CSV) before the Python path. Off by
-#: default: measured slower than the Python path on a 2-core host (bench/README.md):
-#: the SQL checks and the second write (staging → indexed, WAL-logged target) run in
-#: one backend, where the Python path overlaps parsing (client) with COPY (server).
-RU_STAGED_COPY = False
-_RU_NUMBER = "^[0-9]+(,[0-9]+)?$"
-_RU_STAGE_COPY_OPTIONS = "format csv, delimiter ';', header true, encoding 'WIN1251'"
-
-
 def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
                         period_month: str, revision: int, status: str,
                         sha256: str | None) -> LoadOutcome:
@@ -226,23 +212,15 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
     ``raw.ru_customs_rows`` in one transaction; same result as ``load_unit`` of
     ``parse_csv``, in constant memory.
 
-    Staged path (PostgreSQL parses): the file's bytes go as they are into
-    ``COPY ru_stage FROM STDIN (FORMAT csv, ...)``, a temporary table of one text
-    column per header field, numbered by an identity column (the 1-based data row).
-    One ``INSERT ... SELECT`` moves the rows that pass strict SQL checks (the rules'
-    fast shape: exact flow, period, upper-case partner in the reference list, 10-digit
-    code, plain decimal-comma numbers, no strippable blanks) into the target; every
-    other row is read back and judged by the Python row rules (exact reasons and
-    details). Duplicate keys are then found in SQL as before.
-
-    Python path (:class:`ru_customs.CsvScan`), used when the staged path cannot
-    guarantee ``parse_csv``'s reading: the COPY fails (ragged rows, bad bytes, stray
-    line ends), a header the staged path does not take, blank records, quotes that are
-    not whole quoted fields, a ``\\.`` line. The staged attempt is rolled back to a
-    savepoint first.
+    :class:`ru_customs.CsvScan` parses and checks the rows while they are COPYed into
+    the target (the client's parsing overlaps the server's COPY), spools rejections,
+    and indexes every row's key in bounded memory. Then the accepted rows that the
+    duplicate-key rule rejects (the second copy of a key can only be known after the
+    first was sent) are deleted again by row number, and every rejection is written in
+    row order.
     """
     feed, unit = ru_customs.FEED, period_month
-    with ru_customs.StagedSource(source) as staged, \
+    with ru_customs.CsvScan(source, period_month, revision, status) as scan, \
             conn.transaction(), conn.cursor() as cur:
         _lock_unit(conn, feed, unit)
         existing = loaded_unit(conn, feed, unit)
@@ -252,239 +230,47 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
         cur.execute("delete from raw.ru_customs_rows where period_month = %s", (period_month,))
         cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s", (feed, unit))
         started = time.perf_counter()
-        counts, path = None, "python"
-        header = staged.header(period_month) if RU_STAGED_COPY else None
-        if header is None:
-            log.info("%s %s: header not taken by the staged path: Python path", feed, unit)
-        else:
-            try:
-                with conn.transaction():  # a savepoint: a failed attempt leaves nothing
-                    counts = _ru_staged(conn, cur, staged, header, period_month, revision,
-                                        status)
-                path = "staged"
-            except ru_customs.CopyFallback as exc:
-                log.info("%s %s: staged path declined (%s): Python path", feed, unit, exc)
-            except psycopg.Error as exc:
-                if conn.info.transaction_status == psycopg.pq.TransactionStatus.UNKNOWN:
-                    raise
-                log.info("%s %s: staged COPY failed (%s): Python path", feed, unit,
-                         str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        if counts is None:
-            counts = _ru_python(conn, cur, staged.fallback_source(), period_month, revision,
-                                status)
-        rows_loaded, rows_rejected, duplicates = counts
-        outcome = _record_unit(cur, feed, unit, period_month, revision, status, sha256,
-                               rows_loaded, rows_rejected)
-    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys); "
-             "%s path, %.2fs", feed, unit, revision, status, rows_loaded, rows_rejected,
-             duplicates, path, time.perf_counter() - started)
-    return outcome
-
-
-def _ru_staged(conn: psycopg.Connection, cur: psycopg.Cursor,
-               staged: ru_customs.StagedSource, header: list[str], period_month: str,
-               revision: int, status: str) -> tuple[int, int, int]:
-    feed, unit = ru_customs.FEED, period_month
-    columns = [f"c{position}" for position in range(len(header))]
-    index = {name: position for position, name in enumerate(header)}  # last one wins
-
-    def col(name: str) -> str:
-        return f"s.c{index[name]}" if name in index else "null::text"
-
-    cur.execute(f"create temp table ru_stage ({', '.join(c + ' text' for c in columns)}, "
-                "id bigint generated always as identity)")
-    started = time.perf_counter()
-    with cur.copy(f"copy ru_stage ({', '.join(columns)}) from stdin with "
-                  f"({_RU_STAGE_COPY_OPTIONS})") as copy:
-        for block in staged.blocks():
-            copy.write(block)
-    copied = time.perf_counter()
-
-    partners = sorted(code for code in iso2_codes() - {ru_customs.REPORTER_ISO2}
-                      if len(code) == 2 and code.isascii() and code.isalpha()
-                      and code.isupper())
-    partner_list = ", ".join(f"'{code}'" for code in partners)
-    params = {"period_month": period_month, "revision": revision, "status": status}
-    # Constants inlined (not bound parameters): the planner folds them, and the checks
-    # cost per row. Both are built from validated text only.
-    expected = f"{period_month[5:7]}/{period_month[:4]}"
-    assert re.fullmatch(r"[0-9]{2}/[0-9]{4}", expected), period_month
-    number = f"'{_RU_NUMBER}'"
-    strip = "(" + " || ".join(f"chr({ord(ch)})" for ch in ru_customs.STRIP_CHARS) + ")"
-
-    def text_ok(name: str) -> str:
-        return f"({col(name)} is null or {col(name)} = btrim({col(name)}, {strip}))"
-
-    # The rows the Python rules accept exactly as they stand (cf. _fast_pattern).
-    clean = " and ".join([
-        # (an OR, not IN: two IN lists in one qual list evaluate far slower on PG 16)
-        f"({col('napr')} = 'ИМ' or {col('napr')} = 'ЭК')", f"{col('period')} = '{expected}'",
-        f"{col('strana')} in ({partner_list})", f"{col('tnved')} ~ '^[0-9]{{10}}$'",
-        f"{col('stoim')} ~ {number}", f"{col('netto')} ~ {number}",
-        f"({col('kol')} is null or {col('kol')} = '' or {col('kol')} ~ {number})",
-        text_ok("edizm"), text_ok("region"), text_ok("region_s")])
-    cur.execute(
-        f"""
-        insert into raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)})
-        select %(period_month)s, %(revision)s, %(status)s, s.id, {col('napr')},
-               {col('period')}, {col('strana')}, {col('tnved')}, nullif({col('edizm')}, ''),
-               replace({col('stoim')}, ',', '.')::numeric,
-               replace({col('netto')}, ',', '.')::numeric,
-               replace(nullif({col('kol')}, ''), ',', '.')::numeric,
-               nullif({col('region')}, ''), nullif({col('region_s')}, '')
-        from ru_stage s where {clean}
-        """, params)
-    inserted = cur.rowcount
-    moved = time.perf_counter()
-
-    recheck = ru_customs.StagedRecheck(header, period_month, revision, status)
-    try:
-        with conn.cursor(name="ru_stage_recheck") as odd:
-            odd.itersize = 10_000
-            # The rows the insert left out (an anti-join: cheaper than the checks again).
-            odd.execute(f"select s.id, {', '.join('s.' + c for c in columns)} "
-                        "from ru_stage s where not exists (select from raw.ru_customs_rows r"
-                        " where r.period_month = %s and r.row_number = s.id) order by s.id",
-                        (period_month,))
-            for row_number, *values in odd:
-                recheck.add(row_number, values)
-        recheck.rows.flush()
-        recheck.rows.seek(0)
-        with cur.copy(f"copy raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
-                      "from stdin") as copy:
-            while block := recheck.rows.read(1 << 20):
-                copy.write(block)
-        _create_rejection_spool(cur)
-        recheck.rejections.flush()
-        recheck.rejections.seek(0)
-        _copy_spool(cur, recheck.rejections)
-        rechecked = time.perf_counter()
-
-        def raw_records(row_numbers: list[int]) -> dict[int, str]:
-            fields = ", ".join(f"coalesce(c{p}, '')" for p in range(len(header)))
-            cur.execute(f"select id, concat_ws(';', {fields}) from ru_stage "
-                        "where id = any(%s)", (row_numbers,))
-            return dict(cur.fetchall())
-
-        duplicates = _ru_duplicates(cur, feed, unit, raw_records)
-        cur.execute("drop table ru_stage, ru_unit_rejections")
-    finally:
-        recheck.close()
-    log.info("%s %s staged: COPY %.2fs, insert %d rows %.2fs, Python recheck of %d rows "
-             "%.2fs, duplicate scan+rejections %.2fs", feed, unit, copied - started,
-             inserted, moved - copied, recheck.rows_accepted + recheck.rows_rejected,
-             rechecked - moved, time.perf_counter() - rechecked)
-    rows_loaded = inserted + recheck.rows_accepted - duplicates
-    rows_rejected = recheck.rows_rejected + duplicates
-    return rows_loaded, rows_rejected, duplicates
-
-
-def _create_rejection_spool(cur: psycopg.Cursor) -> None:
-    spool_columns = ", ".join(ru_customs.CsvScan.REJECTION_SPOOL_COLUMNS)
-    cur.execute(f"create temp table ru_unit_rejections "
-                f"({spool_columns.replace(',', ' text,')} text)")
-
-
-def _copy_spool(cur: psycopg.Cursor, spool) -> None:
-    spool_columns = ", ".join(ru_customs.CsvScan.REJECTION_SPOOL_COLUMNS)
-    with cur.copy(f"COPY ru_unit_rejections ({spool_columns}) FROM STDIN") as copy:
-        while block := spool.read(1 << 20):
-            copy.write(block)
-
-
-def _key_hash(napr: str, strana: str, tnved: str, region: str) -> str:
-    """SQL: a 64-bit hash of a ru_customs key (equal keys, equal hashes; NULL as '')."""
-    parts = " || '|' || ".join(f"coalesce({column}, '')"
-                               for column in (napr, strana, tnved, region))
-    return f"hashtextextended({parts}, 0)"
-
-
-def _ru_duplicates(cur: psycopg.Cursor, feed: str, unit: str, raw_records) -> int:
-    """Find keys that occur more than once (over the unit's accepted rows and the
-    rejections that have a key, as ``parse_csv`` counts them), move their accepted rows
-    to ``ru_unit_rejections`` as ``duplicate_key``, then write all the unit's
-    rejections. ``raw_records(row_numbers)``: the delivered text of those rows."""
-    period_month = unit
-    cur.execute(f"set local work_mem = '{DUPLICATE_SCAN_WORK_MEM}'")
-    # Candidates first: the keys' 64-bit hashes that occur more than once (a sort of
-    # one bigint per row: much cheaper than grouping 1M keys of 4 text columns); then
-    # the exact keys among the candidates' rows only (collisions drop out there), whose
-    # rows are deleted by ctid. Same keys as grouping the keys themselves.
-    hashagg = cur.execute("select current_setting('enable_hashagg')").fetchone()[0]
-    cur.execute("set local enable_hashagg = off")
-    row_hash = _key_hash("napr", "strana", "tnved", "region")
-    rejection_hash = _key_hash("key_napr", "key_strana", "key_tnved", "key_region")
-    cur.execute(
-        f"""
-        with candidate as materialized (
-            select h from (select {row_hash} as h from raw.ru_customs_rows
-                           where period_month = %(period_month)s
-                           union all
-                           select {rejection_hash} from ru_unit_rejections
-                           where key_napr is not null) as k
-            group by h having count(*) > 1
-        ), candidate_row as materialized (
-            select ctid as tid, napr, strana, tnved, coalesce(region, '') as region_key
-            from raw.ru_customs_rows
-            where period_month = %(period_month)s
-              and {row_hash} in (select h from candidate)
-        ), duplicate as (
-            select napr, strana, tnved, region_key
-            from (select napr, strana, tnved, region_key from candidate_row
-                  union all
-                  select key_napr, key_strana, key_tnved, key_region
-                  from ru_unit_rejections
-                  where key_napr is not null
-                    and {rejection_hash} in (select h from candidate)) as k
-            group by napr, strana, tnved, region_key
-            having count(*) > 1
-        )
-        delete from raw.ru_customs_rows r
-        using candidate_row c join duplicate d using (napr, strana, tnved, region_key)
-        where r.ctid = c.tid
-        returning r.row_number, r.napr, r.strana, r.tnved, coalesce(r.region, '')
-        """, {"period_month": period_month})
-    duplicates = sorted(cur.fetchall())
-    if duplicates:
-        records = raw_records([row_number for row_number, *_ in duplicates])
-        _copy_rows(cur, "ru_unit_rejections", ("row_ref", "reason", "detail", "raw_record"),
-                   ((r.row_ref, r.reason, r.detail, r.raw_record) for r in (
-                       make_rejection(feed, unit, row_number, error.reason, error.message,
-                                      records[row_number])
-                       for row_number, *key in duplicates
-                       for error in (ru_customs.duplicate_error(tuple(key)),))))
-    cur.execute("select set_config('enable_hashagg', %s, true)", (hashagg,))
-    cur.execute(
-        """
-        insert into raw.rejected_rows (feed, unit, row_ref, reason, detail, raw_record)
-        select %s, %s, row_ref, reason, detail, raw_record from ru_unit_rejections
-        order by row_ref::bigint
-        """, (feed, unit))
-    return len(duplicates)
-
-
-def _ru_python(conn: psycopg.Connection, cur: psycopg.Cursor, source: ru_customs.Source,
-               period_month: str, revision: int, status: str) -> tuple[int, int, int]:
-    """The Python path: :class:`ru_customs.CsvScan` parses and checks every row; rows
-    accepted by the row rules are COPYed into the target as they are parsed,
-    rejections spooled; then duplicate keys in SQL."""
-    feed, unit = ru_customs.FEED, period_month
-    with ru_customs.CsvScan(source, period_month, revision, status) as scan:
-        started = time.perf_counter()
         with cur.copy(f"COPY raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
                       f"FROM STDIN {scan.COPY_OPTIONS}") as copy:
             for block in scan.copy_blocks():
                 copy.write(block)
         copied = time.perf_counter()
-        _create_rejection_spool(cur)
-        scan.rejections.flush()
-        scan.rejections.seek(0)
-        _copy_spool(cur, scan.rejections)
-        duplicates = _ru_duplicates(cur, feed, unit, scan.raw_records)
-        cur.execute("drop table ru_unit_rejections")
-    log.info("%s %s Python path: parse+COPY %.2fs, duplicate scan+rejections %.2fs",
-             feed, unit, copied - started, time.perf_counter() - copied)
-    return (scan.rows_accepted - duplicates, scan.rows_rejected + duplicates, duplicates)
+        duplicates = scan.duplicates()
+        if duplicates:
+            cur.execute("delete from raw.ru_customs_rows where period_month = %s "
+                        "and row_number = any(%s)",
+                        (period_month, [row.row_number for row in duplicates]))
+            assert cur.rowcount == len(duplicates), (cur.rowcount, len(duplicates))
+        _copy_ru_rejections(cur, feed, unit, scan.rejections, duplicates)
+        rows_loaded = scan.rows_accepted - len(duplicates)
+        rows_rejected = scan.rows_rejected + len(duplicates)
+        outcome = _record_unit(cur, feed, unit, period_month, revision, status, sha256,
+                               rows_loaded, rows_rejected)
+    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys); "
+             "parse+COPY %.2fs, then %.2fs", feed, unit, revision, status, rows_loaded,
+             rows_rejected, len(duplicates), copied - started, time.perf_counter() - copied)
+    return outcome
+
+
+def _copy_ru_rejections(cur: psycopg.Cursor, feed: str, unit: str, spool: IO[str],
+                        duplicates: Sequence[ru_keys.DuplicateRow]) -> None:
+    """The scan's rejections (``COPY`` text lines, in row order) and the duplicate
+    rows' rejections, merged in row order, into ``raw.rejected_rows``."""
+    duplicate_lines = (
+        ru_customs.copy_line((rejection.row_ref, rejection.reason, rejection.detail,
+                              rejection.raw_record))
+        for rejection in (make_rejection(feed, unit, row.row_number, error.reason,
+                                         error.message, row.raw_record)
+                          for row in duplicates
+                          for error in (ru_customs.duplicate_error(row.key),)))
+    spool.flush()
+    spool.seek(0)
+    head = f"{ru_customs.copy_text(feed)}\t{ru_customs.copy_text(unit)}\t"
+    with cur.copy(f"COPY raw.rejected_rows ({', '.join(REJECTION_COLUMNS)}) "
+                  "FROM STDIN") as copy:
+        for line in heapq.merge(spool, duplicate_lines,
+                                key=lambda line: int(line.split("\t", 1)[0])):
+            copy.write(head + line)
 
 
 # ---------------------------------------------------------------------------- ports
