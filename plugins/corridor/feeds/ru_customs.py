@@ -392,20 +392,24 @@ def _run_pattern(expected_period: str, partners: Iterable[str]) -> re.Pattern[by
     spelled out as the bytes of :data:`STRIP_CHARS` (what ``\\s`` and ``str.strip``
     take in a windows-1251 text)."""
     blank = re.escape(STRIP_CHARS.encode(ENCODING)).decode("latin-1")
+    inner_blank = re.escape("".join(sorted(set(STRIP_CHARS) - set("\t\r\n"))).encode(ENCODING)
+                            ).decode("latin-1")
     # _BLOCK_TEXT without a comma either: a run's commas are then decimal commas only;
     # nor 0x98, the one byte windows-1251 leaves undefined: a run is never decoded on
-    # the client, and such a line must fail to decode on the per-line path.
-    text = (rf'(?:[^{blank};\\",\x00\x98](?:[^;\\\t\r\n",\x00\x98]*'
-            rf'[^{blank};\\",\x00\x98])?)?')
+    # the client, and such a line must fail to decode on the per-line path. Spelled
+    # without backtracking (possessive): non-blanks, then blanks (not tab, CR, LF)
+    # followed by non-blanks, any number of times; so no blank at either end.
+    solid = rf'[^{blank};\\",\x00\x98]'
+    text = rf"(?:{solid}++(?:[{inner_blank}]++{solid}++)*+)?+"
     by_first: dict[str, list[str]] = {}
     for code in sorted(partners):
         if len(code) == 2 and all("A" <= ch <= "Z" for ch in code):
             by_first.setdefault(code[0], []).append(code[1])
     strana = "|".join(f"{first}[{''.join(seconds)}]" for first, seconds in by_first.items())
-    number = "[0-9]+(?:,[0-9]+)?"
+    number = "[0-9]++(?:,[0-9]++)?+"
     flows = "|".join(re.escape(flow.encode(ENCODING)).decode("latin-1") for flow in FLOWS)
     line = (rf"(?:{flows});{re.escape(expected_period)};(?:{strana or '(?!)'});[0-9]{{10}};"
-            rf"{text};{number};{number};(?:{number})?;{text};{text}\r\n")
+            rf"{text};{number};{number};(?:{number})?+;{text};{text}\r\n")
     return re.compile(rf"(?:{line})+".encode("latin-1"))
 
 

@@ -246,15 +246,18 @@ class KeyIndex:
         self._flush()
         if not self._collided:
             return []
-        collided = np.unique(np.concatenate(self._collided))
+        # The bitmap now marks the candidate buckets only.
+        collided = np.concatenate(self._collided)
+        self._bitmap[:] = 0
+        np.bitwise_or.at(self._bitmap, collided >> 3, (1 << (collided & 7)).astype(np.uint8))
         self._records.flush()
         self._records.seek(0)
         candidates = []
         while chunk := self._records.read(_CHUNK_RECORDS * RECORD.itemsize):
             records = np.frombuffer(chunk, dtype=RECORD)
             buckets = (records["hash"] >> self._bucket_shift).astype(np.int64)
-            found = np.minimum(np.searchsorted(collided, buckets), len(collided) - 1)
-            candidates.append(records[collided[found] == buckets])
+            marked = self._bitmap[buckets >> 3] & (1 << (buckets & 7)).astype(np.uint8)
+            candidates.append(records[marked != 0])
         records = np.concatenate(candidates)
         records = records[np.argsort(records["hash"], kind="stable")]
         same = records["hash"][1:] == records["hash"][:-1]
