@@ -108,14 +108,19 @@ def test_stream_replaces_a_revision_and_skips_unchanged(fresh_database, tmp_path
                             ).fetchall() == [(2, 1)]
 
 
-def test_failed_stream_leaves_the_old_revision(fresh_database):
+@pytest.mark.parametrize("bad_line", [
+    b"\x98;broken",                                              # 0x98: undefined in windows-1251
+    "ЭК;01/2024;KZ;0101210077;ШТ;1,5;1;1;45000;Моск".encode("windows-1251") + b"\x98",  # a run's
+])
+def test_failed_stream_leaves_the_old_revision(fresh_database, bad_line):
     good = tricky_payload()
-    broken = good + b"\x98;broken\r\n"  # 0x98 is undefined in windows-1251
+    broken = good + bad_line + b"\r\n"
     with psycopg.connect(fresh_database.conninfo, autocommit=True) as conn:
         raw.ensure_raw_schema(conn)
         raw.load_ru_customs_csv(conn, good, "2024-01", 1, "final", "a")
         before = raw_fingerprint(conn)
-        with pytest.raises(UnicodeDecodeError):
+        with pytest.raises(ValueError, match=rf"ru_customs 2024-01: data row {len(TRICKY) - 1}: "
+                                             r"byte 0x98 at byte offset \d+ is not windows-1251"):
             raw.load_ru_customs_csv(conn, broken, "2024-01", 2, "final", "b")
         assert raw_fingerprint(conn) == before
 

@@ -194,6 +194,14 @@ class _Reopenable:
 _LINE_BREAK = re.compile(rb"[\r\n]")
 
 
+class LineDecodeError(ValueError):
+    """A byte that is not windows-1251 (0x98), at a byte offset of the source."""
+
+    def __init__(self, offset: int, byte: int) -> None:
+        super().__init__(f"byte 0x{byte:02x} at byte offset {offset} is not {ENCODING}")
+        self.offset = offset
+
+
 class _LineCursor:
     """The lines of byte blocks (as :meth:`_Reopenable.lines` splits them), taken one
     at a time, decoded (:meth:`line`, :meth:`lines`), or several at once (:meth:`take`
@@ -227,7 +235,10 @@ class _LineCursor:
         decoded (after :meth:`ready`)."""
         match = _ANY_LINE_BYTES.match(self.raw, self.pos)
         offset, self.pos = self.base + self.pos, match.end()
-        return offset, match[0].decode(ENCODING)
+        try:
+            return offset, match[0].decode(ENCODING)
+        except UnicodeDecodeError as exc:
+            raise LineDecodeError(offset + exc.start, match[0][exc.start]) from exc
 
     def lines(self) -> Iterator[str]:
         while self.ready():
@@ -493,7 +504,10 @@ class CsvScan:
         with self._source.blocks() as blocks:
             cursor = _LineCursor(blocks)
             lines = cursor.lines()  # for csv.reader: continuation lines
-            header = _read_header(lines, period_month)
+            try:
+                header = _read_header(lines, period_month)
+            except LineDecodeError as exc:
+                raise ValueError(f"{FEED} {period_month}: the header: {exc}") from exc
             index = {name: position for position, name in enumerate(header)}
             run = None
             line_pattern = _ANY_LINE
@@ -505,53 +519,57 @@ class CsvScan:
             append = block.append
             block_rows = self.block_rows
             row_number = accepted = 0
-            while cursor.ready():
-                if run is not None and (match := cursor.take(run)) is not None:
-                    # The common case: many lines at C speed, no per-line Python.
-                    if block:
-                        yield "".join(block).encode(ENCODING)
-                        block.clear()
-                    lines_run = match[0]
-                    count = lines_run.count(b"\n")
-                    keys.add_run(lines_run, cursor.base + match.start(), row_number + 1)
-                    yield _run_copy_bytes(lines_run, suffix, row_number + 1)
-                    row_number += count
-                    accepted += count
-                    continue
-                offset, line = cursor.line()
-                match = line_pattern.match(line)
-                if match.lastindex:  # the fast path: a line every rule accepts as it is
-                    napr, strana, tnved, edizm, stoim, netto, kol, region, region_s = (
-                        match.groups())
+            try:
+                while cursor.ready():
+                    if run is not None and (match := cursor.take(run)) is not None:
+                        # The common case: many lines at C speed, no per-line Python.
+                        if block:
+                            yield "".join(block).encode(ENCODING)
+                            block.clear()
+                        lines_run = match[0]
+                        count = lines_run.count(b"\n")
+                        keys.add_run(lines_run, cursor.base + match.start(), row_number + 1)
+                        yield _run_copy_bytes(lines_run, suffix, row_number + 1)
+                        row_number += count
+                        accepted += count
+                        continue
+                    offset, line = cursor.line()
+                    match = line_pattern.match(line)
+                    if match.lastindex:  # the fast path: a line every rule accepts as it is
+                        napr, strana, tnved, edizm, stoim, netto, kol, region, region_s = (
+                            match.groups())
+                        row_number += 1
+                        accepted += 1
+                        keys.add_line(row_number, (napr, strana, tnved, region or ""), offset)
+                        append(f"{napr}\t{expected_period}\t{strana}\t{tnved}\t{edizm or null}\t"
+                               f"{stoim.replace(',', '.')}\t{netto.replace(',', '.')}\t"
+                               f"{kol.replace(',', '.') if kol else null}\t{region or null}\t"
+                               f"{region_s or null}\t{constants}{row_number}\n")
+                        if len(block) >= block_rows:
+                            yield "".join(block).encode(ENCODING)
+                            block.clear()
+                        continue
+                    if '"' in line or "\x00" in line:  # as _records
+                        fields = next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
+                    else:
+                        fields = line.rstrip("\r\n").split(";")
+                    if _is_blank(fields):
+                        continue
                     row_number += 1
+                    row, error, key = _classify(fields, index, expected_period)
+                    raw_record = ";".join(fields)
+                    if key is not None:
+                        keys.add_key(row_number, key, error is None, raw_record)
+                    if error is not None:
+                        self._reject(row_number, error, raw_record)
+                        continue
                     accepted += 1
-                    keys.add_line(row_number, (napr, strana, tnved, region or ""), offset)
-                    append(f"{napr}\t{expected_period}\t{strana}\t{tnved}\t{edizm or null}\t"
-                           f"{stoim.replace(',', '.')}\t{netto.replace(',', '.')}\t"
-                           f"{kol.replace(',', '.') if kol else null}\t{region or null}\t"
-                           f"{region_s or null}\t{constants}{row_number}\n")
-                    if len(block) >= block_rows:
-                        yield "".join(block).encode(ENCODING)
-                        block.clear()
-                    continue
-                if '"' in line or "\x00" in line:  # as _records
-                    fields = next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
-                else:
-                    fields = line.rstrip("\r\n").split(";")
-                if _is_blank(fields):
-                    continue
-                row_number += 1
-                row, error, key = _classify(fields, index, expected_period)
-                raw_record = ";".join(fields)
-                if key is not None:
-                    keys.add_key(row_number, key, error is None, raw_record)
-                if error is not None:
-                    self._reject(row_number, error, raw_record)
-                    continue
-                accepted += 1
-                row.update(period_month=period_month, revision=revision, status=status,
-                           row_number=row_number)
-                append(copy_line((row[column] for column in ROW_COLUMNS), null))
+                    row.update(period_month=period_month, revision=revision, status=status,
+                               row_number=row_number)
+                    append(copy_line((row[column] for column in ROW_COLUMNS), null))
+            except LineDecodeError as exc:
+                raise ValueError(f"{FEED} {period_month}: data row {row_number + 1}: {exc}"
+                                 ) from exc
             if block:
                 yield "".join(block).encode(ENCODING)
         self.rows_accepted = accepted

@@ -11,12 +11,14 @@ last one. Three steps:
    layout, :func:`corridor.feeds.ru_customs._run_pattern`) are hashed a whole run at a
    time with numpy, from the run's bytes. Other rows are hashed from their key's text,
    in batches, by the same function, so equal keys get equal hashes whichever way
-   their row was read.
+   their row was read (a key that cannot be a run's, e.g. an 8-digit code, is hashed
+   by :func:`_text_hash` instead, wherever it comes from).
 2. **Bitmap.** The top :data:`BUCKET_BITS` bits of a hash pick a bit of a fixed
    bitmap (32 MiB). A row whose bit is already set, and its bucket, are *candidates*.
-   Every row's (hash, row number, byte offset) also goes to a temporary file.
-   Memory does not grow with the file: only the candidate buckets are kept, and there
-   are few (false ones grow as N²/2³⁰: ~1 900 at 1 M rows, ~7 500 at 2 M).
+   Every row's (hash, row number, byte offset) also goes to a temporary file on disk
+   (24 bytes a row). Memory does not grow with the file: only the candidate buckets
+   are kept, and there are few (the false ones number about N²/2²⁹: ~1 900 at 1 M
+   rows, ~7 500 at 2 M).
 3. **Exact.** After the pass, the temporary file is read back in chunks; rows in a
    candidate bucket whose full hash occurs twice are re-read (the line at its byte
    offset, or the key kept for rows read by the per-line rules) and grouped by their
@@ -241,7 +243,8 @@ class KeyIndex:
 
     def duplicates(self, read_lines: Callable[[Iterable[int]], dict[int, str]]
                    ) -> list[DuplicateRow]:
-        """The accepted rows whose key occurs more than once, by row number.
+        """The accepted rows whose key occurs more than once, by row number, once all
+        rows are in (ask once: the bitmap is reused to mark the candidate buckets).
         ``read_lines(offsets)``: the source's line (without its end) at each offset."""
         self._flush()
         if not self._collided:

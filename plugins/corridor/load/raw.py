@@ -240,7 +240,9 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
             cur.execute("delete from raw.ru_customs_rows where period_month = %s "
                         "and row_number = any(%s)",
                         (period_month, [row.row_number for row in duplicates]))
-            assert cur.rowcount == len(duplicates), (cur.rowcount, len(duplicates))
+            if cur.rowcount != len(duplicates):  # never: they were COPYed just now
+                raise RuntimeError(f"{feed} {unit}: deleted {cur.rowcount} duplicate-key "
+                                   f"rows, expected {len(duplicates)}")
         _copy_ru_rejections(cur, feed, unit, scan.rejections, duplicates)
         rows_loaded = scan.rows_accepted - len(duplicates)
         rows_rejected = scan.rows_rejected + len(duplicates)
