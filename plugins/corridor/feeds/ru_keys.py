@@ -49,6 +49,8 @@ BATCH_ROWS = 4096
 #: the row's line in the source, or -1 for a row whose key was kept as text.
 RECORD = np.dtype([("hash", "<u8"), ("row", "<i8"), ("offset", "<i8")])
 _CHUNK_RECORDS = 1 << 16
+#: Bits of the coarse buckets that mark the candidates after the pass (128 KiB).
+_MARK_BITS = 20
 
 _M = np.uint64(0x9E3779B97F4A7C15)
 _F1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -127,6 +129,7 @@ class KeyIndex:
         bucket_bits = BUCKET_BITS if bucket_bits is None else bucket_bits
         self._period = expected_period.encode(ENCODING)
         self._bitmap = np.zeros(1 << max(bucket_bits - 3, 0), dtype=np.uint8)
+        self._bucket_bits = bucket_bits
         self._bucket_shift = np.uint64(64 - bucket_bits)
         self._collided: list[np.ndarray] = []
         self._records: IO[bytes] = tempfile.TemporaryFile()
@@ -244,22 +247,24 @@ class KeyIndex:
     def duplicates(self, read_lines: Callable[[Iterable[int]], dict[int, str]]
                    ) -> list[DuplicateRow]:
         """The accepted rows whose key occurs more than once, by row number, once all
-        rows are in (ask once: the bitmap is reused to mark the candidate buckets).
+        rows are in.
         ``read_lines(offsets)``: the source's line (without its end) at each offset."""
         self._flush()
         if not self._collided:
             return []
-        # The bitmap now marks the candidate buckets only.
-        collided = np.concatenate(self._collided)
-        self._bitmap[:] = 0
-        np.bitwise_or.at(self._bitmap, collided >> 3, (1 << (collided & 7)).astype(np.uint8))
+        # A small bitmap of coarse buckets (the top _MARK_BITS bits) marks the candidate
+        # buckets; a few more rows pass it, and drop out at the full hash below.
+        coarse = np.concatenate(self._collided) >> max(self._bucket_bits - _MARK_BITS, 0)
+        marks = np.zeros(1 << max(min(self._bucket_bits, _MARK_BITS) - 3, 0), dtype=np.uint8)
+        np.bitwise_or.at(marks, coarse >> 3, (1 << (coarse & 7)).astype(np.uint8))
+        mark_shift = np.uint64(64 - min(self._bucket_bits, _MARK_BITS))
         self._records.flush()
         self._records.seek(0)
         candidates = []
         while chunk := self._records.read(_CHUNK_RECORDS * RECORD.itemsize):
             records = np.frombuffer(chunk, dtype=RECORD)
-            buckets = (records["hash"] >> self._bucket_shift).astype(np.int64)
-            marked = self._bitmap[buckets >> 3] & (1 << (buckets & 7)).astype(np.uint8)
+            buckets = (records["hash"] >> mark_shift).astype(np.int64)
+            marked = marks[buckets >> 3] & (1 << (buckets & 7)).astype(np.uint8)
             candidates.append(records[marked != 0])
         records = np.concatenate(candidates)
         records = records[np.argsort(records["hash"], kind="stable")]
