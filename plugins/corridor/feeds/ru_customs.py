@@ -430,16 +430,35 @@ _RUN_TRANSLATION = bytes.maketrans(b",;", b".\t")
 def _run_copy_bytes(run: bytes, suffix: bytes, first_row: int) -> bytes:
     """The lines of a run (:func:`_run_pattern`) as ``COPY`` text lines of
     :data:`ROW_COLUMNS`, windows-1251, numbered from ``first_row``: fields napr..region_s
-    (the CSV's order), ``suffix`` (the unit's constant columns, each followed by a tab),
-    the row number. Whole-string operations but one join: commas are decimal commas,
-    the only ``\\r`` are line ends, no field needs a ``COPY`` escape, and an empty field
-    is NULL with :attr:`CsvScan.COPY_NULL`."""
-    lines = run.translate(_RUN_TRANSLATION, b"\r").replace(b"\n", suffix + b"\n").split(b"\n")
+    (the CSV's order), ``suffix`` (a tab, then the unit's constant columns, each
+    followed by a tab), the row number. Whole-string operations but one join: commas
+    are decimal commas, the only ``\\r`` are line ends, no field needs a ``COPY``
+    escape, and an empty field is NULL with :attr:`CsvScan.COPY_NULL`."""
+    lines = run.translate(_RUN_TRANSLATION, b"\r").split(b"\n")
     lines.pop()  # after the last line end
-    count = len(lines)
-    numbers = "\n".join(map(str, range(first_row, first_row + count))).encode().split(b"\n")
     return b"".join(itertools.chain.from_iterable(
-        zip(lines, numbers, itertools.repeat(b"\n", count), strict=True)))
+        zip(lines, _line_ends(suffix, first_row, len(lines)), strict=True)))
+
+
+_THOUSAND = [b"%03d" % number for number in range(1000)]
+
+
+def _line_ends(suffix: bytes, first_row: int, count: int) -> list[bytes]:
+    """``suffix + b"<row number>\\n"`` for ``count`` rows from ``first_row``, made a
+    thousand at a time by one join and one split (three times faster than formatting
+    each). ``suffix`` holds no line break (``COPY`` text escapes them)."""
+    ends: list[bytes] = []
+    row, stop = first_row, first_row + count
+    while row < stop:
+        thousands, low = divmod(row, 1000)
+        high = min(stop - thousands * 1000, 1000)
+        if thousands:
+            head = b"%s%d" % (suffix, thousands)
+            ends += (head + (b"\n" + head).join(_THOUSAND[low:high]) + b"\n").splitlines(True)
+        else:
+            ends += [b"%s%d\n" % (suffix, number) for number in range(row, high)]
+        row = thousands * 1000 + high
+    return ends
 
 
 class CsvScan:
@@ -527,8 +546,8 @@ class CsvScan:
                             yield "".join(block).encode(ENCODING)
                             block.clear()
                         lines_run = match[0]
-                        count = lines_run.count(b"\n")
-                        keys.add_run(lines_run, cursor.base + match.start(), row_number + 1)
+                        count = keys.add_run(lines_run, cursor.base + match.start(),
+                                             row_number + 1)
                         yield _run_copy_bytes(lines_run, suffix, row_number + 1)
                         row_number += count
                         accepted += count

@@ -148,9 +148,10 @@ class KeyIndex:
 
     # ------------------------------------------------------------------ the pass
 
-    def add_run(self, run: bytes, offset: int, first_row: int) -> None:
+    def add_run(self, run: bytes, offset: int, first_row: int) -> int:
         """A run of CRLF lines of the publisher's 10 fields (exactly 9 ``;`` each),
-        starting at byte ``offset`` of the source, numbered from ``first_row``."""
+        starting at byte ``offset`` of the source, numbered from ``first_row``; returns
+        the number of lines."""
         data = np.frombuffer(run, dtype=np.uint8)
         # Per line: its 9 semicolons and its LF, in order.
         marks = np.flatnonzero((data == _SEMICOLON) | (data == _LF)).reshape(-1, 10)
@@ -171,6 +172,7 @@ class KeyIndex:
             hashes = _regular_hashes(_words(run + _PAD), starts, region_start, region_len)
         self._observe(hashes, np.arange(first_row, first_row + count, dtype=np.int64),
                       starts + offset)
+        return count
 
     def add_line(self, row_number: int, key: Key, offset: int) -> None:
         """A row whose line (no quotes, fields in the publisher's order, key fields as
