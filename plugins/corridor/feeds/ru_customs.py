@@ -121,24 +121,27 @@ class _Reopenable:
                 pass
 
     @contextmanager
+    def _opened(self) -> Iterator[IO[bytes]]:
+        """The source as a binary file: the payload, the landed file, or the spill of
+        an iterable of chunks (which a first pass wrote)."""
+        source = self._source
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            yield io.BytesIO(bytes(source))
+        elif isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as handle:
+                yield handle
+        else:
+            assert self._spill is not None, "an iterable source is read once first"
+            self._spill.seek(0)
+            yield self._spill
+
+    @contextmanager
     def blocks(self, size: int = 1 << 20) -> Iterator[Iterator[bytes]]:
         """The bytes in blocks of about ``size``, each ending after a ``\\n`` (but the
         last): whole lines, as :meth:`lines` splits them, since a block never ends
         inside ``\\r\\n``."""
-        source = self._source
-        close: IO[bytes] | None = None
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            raw: IO[bytes] = io.BytesIO(bytes(source))
-        elif isinstance(source, (str, os.PathLike)):
-            raw = close = open(source, "rb")
-        elif self._spill is not None:
-            self._spill.seek(0)
-            raw = self._spill
-        else:
-            self._spill = tempfile.TemporaryFile()
-            raw = io.BufferedReader(_ChunkReader(source, tee=self._spill), 1 << 20)
 
-        def blocks() -> Iterator[bytes]:
+        def blocks(raw: IO[bytes]) -> Iterator[bytes]:
             carry = b""
             while chunk := raw.read(size):
                 data = carry + chunk if carry else chunk
@@ -149,29 +152,22 @@ class _Reopenable:
             if carry:
                 yield carry
 
-        try:
-            yield blocks()
-            if raw is not self._spill and close is None and self._spill is not None:
-                while raw.read(1 << 20):  # a consumer that stopped early: tee the rest too
-                    pass
-        finally:
-            if close is not None:
-                close.close()
+        if isinstance(self._source, (bytes, bytearray, memoryview, str, os.PathLike)) \
+                or self._spill is not None:
+            with self._opened() as raw:
+                yield blocks(raw)
+            return
+        self._spill = tempfile.TemporaryFile()
+        tee = io.BufferedReader(_ChunkReader(self._source, tee=self._spill), 1 << 20)
+        yield blocks(tee)
+        while tee.read(1 << 20):  # a consumer that stopped early: tee the rest too
+            pass
 
     def lines_at(self, offsets: Iterable[int]) -> dict[int, str]:
         """The decoded line (without its end) starting at each byte offset: lines of
         no quote, read again after a pass (:meth:`blocks` or :meth:`lines`)."""
         found: dict[int, str] = {}
-        source = self._source
-        close: IO[bytes] | None = None
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            handle: IO[bytes] = io.BytesIO(bytes(source))
-        elif isinstance(source, (str, os.PathLike)):
-            handle = close = open(source, "rb")
-        else:
-            assert self._spill is not None, "lines_at before a pass"
-            handle = self._spill
-        try:
+        with self._opened() as handle:
             for offset in sorted(set(offsets)):
                 handle.seek(offset)
                 line = b""
@@ -181,9 +177,6 @@ class _Reopenable:
                         break
                     line += more
                 found[offset] = (line[:end.start()] if end else line).decode(ENCODING)
-        finally:
-            if close is not None:
-                close.close()
         return found
 
     def close(self) -> None:
