@@ -27,6 +27,7 @@ class Source:
 
     def __init__(self) -> None:
         self.data = bytearray()
+        self.records: dict[int, tuple] = {}  # rows read by the per-line rules
 
     def add(self, lines: list[str]) -> tuple[int, bytes]:
         offset = len(self.data)
@@ -38,6 +39,9 @@ class Source:
         data = bytes(self.data)
         return {offset: data[offset:data.index(b"\r", offset)].decode(ENCODING)
                 for offset in offsets}
+
+    def read_records(self, offsets) -> dict[int, tuple]:
+        return {offset: self.records[offset] for offset in offsets}
 
 
 def random_rows(rng: random.Random, count: int) -> list[tuple[str, tuple, bool]]:
@@ -80,11 +84,12 @@ def index_rows(rows, bucket_bits: int) -> tuple[list[ru_keys.DuplicateRow], Sour
             offset, _ = source.add([line_of(key)])
             index.add_line(number, key, offset)
         else:
-            source.add(["(kept)"])
-            index.add_key(number, key, accepted, f"raw {number}")
+            offset, _ = source.add(["(a record)"])
+            source.records[offset] = (key, accepted, f"raw {number}")
+            index.add_key(number, key, offset)
     flush_run()
     try:
-        return index.duplicates(source.read_lines), source
+        return index.duplicates(source.read_lines, source.read_records), source
     finally:
         index.close()
 

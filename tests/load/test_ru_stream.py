@@ -223,3 +223,19 @@ def test_every_row_a_duplicate_candidate(fresh_database, other_database, tmp_pat
         fresh_database, other_database, path, path.read_bytes())
     assert stream_print == list_print
     assert [r.reason for r in parsed.rejections].count("duplicate_key") > 60
+
+
+def test_duplicates_across_every_way_a_row_is_read(fresh_database, other_database):
+    """A key in a run and in a quoted two-line record; a key on the per-line fast path
+    and in a record the rules normalise (blanks, lower case): all four rejected."""
+    rows = [*TRICKY[:1],
+            "ЭК;01/2024;TR;8703231950;ШТ;1,00;1;1;77000;x",                     # run
+            "ЭК;01/2024;KZ;0101210000;ШТ;1;1;1;;a, b",                           # fast path
+            'ЭК;01/2024;TR;8703231950;ШТ;2,00;2;2;77000;"две\r\nстроки"',       # quoted
+            " ЭК ;01/2024;kz;0101210000;;5;5;;;"]                                 # normalised
+    payload = ("\r\n".join([HEADER, *rows]) + "\r\n").encode("windows-1251")
+    streamed, listed, stream_print, list_print, parsed = load_both(
+        fresh_database, other_database, payload, payload)
+    assert stream_print == list_print
+    assert sorted(r.row_ref for r in parsed.rejections if r.reason == "duplicate_key") == [
+        "2", "3", "4", "5"]

@@ -121,9 +121,9 @@ class _Reopenable:
                 pass
 
     @contextmanager
-    def _opened(self) -> Iterator[IO[bytes]]:
-        """The source as a binary file: the payload, the landed file, or the spill of
-        an iterable of chunks (which a first pass wrote)."""
+    def opened(self) -> Iterator[IO[bytes]]:
+        """The source as a seekable binary file: the payload, the landed file, or the
+        spill of an iterable of chunks (which a first pass wrote)."""
         source = self._source
         if isinstance(source, (bytes, bytearray, memoryview)):
             yield io.BytesIO(bytes(source))
@@ -141,25 +141,14 @@ class _Reopenable:
         last): whole lines, as :meth:`lines` splits them, since a block never ends
         inside ``\\r\\n``."""
 
-        def blocks(raw: IO[bytes]) -> Iterator[bytes]:
-            carry = b""
-            while chunk := raw.read(size):
-                data = carry + chunk if carry else chunk
-                cut = data.rfind(b"\n") + 1
-                if cut:
-                    yield data[:cut]
-                carry = data[cut:]
-            if carry:
-                yield carry
-
         if isinstance(self._source, (bytes, bytearray, memoryview, str, os.PathLike)) \
                 or self._spill is not None:
-            with self._opened() as raw:
-                yield blocks(raw)
+            with self.opened() as raw:
+                yield _whole_lines(raw, size)
             return
         self._spill = tempfile.TemporaryFile()
         tee = io.BufferedReader(_ChunkReader(self._source, tee=self._spill), 1 << 20)
-        yield blocks(tee)
+        yield _whole_lines(tee, size)
         while tee.read(1 << 20):  # a consumer that stopped early: tee the rest too
             pass
 
@@ -167,7 +156,7 @@ class _Reopenable:
         """The decoded line (without its end) starting at each byte offset: lines of
         no quote, read again after a pass (:meth:`blocks` or :meth:`lines`)."""
         found: dict[int, str] = {}
-        with self._opened() as handle:
+        with self.opened() as handle:
             for offset in sorted(set(offsets)):
                 handle.seek(offset)
                 line = b""
@@ -185,6 +174,20 @@ class _Reopenable:
 
 
 _LINE_BREAK = re.compile(rb"[\r\n]")
+
+
+def _whole_lines(raw: IO[bytes], size: int) -> Iterator[bytes]:
+    """``raw``'s bytes from where it stands, in blocks of about ``size`` that end after
+    a ``\\n`` (but the last)."""
+    carry = b""
+    while chunk := raw.read(size):
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+        carry = data[cut:]
+    if carry:
+        yield carry
 
 
 class LineDecodeError(ValueError):
@@ -520,7 +523,7 @@ class CsvScan:
                 header = _read_header(lines, period_month)
             except LineDecodeError as exc:
                 raise ValueError(f"{FEED} {period_month}: the header: {exc}") from exc
-            index = {name: position for position, name in enumerate(header)}
+            index = self._index = {name: position for position, name in enumerate(header)}
             run = None
             line_pattern = _ANY_LINE
             if (tuple(header[:len(CSV_COLUMNS)]) == CSV_COLUMNS
@@ -571,7 +574,7 @@ class CsvScan:
                     row, error, key = _classify(fields, index, expected_period)
                     raw_record = ";".join(fields)
                     if key is not None:
-                        keys.add_key(row_number, key, error is None, raw_record)
+                        keys.add_key(row_number, key, offset)
                     if error is not None:
                         self._reject(row_number, error, raw_record)
                         continue
@@ -596,7 +599,24 @@ class CsvScan:
     def duplicates(self) -> list[ru_keys.DuplicateRow]:
         """After :meth:`copy_blocks`: the accepted rows whose key occurs more than once
         in the file (counting rejected rows' keys), by row number."""
-        return self.keys.duplicates(self._source.lines_at)
+        return self.keys.duplicates(self._source.lines_at, self._records_at)
+
+    def _records_at(self, offsets: Iterable[int]) -> dict[int, tuple[tuple, bool, str]]:
+        """(key, accepted, raw record) of the record starting at each byte offset, read
+        again as :meth:`copy_blocks` read it (a quoted record may span lines)."""
+        found: dict[int, tuple[tuple, bool, str]] = {}
+        with self._source.opened() as handle:
+            for offset in sorted(set(offsets)):
+                handle.seek(offset)
+                lines = _LineCursor(_whole_lines(handle, 1 << 16)).lines()
+                line = next(lines)
+                if '"' in line or "\x00" in line:  # as _records
+                    fields = next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
+                else:
+                    fields = line.rstrip("\r\n").split(";")
+                _, error, key = _classify(fields, self._index, self.expected_period)
+                found[offset] = (key, error is None, ";".join(fields))
+        return found
 
 
 def _row(record: dict[str, str | None], expected_period: str) -> dict[str, Any]:

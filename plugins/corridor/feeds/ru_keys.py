@@ -20,17 +20,17 @@ last one. Three steps:
    are kept, and there are few (the false ones number about N²/2²⁹: ~1 900 at 1 M
    rows, ~7 500 at 2 M).
 3. **Exact.** After the pass, the temporary file is read back in chunks; rows in a
-   candidate bucket whose full hash occurs twice are re-read (the line at its byte
-   offset, or the key kept for rows read by the per-line rules) and grouped by their
-   exact key. Hash collisions drop out there: the result is that of grouping the keys
-   themselves (:func:`corridor.feeds.common.duplicate_keys`).
+   candidate bucket whose full hash occurs twice are re-read at their byte offset (a
+   line of the publisher's layout split on ``;``; any other record read again by the
+   per-line rules) and grouped by their exact key. Hash collisions drop out there:
+   the result is that of grouping the keys themselves
+   (:func:`corridor.feeds.common.duplicate_keys`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -46,7 +46,8 @@ REGION_MAX = 64
 #: Rows hashed from their key's text are hashed this many at a time.
 BATCH_ROWS = 4096
 #: One record of the temporary file per keyed row: ``offset`` is the byte offset of
-#: the row's line in the source, or -1 for a row whose key was kept as text.
+#: the row's line in the source (:meth:`KeyIndex.add_run`, :meth:`KeyIndex.add_line`),
+#: or -1 - the byte offset of its record (:meth:`KeyIndex.add_key`).
 RECORD = np.dtype([("hash", "<u8"), ("row", "<i8"), ("offset", "<i8")])
 _CHUNK_RECORDS = 1 << 16
 #: Bits of the coarse buckets that mark the candidates after the pass (128 KiB).
@@ -133,18 +134,16 @@ class KeyIndex:
         self._bucket_shift = np.uint64(64 - bucket_bits)
         self._collided: list[np.ndarray] = []
         self._records: IO[bytes] = tempfile.TemporaryFile()
-        self._kept: IO[str] = tempfile.TemporaryFile(mode="w+", encoding="utf-8",
-                                                     newline="\n")
-        # Rows hashed from their key's text, waiting for a batch.
+        # Rows hashed from their key's text, waiting for a batch: regular keys' bytes,
+        # and (hash, row, offset) of the others.
         self._prefixes: list[bytes] = []
         self._regions: list[bytes] = []
         self._rows: list[int] = []
         self._offsets: list[int] = []
-        self.rows = 0
+        self._text: list[tuple[int, int, int]] = []
 
     def close(self) -> None:
         self._records.close()
-        self._kept.close()
 
     # ------------------------------------------------------------------ the pass
 
@@ -179,12 +178,11 @@ class KeyIndex:
         delivered) starts at byte ``offset``: :meth:`duplicates` re-reads it there."""
         self._add(row_number, key, offset)
 
-    def add_key(self, row_number: int, key: Key, accepted: bool, raw_record: str) -> None:
-        """A row read by the per-line rules: its key (as :func:`_classify` gives it) and
-        what to reject it with, kept in a temporary file."""
-        self._kept.write(json.dumps([row_number, accepted, *key, raw_record],
-                                    ensure_ascii=False) + "\n")
-        self._add(row_number, key, -1)
+    def add_key(self, row_number: int, key: Key, offset: int) -> None:
+        """A row read by the per-line rules, its key as :func:`_classify` gives it,
+        from the record that starts at byte ``offset``: :meth:`duplicates` reads that
+        record again if need be."""
+        self._add(row_number, key, -1 - offset)
 
     def _add(self, row_number: int, key: Key, offset: int) -> None:
         napr, strana, tnved, region = key
@@ -196,18 +194,21 @@ class KeyIndex:
             prefix = region_bytes = b""
         if len(prefix) != _PREFIX or len(region_bytes) > REGION_MAX \
                 or prefix.count(b";") != 3 or b";" in region_bytes:
-            self._observe(np.array([_text_hash(key)], dtype=np.uint64),
-                          np.array([row_number], dtype=np.int64),
-                          np.array([offset], dtype=np.int64))
-            return
-        self._prefixes.append(prefix)
-        self._regions.append(region_bytes)
-        self._rows.append(row_number)
-        self._offsets.append(offset)
-        if len(self._rows) >= BATCH_ROWS:
+            self._text.append((_text_hash(key), row_number, offset))
+        else:
+            self._prefixes.append(prefix)
+            self._regions.append(region_bytes)
+            self._rows.append(row_number)
+            self._offsets.append(offset)
+        if len(self._rows) + len(self._text) >= BATCH_ROWS:
             self._flush()
 
     def _flush(self) -> None:
+        if self._text:
+            hashes, rows, offsets = zip(*self._text, strict=True)
+            self._observe(np.array(hashes, dtype=np.uint64), np.array(rows, dtype=np.int64),
+                          np.array(offsets, dtype=np.int64))
+            self._text.clear()
         if not self._rows:
             return
         count = len(self._rows)
@@ -242,15 +243,16 @@ class KeyIndex:
         records = np.empty(len(hashes), dtype=RECORD)
         records["hash"], records["row"], records["offset"] = hashes, rows, offsets
         self._records.write(records.tobytes())
-        self.rows += len(hashes)
 
     # ------------------------------------------------------------------ the answer
 
-    def duplicates(self, read_lines: Callable[[Iterable[int]], dict[int, str]]
+    def duplicates(self, read_lines: Callable[[Iterable[int]], dict[int, str]],
+                   read_records: Callable[[Iterable[int]], dict[int, tuple[Key, bool, str]]]
                    ) -> list[DuplicateRow]:
         """The accepted rows whose key occurs more than once, by row number, once all
-        rows are in.
-        ``read_lines(offsets)``: the source's line (without its end) at each offset."""
+        rows are in. ``read_lines(offsets)``: the source's line (without its end) at
+        each offset; ``read_records(offsets)``: (key, accepted, raw record) of the record
+        at each offset, by the per-line rules."""
         self._flush()
         if not self._collided:
             return []
@@ -286,14 +288,12 @@ class KeyIndex:
                                strict=True):
             fields = lines[offset].split(";")
             rows[row] = ((fields[0], fields[2], fields[3], fields[8]), True, lines[offset])
-        wanted = set(records["row"][records["offset"] < 0].tolist())
-        if wanted:
-            self._kept.flush()
-            self._kept.seek(0)
-            for line in self._kept:
-                row, accepted, *key, raw_record = json.loads(line)
-                if row in wanted:
-                    rows[row] = (tuple(key), accepted, raw_record)
+        in_records = records[records["offset"] < 0]
+        if len(in_records):
+            found = read_records(int(-1 - offset) for offset in in_records["offset"])
+            for row, offset in zip(in_records["row"].tolist(), in_records["offset"].tolist(),
+                                   strict=True):
+                rows[row] = found[-1 - offset]
         by_key: dict[Key, list[int]] = {}
         for row, (key, _, _) in rows.items():
             by_key.setdefault(key, []).append(row)
