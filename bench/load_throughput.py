@@ -6,7 +6,7 @@ Generates a synthetic RU customs CSV per size (streamed to a temp dir, see
 bench/ru_csv.py), starts an embedded PostgreSQL (or uses ``--dsn``), then measures:
 
 (a) Corridor's loader, ``raw.load_ru_customs_csv`` from the file (parse, validate,
-    COPY, duplicate keys in SQL, commit: what ``ingest_ru_customs`` runs), in a child
+    COPY, duplicate keys, commit: what ``ingest_ru_customs`` runs), in a child
     process per size so that its peak RSS is its own;
 (b') ``psql \\copy`` into an IDENTICAL table: one created in a fresh database, after
     ``ensure_raw_schema``, with ``create table ... (like raw.ru_customs_rows including
@@ -226,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sample", type=int, default=50_000, help="rows for pandas")
     parser.add_argument("--dsn", help="PostgreSQL URI of a server to use (default: embedded)")
     parser.add_argument("--workdir", type=Path, help="where the CSVs go (default: a temp dir)")
+    parser.add_argument("--dup-every", type=int, default=5000,
+                        help="one duplicate-key pair per this many rows (0: none)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds of (a), (b'), (b) per size; each keeps its fastest")
     parser.add_argument("--child-load", type=Path, help=argparse.SUPPRESS)
@@ -254,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         for size in sizes:
             path = workdir / f"ru_customs_{size}.csv"
             started = time.perf_counter()
-            write_ru_csv(path, size, PERIOD)
+            write_ru_csv(path, size, PERIOD, dup_every=args.dup_every)
             print(f"generated {path.name}: {size:,} rows, {path.stat().st_size / 1e6:.0f} MB "
                   f"in {time.perf_counter() - started:.1f}s", flush=True)
             assert _data_rows(path) == size

@@ -2,8 +2,8 @@
 
 The format of spec/feeds.md §1 (windows-1251, ``;``, decimal comma, CRLF), with the
 publisher's header, unique keys, and a sprinkling of what real files carry: rows the
-rules reject (one in ``bad_every``), duplicate keys (one pair in ``dup_every``) and
-quoted fields (one in ``quoted_every``). Deterministic for a given seed.
+rules reject (one in ``bad_every``), duplicate keys (one pair in ``dup_every``; 0:
+none) and quoted fields (one in ``quoted_every``). Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def write_ru_csv(path: Path, rows: int, period_month: str = "2024-01", *, seed: 
                 line = BAD[(i // bad_every) % len(BAD)].format(
                     napr=napr, period=period, strana=strana, tnved=tnved,
                     tnved_short=tnved[:8], stoim=stoim, netto=netto)
-            elif i % dup_every == 2:
+            elif dup_every and i % dup_every == 2:
                 # The previous row's key again, other values: both copies are rejected.
                 head = previous.split(";")
                 line = ";".join([*head[:5], stoim, netto, *head[7:]])
