@@ -212,11 +212,14 @@ def test_awkward_records_equal_parse_csv(fresh_database, other_database, extra):
                                                               listed.rows_rejected)
 
 
+@pytest.mark.parametrize("seeks", [ru_customs._SEEKS, 0], ids=["seek", "one-pass"])
 def test_every_row_a_duplicate_candidate(fresh_database, other_database, tmp_path,
-                                         monkeypatch):
+                                         monkeypatch, seeks):
     """A bitmap of 2**6 bits: every bucket collides, every row is a candidate, and the
-    exact step alone decides (same result as grouping the keys)."""
+    exact step alone decides (same result as grouping the keys). The candidates' lines
+    read again one seek each, or by one pass over the file."""
     monkeypatch.setattr(ru_keys, "BUCKET_BITS", 6)
+    monkeypatch.setattr(ru_customs, "_SEEKS", seeks)
     path = write_ru_csv(tmp_path / "2024-01.csv", 20_000, bad_every=97, dup_every=501,
                         quoted_every=113)
     streamed, listed, stream_print, list_print, parsed = load_both(

@@ -154,10 +154,24 @@ class _Reopenable:
 
     def lines_at(self, offsets: Iterable[int]) -> dict[int, str]:
         """The decoded line (without its end) starting at each byte offset: lines of
-        no quote, read again after a pass (:meth:`blocks` or :meth:`lines`)."""
+        no quote, read again after a pass (:meth:`blocks` or :meth:`lines`). A few are
+        read where they are; many, by one pass over the file."""
+        wanted = sorted(set(offsets))
         found: dict[int, str] = {}
         with self.opened() as handle:
-            for offset in sorted(set(offsets)):
+            if len(wanted) > _SEEKS:
+                base, at = 0, 0
+                for block in _whole_lines(handle, 1 << 20):
+                    end = base + len(block)
+                    while at < len(wanted) and wanted[at] < end:
+                        start = wanted[at] - base
+                        stop = _LINE_BREAK.search(block, start)
+                        found[wanted[at]] = block[start:stop.start() if stop else None
+                                                  ].decode(ENCODING)
+                        at += 1
+                    base = end
+                return found
+            for offset in wanted:
                 handle.seek(offset)
                 line = b""
                 while not (end := _LINE_BREAK.search(line)):
@@ -174,6 +188,8 @@ class _Reopenable:
 
 
 _LINE_BREAK = re.compile(rb"[\r\n]")
+#: More lines than this are read again by a pass over the file, not one seek each.
+_SEEKS = 2000
 
 
 def _whole_lines(raw: IO[bytes], size: int) -> Iterator[bytes]:
@@ -349,7 +365,12 @@ def copy_text(value: Any, null: str = COPY_NULL) -> str:
     """One value as a field of PostgreSQL ``COPY ... FROM STDIN`` text format."""
     if value is None:
         return null
-    return str(value).translate(_COPY_ESCAPES)
+    text = str(value)
+    # str.translate with a mapping costs microseconds a call: only when there is
+    # something to escape.
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
 
 
 def copy_line(values: Iterable[Any], null: str = COPY_NULL) -> str:

@@ -13,6 +13,7 @@ Connections passed here should be ``autocommit=True`` so that each
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -268,11 +269,11 @@ def _copy_ru_rejections(cur: psycopg.Cursor, feed: str, unit: str, spool: IO[str
     spool.flush()
     spool.seek(0)
     head = f"{ru_customs.copy_text(feed)}\t{ru_customs.copy_text(unit)}\t"
+    merged = heapq.merge(spool, duplicate_lines, key=lambda line: int(line.split("\t", 1)[0]))
     with cur.copy(f"COPY raw.rejected_rows ({', '.join(REJECTION_COLUMNS)}) "
                   "FROM STDIN") as copy:
-        for line in heapq.merge(spool, duplicate_lines,
-                                key=lambda line: int(line.split("\t", 1)[0])):
-            copy.write(head + line)
+        while batch := list(itertools.islice(merged, 4096)):
+            copy.write(head + head.join(batch))
 
 
 # ---------------------------------------------------------------------------- ports
