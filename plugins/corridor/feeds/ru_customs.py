@@ -593,11 +593,10 @@ class CsvScan:
                         continue
                     row_number += 1
                     row, error, key = _classify(fields, index, expected_period)
-                    raw_record = ";".join(fields)
                     if key is not None:
                         keys.add_key(row_number, key, offset)
                     if error is not None:
-                        self._reject(row_number, error, raw_record)
+                        self._reject(row_number, error, ";".join(fields))
                         continue
                     accepted += 1
                     row.update(period_month=period_month, revision=revision, status=status,
