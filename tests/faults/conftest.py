@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.harness import new_database
+from tests.databases import temporary_database
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -29,7 +29,7 @@ def database(warehouse_server):
     stack = []
 
     def make():
-        context = new_database(warehouse_server)
+        context = temporary_database(warehouse_server, "tf")
         stack.append(context)
         return context.__enter__()
 

@@ -35,19 +35,6 @@ _RETRY_LOGGERS = ("corridor.feeds.http", "corridor.feeds.kz_customs", "corridor.
 
 # ------------------------------------------------------------------------- databases
 
-@contextmanager
-def new_database(server: WarehouseDsn) -> Iterator[WarehouseDsn]:
-    """A new empty database on the test server, dropped afterwards."""
-    name = f"tf_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server.conninfo, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    try:
-        yield WarehouseDsn(server.host, server.port, server.user, server.password, name)
-    finally:
-        with psycopg.connect(server.conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-
-
 # ------------------------------------------------------------------------- snapshots
 
 @dataclass

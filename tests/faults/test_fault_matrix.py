@@ -32,12 +32,12 @@ from corridor.feeds import ports as ports_client
 from corridor.simulator import SimConfig, World
 from corridor.simulator import world as sim_world
 
+from tests.databases import temporary_database
 from tests.faults.harness import (
     ALL_FEEDS,
     Run,
     Snapshot,
     assert_same_raw,
-    new_database,
     run_world,
 )
 
@@ -74,7 +74,7 @@ def config(faults: dict[str, Any] | None = None, **overrides: Any) -> SimConfig:
 @pytest.fixture(scope="module")
 def baseline(warehouse_server, landing) -> Run:
     """The fault-free world, all five feeds, both months, in its own database."""
-    with new_database(warehouse_server) as dsn:
+    with temporary_database(warehouse_server, "tf") as dsn:
         run = run_world(config(), dsn, landing)
         run.their_fingerprint = _their_fingerprint(dsn)
         yield run
