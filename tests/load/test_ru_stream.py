@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 
 import psycopg
 import pytest
@@ -242,3 +244,47 @@ def test_duplicates_across_every_way_a_row_is_read(fresh_database, other_databas
     assert stream_print == list_print
     assert sorted(r.row_ref for r in parsed.rejections if r.reason == "duplicate_key") == [
         "2", "3", "4", "5"]
+
+
+def _deleted_by_range(caplog) -> tuple[int, int]:
+    """(duplicate keys, deleted by page range) of the last ru_customs load logged."""
+    message = [r.getMessage() for r in caplog.records if "deleted by page range" in r.getMessage()][-1]
+    found = re.search(r"\((\d+) duplicate keys, (\d+) deleted by page range\)", message)
+    return int(found[1]), int(found[2])
+
+
+def test_duplicate_rows_are_deleted_by_page_range(fresh_database, other_database, tmp_path,
+                                                  caplog):
+    """A few duplicates in a file COPYed into new pages: each is found by a TID range
+    scan between two sampled pages, and the result is parse_csv's."""
+    caplog.set_level(logging.INFO, logger="corridor.load.raw")
+    path = write_ru_csv(tmp_path / "2024-01.csv", 30_000, dup_every=3001)
+    streamed, listed, stream_print, list_print, parsed = load_both(
+        fresh_database, other_database, path, path.read_bytes())
+    assert stream_print == list_print
+    duplicates, by_range = _deleted_by_range(caplog)
+    assert duplicates == [r.reason for r in parsed.rejections].count("duplicate_key") >= 18
+    assert by_range == duplicates
+
+
+def test_duplicate_rows_in_reused_pages_are_deleted(fresh_database, tmp_path, caplog):
+    """Free space left by an older unit (deleted, then VACUUMed) is filled first by the
+    COPY, outside the pages the ranges look at: those duplicates are deleted by the
+    unit-wide statement, the others by range; the unit ends as parse_csv's."""
+    caplog.set_level(logging.INFO, logger="corridor.load.raw")
+    with psycopg.connect(fresh_database.conninfo, autocommit=True) as conn:
+        raw.ensure_raw_schema(conn)
+        for month, rows in (("2024-01", 8_000), ("2024-02", 2_000)):
+            path = write_ru_csv(tmp_path / f"{month}.csv", rows, month, dup_every=0)
+            raw.load_ru_customs_csv(conn, path, month, 1, "final", month)
+        conn.execute("delete from raw.ru_customs_rows where period_month = '2024-01'")
+        conn.execute("vacuum raw.ru_customs_rows")
+        path = write_ru_csv(tmp_path / "2024-03.csv", 40_000, "2024-03", dup_every=4001)
+        raw.load_ru_customs_csv(conn, path, "2024-03", 1, "final", "2024-03")
+        held = conn.execute("select row_number, stoim from raw.ru_customs_rows "
+                            "where period_month = '2024-03' order by 1").fetchall()
+    parsed = ru_customs.parse_csv(path.read_bytes(), "2024-03", 1, "final")
+    assert held == [(row["row_number"], row["stoim"]) for row in parsed.rows]
+    duplicates, by_range = _deleted_by_range(caplog)
+    assert duplicates == [r.reason for r in parsed.rejections].count("duplicate_key") >= 18
+    assert 0 < by_range < duplicates
