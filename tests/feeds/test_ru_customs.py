@@ -4,6 +4,8 @@ import hashlib
 import json
 from decimal import Decimal
 
+import pytest
+
 from corridor.feeds import ru_customs
 from corridor.feeds.http import FeedClient
 
@@ -55,6 +57,25 @@ def test_one_malformed_row_rest_accepted():
     assert len(result.rows) == 3
     [rejection] = result.rejections
     assert rejection.reason == "bad_code_length" and rejection.row_ref == "4"
+
+
+@pytest.mark.parametrize("kind", ["bytes", "path", "chunks"])
+@pytest.mark.parametrize("line", [0, 3, 12])  # the header, a row, the last row
+def test_parse_names_the_line_of_a_byte_that_is_not_windows_1251(tmp_path, kind, line):
+    """0x98, the one byte windows-1251 leaves undefined, fails the file with the feed,
+    the period, the line and the byte offset (not a bare UnicodeDecodeError), whatever
+    the source: the text reader decodes ahead of the line it yields."""
+    lines = payload().split(b"\r\n")
+    lines[line] += b"\x98"
+    broken = b"\r\n".join(lines)
+    offset = broken.index(b"\x98")
+    source = {"bytes": broken, "path": tmp_path / "2024-01.csv",
+              "chunks": (broken[i:i + 5] for i in range(0, len(broken), 5))}[kind]
+    if kind == "path":
+        source.write_bytes(broken)
+    with pytest.raises(ValueError, match=rf"^ru_customs 2024-01: line {line + 1}: byte 0x98 "
+                                         rf"at byte offset {offset} is not windows-1251$"):
+        ru_customs.parse_csv(source, "2024-01", 1, "final")
 
 
 def _releases(sha: str, revision: int = 2) -> bytes:

@@ -206,6 +206,10 @@ def _whole_lines(raw: IO[bytes], size: int) -> Iterator[bytes]:
         yield carry
 
 
+#: The one byte windows-1251 leaves undefined.
+_UNDEFINED = b"\x98"
+
+
 class LineDecodeError(ValueError):
     """A byte that is not windows-1251 (0x98), at a byte offset of the source."""
 
@@ -341,6 +345,9 @@ def parse_csv(payload: Source, period_month: str, revision: int, status: str) ->
                     row.update(period_month=period_month, revision=revision, status=status,
                                row_number=row_number)
                 parsed.append((row_number, fields, row, error, key))
+    except UnicodeDecodeError as exc:
+        # The text reader decodes ahead of the line it yields: find the byte itself.
+        raise ValueError(f"{FEED} {period_month}: {_undecodable(source)}") from exc
     finally:
         source.close()
 
@@ -353,6 +360,20 @@ def parse_csv(payload: Source, period_month: str, revision: int, status: str) ->
         else:
             result.rows.append(row)
     return result
+
+
+def _undecodable(source: _Reopenable) -> str:
+    """Where the source's first byte that is not windows-1251 is (0x98, the one byte
+    the code page leaves undefined), as the streaming scan words it, with the line."""
+    with source.opened() as handle:
+        base = line = 0
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            at = block.find(_UNDEFINED)
+            if at >= 0:
+                line += block.count(b"\n", 0, at)
+                return f"line {line + 1}: {LineDecodeError(base + at, _UNDEFINED[0])}"
+            base, line = base + len(block), line + block.count(b"\n")
+    return f"a byte that is not {ENCODING}"  # never: the decoder found one
 
 
 # ----------------------------------------------------------------------- streaming
