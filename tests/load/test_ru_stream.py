@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import logging
 import re
+import threading
 
 import psycopg
 import pytest
@@ -248,7 +250,8 @@ def test_duplicates_across_every_way_a_row_is_read(fresh_database, other_databas
 
 def _deleted_by_range(caplog) -> tuple[int, int]:
     """(duplicate keys, deleted by page range) of the last ru_customs load logged."""
-    message = [r.getMessage() for r in caplog.records if "deleted by page range" in r.getMessage()][-1]
+    message = [record.getMessage() for record in caplog.records
+               if "deleted by page range" in record.getMessage()][-1]
     found = re.search(r"\((\d+) duplicate keys, (\d+) deleted by page range\)", message)
     return int(found[1]), int(found[2])
 
@@ -288,3 +291,52 @@ def test_duplicate_rows_in_reused_pages_are_deleted(fresh_database, tmp_path, ca
     duplicates, by_range = _deleted_by_range(caplog)
     assert duplicates == [r.reason for r in parsed.rejections].count("duplicate_key") >= 18
     assert 0 < by_range < duplicates
+
+
+def test_concurrent_loads_with_duplicates(fresh_database, tmp_path, caplog):
+    """Two months COPYed at the same time into the same table, their chunks fed in
+    turn, interleave their pages: each load deletes exactly its own duplicate rows (by
+    range where the samples are right, by the unit-wide statement where not)."""
+    caplog.set_level(logging.INFO, logger="corridor.load.raw")
+    months = ("2024-01", "2024-02")
+    payloads = {month: write_ru_csv(tmp_path / f"{month}.csv", 60_000, month,
+                                    dup_every=3001, seed=index).read_bytes()
+                for index, month in enumerate(months)}
+    with psycopg.connect(fresh_database.conninfo, autocommit=True) as conn:
+        raw.ensure_raw_schema(conn)
+    turn = threading.Condition()
+    state = {"next": 0, "done": set()}
+
+    def chunks(index: int, payload: bytes):
+        """The payload in 64 KiB chunks, each when the other load has had its turn."""
+        for at in range(0, len(payload), 1 << 16):
+            with turn:
+                turn.wait_for(lambda: state["next"] == index or state["done"], timeout=30)
+            yield payload[at:at + (1 << 16)]
+            with turn:
+                state["next"] = 1 - index
+                turn.notify_all()
+        with turn:
+            state["done"].add(index)
+            turn.notify_all()
+
+    def load(index: int) -> None:
+        month = months[index]
+        with psycopg.connect(fresh_database.conninfo, autocommit=True) as conn:
+            raw.load_ru_customs_csv(conn, chunks(index, payloads[month]), month, 1, "final",
+                                    month)
+
+    with concurrent.futures.ThreadPoolExecutor(len(months)) as pool:
+        list(pool.map(load, range(len(months))))
+    with psycopg.connect(fresh_database.conninfo, autocommit=True) as conn:
+        for month in months:
+            held = conn.execute("select row_number, stoim from raw.ru_customs_rows "
+                                "where period_month = %s order by 1", (month,)).fetchall()
+            parsed = ru_customs.parse_csv(payloads[month], month, 1, "final")
+            assert held == [(row["row_number"], row["stoim"]) for row in parsed.rows]
+            assert [r.reason for r in parsed.rejections].count("duplicate_key") >= 38
+        # The pages did interleave: each month has pages on both sides of the other's.
+        spans = conn.execute("select min((ctid::text::point)[0]), max((ctid::text::point)[0]) "
+                             "from raw.ru_customs_rows group by period_month").fetchall()
+    (low_a, high_a), (low_b, high_b) = spans
+    assert low_a < high_b and low_b < high_a

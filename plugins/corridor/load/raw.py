@@ -275,7 +275,7 @@ def _delete_ru_duplicates(cur: psycopg.Cursor, feed: str, period_month: str,
     1M rows). But the COPY appended the rows in row order, so the row number at the
     start of every ``step``-th page it wrote (one ``ctid = any(...)`` lookup) says
     between which two sampled pages each duplicate lies, and a TID range scan of those
-    pages deletes it (~0.05 s for 400 rows in 1M). The sampled pages are only a guide:
+    pages deletes it (~0.06 s for 400 rows in 1M). The sampled pages are only a guide:
     a row that is not where they say (the COPY reused free space in older pages, or a
     concurrent load interleaved pages) is deleted by the unit-wide statement after.
     Every row is deleted exactly once, or the load fails.
