@@ -268,8 +268,9 @@ RANGED_DELETE_DENSITY = 1 / 16
 
 def _delete_ru_duplicates(cur: psycopg.Cursor, feed: str, period_month: str,
                           row_numbers: list[int], first_block: int) -> int:
-    """Delete the unit's rows ``row_numbers`` (its duplicate-key rows, COPYed just now
-    from page ``first_block`` on); return how many were found by page range.
+    """Delete the unit's rows ``row_numbers`` (its duplicate-key rows, in row order,
+    COPYed just now from page ``first_block`` on); return how many were found by page
+    range.
 
     Deleting them by ``row_number = any(...)`` reads every row of the unit (~0.25 s per
     1M rows). But the COPY appended the rows in row order, so the row number at the
@@ -282,7 +283,8 @@ def _delete_ru_duplicates(cur: psycopg.Cursor, feed: str, period_month: str,
     """
     if not row_numbers:
         return 0
-    left = set(row_numbers)
+    left = row_numbers
+    found: list[int] = []
     pages = _ru_blocks(cur) - first_block
     if len(row_numbers) <= pages * RANGED_DELETE_DENSITY:
         step = max(1, math.isqrt(pages // len(row_numbers)))
@@ -294,7 +296,7 @@ def _delete_ru_duplicates(cur: psycopg.Cursor, feed: str, period_month: str,
         samples = [(page, row) for page, month, row in cur if month == period_month]
         starts = [row for _, row in samples]
         ranges: dict[tuple[int, int], list[int]] = {}
-        for row in sorted(left):
+        for row in row_numbers:
             at = bisect.bisect_right(starts, row)  # samples[at - 1] <= row < samples[at]
             low = samples[at - 1][0] if at else first_block
             high = samples[at][0] if at < len(samples) else first_block + pages
@@ -305,13 +307,11 @@ def _delete_ru_duplicates(cur: psycopg.Cursor, feed: str, period_month: str,
                         [(f"({low},0)", f"({high},0)", period_month, rows)
                          for (low, high), rows in ranges.items()], returning=True)
         found = [row for _ in cur.results() for (row,) in cur.fetchall()]
-        left.difference_update(found)
-    else:
-        found = []
+        left = sorted(set(row_numbers).difference(found))
     deleted = len(found)
     if left:
         cur.execute("delete from raw.ru_customs_rows where period_month = %s "
-                    "and row_number = any(%s)", (period_month, sorted(left)))
+                    "and row_number = any(%s)", (period_month, left))
         deleted += cur.rowcount
     if deleted != len(row_numbers):  # never: they were COPYed just now
         raise RuntimeError(f"{feed} {period_month}: deleted {deleted} duplicate-key rows, "
