@@ -264,6 +264,17 @@ def _ru_blocks(cur: psycopg.Cursor) -> int:
 #: Duplicate rows per page of the COPY up to which :func:`_delete_ru_duplicates` looks
 #: for them by page range; above it, reading every page once is cheaper.
 RANGED_DELETE_DENSITY = 1 / 16
+#: Pages before the table's end where a COPY's rows may go too: the page the connection
+#: inserted into last, and pages an earlier COPY extended the table by but left empty
+#: (PostgreSQL extends a table by up to 64 pages at a time, 512 when loads contend).
+TAIL_PAGES = 512
+#: One page range's rows (params: low and high TID, period_month, row numbers). The
+#: period is compared as ``(... = ...) is true`` so that no index can serve it: on a
+#: table with statistics, a month just COPYed is estimated at one row, and the planner
+#: would read the whole month through the index on period_month for every range.
+_RANGE_DELETE = ("delete from raw.ru_customs_rows where ctid >= %s::tid and ctid < %s::tid "
+                 "and (period_month = %s) is true and row_number = any(%s) "
+                 "returning row_number")
 
 
 def _delete_ru_duplicates(cur: psycopg.Cursor, feed: str, period_month: str,
@@ -276,10 +287,11 @@ def _delete_ru_duplicates(cur: psycopg.Cursor, feed: str, period_month: str,
     1M rows). But the COPY appended the rows in row order, so the row number at the
     start of every ``step``-th page it wrote (one ``ctid = any(...)`` lookup) says
     between which two sampled pages each duplicate lies, and a TID range scan of those
-    pages deletes it (~0.06 s for 400 rows in 1M). The sampled pages are only a guide:
-    a row that is not where they say (the COPY reused free space in older pages, or a
-    concurrent load interleaved pages) is deleted by the unit-wide statement after.
-    Every row is deleted exactly once, or the load fails.
+    pages deletes it (~0.06 s for 400 rows in 1M). The sampled pages are only a guide.
+    A row that is not where they say is looked for in the :data:`TAIL_PAGES` before
+    ``first_block`` (where the COPY starts, and empty pages an earlier load left), then
+    by the unit-wide statement (the COPY filled a gap in an older page, or a concurrent
+    load's pages came between). Every row is deleted exactly once, or the load fails.
     """
     if not row_numbers:
         return 0
@@ -301,13 +313,16 @@ def _delete_ru_duplicates(cur: psycopg.Cursor, feed: str, period_month: str,
             low = samples[at - 1][0] if at else first_block
             high = samples[at][0] if at < len(samples) else first_block + pages
             ranges.setdefault((low, high), []).append(row)
-        cur.executemany("delete from raw.ru_customs_rows where ctid >= %s::tid "
-                        "and ctid < %s::tid and period_month = %s and row_number = any(%s) "
-                        "returning row_number",
-                        [(f"({low},0)", f"({high},0)", period_month, rows)
-                         for (low, high), rows in ranges.items()], returning=True)
+        cur.executemany(_RANGE_DELETE, [(f"({low},0)", f"({high},0)", period_month, rows)
+                                        for (low, high), rows in ranges.items() if rows],
+                        returning=True)
         found = [row for _ in cur.results() for (row,) in cur.fetchall()]
         left = sorted(set(row_numbers).difference(found))
+        if left and first_block:
+            cur.execute(_RANGE_DELETE, (f"({max(first_block - TAIL_PAGES, 0)},0)",
+                                        f"({first_block},0)", period_month, left))
+            found += [row for (row,) in cur.fetchall()]
+            left = sorted(set(left).difference(found))
     deleted = len(found)
     if left:
         cur.execute("delete from raw.ru_customs_rows where period_month = %s "
