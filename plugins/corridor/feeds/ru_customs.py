@@ -284,16 +284,14 @@ def _read_header(lines: Iterator[str], period_month: str) -> list[str]:
     return header
 
 
-def _records(lines: Iterator[str]) -> Iterator[tuple[str | None, list[str] | None]]:
-    """The data records after the header, as the csv module reads them: a line without
-    quotes (or NUL) is one record split on ``;`` → ``(line, None)``; any other line is
-    handed to ``csv.reader``, which may pull continuation lines → ``(None, fields)``.
-    Blank records are the consumer's business."""
-    for line in lines:
-        if '"' in line or "\x00" in line:
-            yield None, next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
-        else:
-            yield line.rstrip("\r\n"), None
+def _record_fields(line: str, lines: Iterator[str]) -> list[str]:
+    """The fields of the record that starts with ``line``, as the csv module reads them:
+    a line without quotes (or NUL) is one record split on ``;``; any other line is
+    handed to ``csv.reader``, which may pull continuation lines from ``lines``. Blank
+    records are the consumer's business."""
+    if '"' in line or "\x00" in line:
+        return next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
+    return line.rstrip("\r\n").split(";")
 
 
 def _is_blank(fields: list[str]) -> bool:
@@ -334,9 +332,8 @@ def parse_csv(payload: Source, period_month: str, revision: int, status: str) ->
             header = _read_header(lines, period_month)
             index = {name: position for position, name in enumerate(header)}
             row_number = 0
-            for line, fields in _records(lines):
-                if fields is None:
-                    fields = line.split(";")
+            for line in lines:
+                fields = _record_fields(line, lines)
                 if _is_blank(fields):
                     continue  # blank line (e.g. a trailing CRLF)
                 row_number += 1
@@ -512,7 +509,7 @@ class CsvScan:
     layout that :func:`_run_pattern` takes (a subset of what the per-line fast path
     takes, which is a subset of what :func:`_row` accepts unchanged) is converted as a
     whole (:func:`_run_copy_bytes`) and its keys hashed as a whole; any other line is
-    read as :func:`_records` reads it and judged by :func:`_classify`, as in
+    read as :func:`_record_fields` reads it and judged by :func:`_classify`, as in
     :func:`parse_csv`."""
 
     #: The columns of :attr:`rejections`' lines (``raw.rejected_rows`` but feed, unit).
@@ -606,10 +603,7 @@ class CsvScan:
                             yield "".join(block).encode(ENCODING)
                             block.clear()
                         continue
-                    if '"' in line or "\x00" in line:  # as _records
-                        fields = next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
-                    else:
-                        fields = line.rstrip("\r\n").split(";")
+                    fields = _record_fields(line, lines)
                     if _is_blank(fields):
                         continue
                     row_number += 1
@@ -650,11 +644,7 @@ class CsvScan:
             for offset in sorted(set(offsets)):
                 handle.seek(offset)
                 lines = _LineCursor(_whole_lines(handle, 1 << 16)).lines()
-                line = next(lines)
-                if '"' in line or "\x00" in line:  # as _records
-                    fields = next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
-                else:
-                    fields = line.rstrip("\r\n").split(";")
+                fields = _record_fields(next(lines), lines)
                 _, error, key = _classify(fields, self._index, self.expected_period)
                 found[offset] = (key, error is None, ";".join(fields))
         return found
