@@ -286,11 +286,13 @@ def test_duplicate_rows_in_reused_pages_are_deleted(fresh_database, tmp_path, ca
         conn.execute("vacuum raw.ru_customs_rows")
         path = write_ru_csv(tmp_path / "2024-03.csv", 40_000, "2024-03", dup_every=4001)
         raw.load_ru_customs_csv(conn, path, "2024-03", 1, "final", "2024-03")
-        for month in ("2024-02", "2024-03"):
-            assert _held(conn, month) == _parsed(tmp_path / f"{month}.csv", month)
+        parsed = {month: _parsed(tmp_path / f"{month}.csv", month)
+                  for month in ("2024-02", "2024-03")}
+        for month, result in parsed.items():
+            assert _held(conn, month) == _accepted(result)
     duplicates, by_range = _deleted_by_range(caplog)
-    parsed = ru_customs.parse_csv(path.read_bytes(), "2024-03", 1, "final")
-    assert duplicates == [r.reason for r in parsed.rejections].count("duplicate_key") >= 18
+    assert duplicates == [r.reason for r in parsed["2024-03"].rejections].count(
+        "duplicate_key") >= 18
     assert 0 < by_range < duplicates
 
 
@@ -299,8 +301,12 @@ def _held(conn: psycopg.Connection, month: str) -> list[tuple]:
                         "where period_month = %s order by 1", (month,)).fetchall()
 
 
-def _parsed(path, month: str) -> list[tuple]:
-    parsed = ru_customs.parse_csv(path.read_bytes(), month, 1, "final")
+def _parsed(source: ru_customs.Source, month: str) -> ru_customs.ParseResult:
+    return ru_customs.parse_csv(source, month, 1, "final")
+
+
+def _accepted(parsed: ru_customs.ParseResult) -> list[tuple]:
+    """(row_number, stoim) of the accepted rows, as :func:`_held` reads them."""
     return [(row["row_number"], row["stoim"]) for row in parsed.rows]
 
 
@@ -331,7 +337,7 @@ def test_duplicate_rows_of_the_next_month_are_deleted_by_page_range(fresh_databa
                                         "raw.ru_customs_rows where period_month = '2023-12'"
                                         ).fetchone()[0]
         for month, path in paths.items():
-            assert _held(conn, month) == _parsed(path, month)
+            assert _held(conn, month) == _accepted(_parsed(path, month))
         conn.execute("analyze raw.ru_customs_rows")
         plan = "\n".join(line for (line,) in conn.execute(
             "explain " + raw._RANGE_DELETE.replace("returning row_number", ""),
@@ -379,10 +385,8 @@ def test_concurrent_loads_with_duplicates(fresh_database, tmp_path, caplog):
         list(pool.map(load, range(len(months))))
     with psycopg.connect(fresh_database.conninfo, autocommit=True) as conn:
         for month in months:
-            held = conn.execute("select row_number, stoim from raw.ru_customs_rows "
-                                "where period_month = %s order by 1", (month,)).fetchall()
-            parsed = ru_customs.parse_csv(payloads[month], month, 1, "final")
-            assert held == [(row["row_number"], row["stoim"]) for row in parsed.rows]
+            parsed = _parsed(payloads[month], month)
+            assert _held(conn, month) == _accepted(parsed)
             assert [r.reason for r in parsed.rejections].count("duplicate_key") >= 38
         # The pages did interleave: each month has pages on both sides of the other's.
         spans = conn.execute("select min((ctid::text::point)[0]), max((ctid::text::point)[0]) "

@@ -314,7 +314,7 @@ def _delete_ru_duplicates(cur: psycopg.Cursor, feed: str, period_month: str,
             high = samples[at][0] if at < len(samples) else first_block + pages
             ranges.setdefault((low, high), []).append(row)
         cur.executemany(_RANGE_DELETE, [(f"({low},0)", f"({high},0)", period_month, rows)
-                                        for (low, high), rows in ranges.items() if rows],
+                                        for (low, high), rows in ranges.items()],
                         returning=True)
         found = [row for _ in cur.results() for (row,) in cur.fetchall()]
         left = sorted(set(row_numbers).difference(found))
