@@ -1,17 +1,30 @@
-"""Ingest DAGs, one per feed: fetch every unit of the ingest window, land it, load it into raw.
+"""Ingest DAGs: what the publishers changed is polled, one month can be (re)loaded alone.
 
-Each mapped task instance is one unit (a month; for ports one incremental sync), so a
-retry redoes exactly one unit, and the load replaces that unit in one transaction.
-The window comes from CORRIDOR_PERIOD_FROM/TO, never from the clock.
+* ``corridor_poll_<feed>`` (every feed; schedule ``CORRIDOR_INGEST_SCHEDULE``, default
+  daily) asks the publisher's index once what it has (RU ``releases``, KZ ``periods``,
+  Comtrade ``getDa``; rail days by conditional GET; ports from their high-water mark)
+  and loads only the months that are new or changed. A run in which nothing changed
+  loads nothing and emits no asset event, so nothing downstream runs.
+* ``corridor_ingest_<feed>`` (the four monthly feeds) has one partition per month
+  (key ``YYYY-MM``): backfill, clear or trigger it to (re)load exactly those months::
+
+      airflow backfill create --dag-id corridor_ingest_ru_customs \\
+          --from-date 2024-03-01 --to-date 2024-04-01 --dag-run-conf '{"force": true}'
+
+Each loaded month is an event of the ``raw_<feed>`` asset whose partition key is the
+month (the UI's per-month history); the unkeyed ``raw`` event schedules the transform.
+Ports are versioned per call and their API has no month filter, so they have no
+monthly DAG: ``force`` on ``corridor_poll_ports`` re-syncs from the first call.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import CronPartitionTimetable, Param, dag, task
 
-from corridor.assets import RAW_FEED_ASSETS
+from corridor.assets import RAW, RAW_FEED_ASSETS
+from corridor.config import get_settings
 
 DEFAULT_ARGS = {
     "owner": "corridor",
@@ -19,75 +32,92 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(hours=2),
 }
-
-# feed id -> name of the corridor.ingest function that ingests one month of it
-MONTHLY_FEEDS = {
-    "ru_customs": "ingest_ru_customs",
-    "kz_customs": "ingest_kz_customs",
-    "comtrade": "ingest_comtrade",
-    "rail": "ingest_rail",
-}
+PARAMS = {"force": Param(False, type="boolean",
+                         description="Reload units even when the publisher's index says they "
+                                     "are unchanged")}
+MONTHLY_FEEDS = ("ru_customs", "kz_customs", "comtrade", "rail")
+START = datetime(2025, 1, 1)
 
 
-def _monthly_ingest_dag(feed: str, function_name: str):
+def _month_tasks(feed: str):
+    """The two tasks every ingest DAG ends with: load each planned month, record them."""
+
+    @task(max_active_tis_per_dagrun=2, map_index_template="{{ period_month }}")
+    def ingest_month(period_month: str, listing: list | None = None, **context) -> dict:
+        from corridor.ingest import ingest_month as ingest
+
+        force = bool(context["params"].get("force"))
+        return ingest(feed, period_month, listing=listing, force=force)
+
+    @task(outlets=[RAW_FEED_ASSETS[feed], RAW])
+    def record_loads(summaries: list[dict], *, outlet_events=None) -> dict:
+        from corridor.load.summary import record_loads as record
+
+        # index, do not iterate: iterating a lazy XCom sequence probes past its end
+        return record(feed, [summaries[i] for i in range(len(summaries))],
+                      outlet_events[RAW_FEED_ASSETS[feed]])
+
+    return ingest_month, record_loads
+
+
+def _poll_dag(feed: str):
     @dag(
-        dag_id=f"corridor_ingest_{feed}",
-        description=f"Fetch, land and load the {feed} feed for every month of the ingest window",
-        schedule="@daily",
-        start_date=datetime(2025, 1, 1),
+        dag_id=f"corridor_poll_{feed}",
+        description=f"Ask the {feed} publisher what changed; load the new or changed months",
+        schedule=get_settings().ingest_schedule,
+        start_date=START,
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
-        tags=["corridor", "ingest", feed],
+        params=PARAMS,
+        tags=["corridor", "ingest", "poll", feed],
     )
-    def ingest_dag():
+    def poll_dag():
+        ingest_month, record_loads = _month_tasks(feed)
+
         @task
-        def ingest_window() -> list[str]:
-            from corridor.config import get_settings
+        def changed_months(**context) -> list[dict]:
+            from corridor.ingest import plan
 
-            return get_settings().ingest_months
+            return plan(feed, force=bool(context["params"].get("force")))
 
-        @task(max_active_tis_per_dagrun=2)
-        def ingest_month(period_month: str) -> dict:
-            import corridor.ingest
+        record_loads(ingest_month.expand_kwargs(changed_months()))
 
-            return getattr(corridor.ingest, function_name)(period_month)
-
-        @task(outlets=[RAW_FEED_ASSETS[feed]])
-        def record_loads(summaries: list[dict]) -> dict:
-            from corridor.load.summary import summarise_loads
-
-            # index, do not iterate: iterating a lazy XCom sequence probes past its end
-            return summarise_loads(feed, [summaries[i] for i in range(len(summaries))])
-
-        record_loads(ingest_month.expand(period_month=ingest_window()))
-
-    return ingest_dag()
+    return poll_dag()
 
 
-for _feed, _function in MONTHLY_FEEDS.items():
-    globals()[f"corridor_ingest_{_feed}"] = _monthly_ingest_dag(_feed, _function)
+def _monthly_dag(feed: str):
+    @dag(
+        dag_id=f"corridor_ingest_{feed}",
+        description=f"(Re)load one month of {feed}: backfill, clear or trigger by month",
+        # a partition per month; the monthly run tries the month that just ended (the
+        # poll DAG loads it whenever the publisher releases it)
+        schedule=CronPartitionTimetable("0 0 1 * *", timezone="UTC", run_offset=-1,
+                                        key_format="%Y-%m"),
+        start_date=START,
+        catchup=False,
+        max_active_runs=2,
+        default_args=DEFAULT_ARGS,
+        params=PARAMS,
+        tags=["corridor", "ingest", "month", feed],
+    )
+    def monthly_dag():
+        ingest_month, record_loads = _month_tasks(feed)
+
+        @task
+        def partition_month(**context) -> list[dict]:
+            from corridor.ingest import month_of_partition
+
+            return [{"period_month": month_of_partition(context["dag_run"].partition_key)}]
+
+        record_loads(ingest_month.expand_kwargs(partition_month()))
+
+    return monthly_dag()
 
 
-@dag(
-    dag_id="corridor_ingest_ports",
-    description="Incremental sync of Caspian port vessel calls (updated_since high-water mark)",
-    schedule="@hourly",
-    start_date=datetime(2025, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["corridor", "ingest", "ports"],
-)
-def corridor_ingest_ports():
-    @task(outlets=[RAW_FEED_ASSETS["ports"]])
-    def sync_vessel_calls() -> dict:
-        from corridor.ingest import ingest_ports
-
-        return ingest_ports()
-
-    sync_vessel_calls()
-
-
-corridor_ingest_ports()
+for _feed in (*MONTHLY_FEEDS, "ports"):
+    globals()[f"corridor_poll_{_feed}"] = _poll_dag(_feed)
+for _feed in MONTHLY_FEEDS:
+    globals()[f"corridor_ingest_{_feed}"] = _monthly_dag(_feed)

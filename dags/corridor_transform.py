@@ -1,4 +1,4 @@
-"""Transform DAG: when every feed has landed, build the warehouse with dbt.
+"""Transform DAG: when any feed changed raw, build the warehouse with dbt.
 
 Runs dbt in-process with dbt's programmatic runner (dbtRunner): seeds, then
 ``dbt build`` (models and their tests in DAG order). A failing dbt test fails the
@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from corridor.assets import INDICATOR_MARTS, RAW_FEED_ASSETS
+from corridor.assets import INDICATOR_MARTS, RAW
 
 
 @dag(
     dag_id="corridor_transform",
     description="dbt: raw feeds -> staging -> intermediate -> marts -> indicator marts",
-    schedule=list(RAW_FEED_ASSETS.values()),
+    schedule=[RAW],
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     #: simulator faults (JSON in CORRIDOR_SIM_FAULTS, keys of simulator/world.py), e.g.
     #: '{"shrinking_revision": {"ru_customs": ["2024-03"]}}' re-publishes a month
     sim_faults: dict = {}
+    #: when the poll DAGs ask the publishers what changed (cron)
+    ingest_schedule: str = "@daily"
+    #: calls a day the Comtrade key allows (the free plan's 500); Corridor never exceeds it
+    comtrade_daily_budget: int = 500
+    #: records one Comtrade call returns at most (the free plan's cap; paid plans allow more)
+    comtrade_record_cap: int = 100_000
 
     @field_validator("period_from", "period_to")
     @classmethod

@@ -24,7 +24,7 @@ from corridor.config import (
     get_endpoint,
 )
 from corridor.feeds import comtrade, kz_customs, ports, rail, ru_customs
-from corridor.feeds.http import FeedClient
+from corridor.feeds.http import FeedClient, make_session
 from corridor.landing import LandingStore
 from corridor.load import raw
 from corridor.warehouse import connect
@@ -64,15 +64,84 @@ def _from_outcome(outcome: raw.LoadOutcome, **extra: Any) -> dict[str, Any]:
                     rows_rejected=outcome.rows_rejected, skipped=outcome.skipped, **extra)
 
 
+# ---------------------------------------------------------------------- the DAG tasks
+
+def plan(feed: str, *, force: bool = False, settings: Settings | None = None,
+         dsn: WarehouseDsn | None = None, endpoint: Endpoint | None = None) -> list[dict]:
+    """The months of the ingest window the publisher has new or changed, as the keyword
+    arguments of one :func:`ingest_month` each (the poll DAGs' first task).
+
+    One index call per feed: RU ``releases``, KZ ``periods``, Comtrade ``getDa``. Rail
+    has no index: every month of the window is planned and each day costs a conditional
+    GET (``304`` when unchanged). Ports sync from their high-water mark: one unit.
+    """
+    settings = settings or Settings()
+    months = settings.ingest_months
+    if feed == ports.FEED:
+        return [{"period_month": "all"}]
+    if feed == rail.FEED:
+        return [{"period_month": month} for month in months]
+    if feed == comtrade.FEED:
+        planned = plan_comtrade(months, dsn=dsn, settings=settings, endpoint=endpoint,
+                                force=force)
+        return [{"period_month": m, "listing": planned["listing"][m]} for m in planned["months"]]
+    _, client, _ = _setup(feed, settings, endpoint)
+    if feed == ru_customs.FEED:
+        index = {e.get("period"): (int(e["revision"]), str(e["status"]), str(e["sha256"]).lower())
+                 for e in ru_customs.list_releases(client)}
+    elif feed == kz_customs.FEED:
+        index = {p.get("period"): (int(p["revision"]), str(p.get("status")), None)
+                 for p in kz_customs.list_periods(client)}
+    else:
+        raise ValueError(f"unknown feed {feed!r}")
+    with _warehouse(dsn) as conn:
+        held = raw.loaded_units(conn, feed)
+    changed = [month for month in months if month in index
+               and (force or _changed(held.get(month), *index[month]))]
+    log.info("%s: %d of %d months of the window released, %d new or changed", feed,
+             sum(1 for m in months if m in index), len(months), len(changed))
+    return [{"period_month": month} for month in changed]
+
+
+def _changed(held: dict[str, Any] | None, revision: int, status: str, sha256: str | None
+             ) -> bool:
+    if held is None:
+        return True
+    if held["revision"] is not None and held["revision"] > revision:
+        return False  # an older revision than the one loaded is ignored
+    return (held["revision"], held["status"]) != (revision, status) or (
+        sha256 is not None and held["sha256"] != sha256)
+
+
+def ingest_month(feed: str, period_month: str, *, listing: list | None = None,
+                 force: bool = False) -> dict[str, Any]:
+    """One planned month of one feed (a mapped task instance of the ingest DAGs)."""
+    if feed == ports.FEED:
+        return ingest_ports(force=force)
+    if feed == comtrade.FEED:
+        return ingest_comtrade(period_month, listing=listing, force=force)
+    return {"ru_customs": ingest_ru_customs, "kz_customs": ingest_kz_customs,
+            "rail": ingest_rail}[feed](period_month, force=force)
+
+
+def month_of_partition(partition_key: str | None) -> str:
+    """The ``YYYY-MM`` a monthly ingest run is for (its partition key)."""
+    key = (partition_key or "")[:7]
+    if len(key) != 7 or key[4] != "-" or not (key[:4] + key[5:]).isdigit():
+        raise ValueError(f"a monthly ingest run needs a YYYY-MM partition key, got "
+                         f"{partition_key!r}")
+    return key
+
+
 # ------------------------------------------------------------------------- ru_customs
 
 def ingest_ru_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
-                      settings: Settings | None = None, endpoint: Endpoint | None = None
-                      ) -> dict[str, Any]:
+                      settings: Settings | None = None, endpoint: Endpoint | None = None,
+                      force: bool = False) -> dict[str, Any]:
     feed = ru_customs.FEED
     _, client, store = _setup(feed, settings, endpoint)
     with _warehouse(dsn) as conn:
-        held = raw.loaded_unit(conn, feed, period_month) or {}
+        held = {} if force else raw.loaded_unit(conn, feed, period_month) or {}
         fetched = ru_customs.fetch_period(client, period_month, held_sha256=held.get("sha256"),
                                           held_status=held.get("status"))
         if not fetched.released:
@@ -95,8 +164,8 @@ def ingest_ru_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
 # ------------------------------------------------------------------------- kz_customs
 
 def ingest_kz_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
-                      settings: Settings | None = None, endpoint: Endpoint | None = None
-                      ) -> dict[str, Any]:
+                      settings: Settings | None = None, endpoint: Endpoint | None = None,
+                      force: bool = False) -> dict[str, Any]:
     feed = kz_customs.FEED
     _, client, store = _setup(feed, settings, endpoint)
     with _warehouse(dsn) as conn:
@@ -104,7 +173,7 @@ def ingest_kz_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
         if entry is None:
             return _summary(feed, period_month, skipped="not_published")
         held = raw.loaded_unit(conn, feed, period_month)
-        if held is not None and held["revision"] is not None:
+        if held is not None and held["revision"] is not None and not force:
             revision = int(entry["revision"])
             # A revision's content never changes: the same revision and status is a no-op.
             if held["revision"] > revision or (held["revision"] == revision
@@ -136,65 +205,186 @@ def ingest_kz_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
 
 # --------------------------------------------------------------------------- comtrade
 
+def comtrade_calls(client: FeedClient, conn: psycopg.Connection, settings: Settings
+                   ) -> comtrade.Calls:
+    """Comtrade calls counted against the day's budget in the warehouse (shared by every
+    task and run), the quota answer recorded there too."""
+    return comtrade.Calls(
+        client, lambda: raw.take_comtrade_call(conn, settings.comtrade_daily_budget),
+        on_quota=lambda retry_after: raw.note_comtrade_quota(conn, retry_after))
+
+
+def _comtrade_client(endpoint: Endpoint | None) -> FeedClient:
+    endpoint = endpoint or get_endpoint(FEED_CONN_IDS[comtrade.FEED])
+    # attempts=1, no urllib3 retries: comtrade.Calls retries, counting every call
+    return FeedClient(comtrade.FEED, endpoint, attempts=1,
+                      session=make_session(comtrade.FEED, endpoint, retries=0))
+
+
+def _published_as_dict(published: comtrade.Published) -> dict[str, Any]:
+    return {"reporter_code": published.reporter_code, "period_month": published.period_month,
+            "total_records": published.total_records, "checksum": published.checksum}
+
+
+def plan_comtrade(months: list[str], *, dsn: WarehouseDsn | None = None,
+                  settings: Settings | None = None, endpoint: Endpoint | None = None,
+                  reporters: tuple[int, ...] = MIRROR_REPORTERS_M49, force: bool = False
+                  ) -> dict[str, Any]:
+    """One availability call for the whole window: the months with a unit to (re)load,
+    each with its listing rows, so the month tasks make no availability call of their own."""
+    settings, store = settings or Settings(), None
+    client = _comtrade_client(endpoint)
+    store = LandingStore(settings.landing_root)
+    with _warehouse(dsn) as conn:
+        calls = comtrade_calls(client, conn, settings)
+        try:
+            listing, url, payload = comtrade.availability(calls, reporters, months)
+        except comtrade.QuotaExhausted as exc:
+            log.warning("%s: no availability listing this run: %s", comtrade.FEED, exc)
+            return {"feed": comtrade.FEED, "months": [], "pending": None, "calls": calls.made}
+        store.put(comtrade.FEED, "availability", None, payload, url=url, status=200,
+                  suffix="json")
+        held = raw.loaded_units(conn, comtrade.FEED)
+    todo: dict[str, list[dict[str, Any]]] = {}
+    for month in months:
+        rows = [listing[(r, month)] for r in reporters if (r, month) in listing]
+        stale = [r for r in rows if force or (held.get(r.unit) or {}).get("sha256") != r.checksum]
+        unreported = [r for r in reporters if (r, month) not in listing
+                      and (force or _held_reported(held.get(comtrade.unit_of(r, month))))]
+        if stale or unreported:
+            todo[month] = [_published_as_dict(r) for r in rows]
+    units = sum(len(v) for v in todo.values())
+    log.info("%s: %d units published in the window, %d months to load", comtrade.FEED,
+             len(listing), len(todo))
+    return {"feed": comtrade.FEED, "months": sorted(todo), "listing": todo,
+            "units_listed": len(listing), "units_in_months": units, "calls": calls.made}
+
+
+def _held_reported(held: dict[str, Any] | None) -> bool:
+    """A unit not in the listing must be (re)loaded as "not reported" unless it already is."""
+    return held is None or held.get("sha256") is not None
+
+
 def ingest_comtrade(period_month: str, *, dsn: WarehouseDsn | None = None,
                     settings: Settings | None = None, endpoint: Endpoint | None = None,
-                    reporters: tuple[int, ...] = MIRROR_REPORTERS_M49) -> dict[str, Any]:
+                    reporters: tuple[int, ...] = MIRROR_REPORTERS_M49,
+                    listing: list[dict[str, Any]] | None = None, force: bool = False
+                    ) -> dict[str, Any]:
     """Every mirror reporter for one month; each (reporter, month) is its own unit.
-    A reporter that fails does not stop the others; the call raises at the end."""
+
+    ``listing``: the month's availability rows from :func:`plan_comtrade` (else one
+    availability call is made). A reporter absent from the listing has not reported: its
+    unit is loaded empty with no call. The changed units are fetched in calls of several
+    reporters under the record cap. When the budget or the API's quota runs out, the
+    units not fetched are reported as ``pending`` and fetched by a later run.
+    """
     feed = comtrade.FEED
-    _, client, store = _setup(feed, settings, endpoint)
+    settings = settings or Settings()
+    client = _comtrade_client(endpoint)
+    store = LandingStore(settings.landing_root)
     units: list[dict[str, Any]] = []
-    failures: list[str] = []
+    pending: list[str] = []
     with _warehouse(dsn) as conn:
+        calls = comtrade_calls(client, conn, settings)
+        if listing is None:
+            try:
+                found, url, payload = comtrade.availability(calls, reporters, [period_month])
+            except comtrade.QuotaExhausted as exc:
+                log.warning("%s %s: %s; the month is left for a later run", feed,
+                            period_month, exc)
+                return _comtrade_summary(period_month, [], [comtrade.unit_of(r, period_month)
+                                                            for r in reporters], calls.made)
+            store.put(feed, "availability", None, payload, url=url, status=200, suffix="json")
+            published = [found[(r, period_month)] for r in reporters if (r, period_month) in found]
+        else:
+            published = [comtrade.Published(**row) for row in listing]
+        by_reporter = {p.reporter_code: p for p in published}
+        held = raw.loaded_units(conn, feed)
         for reporter in reporters:
             unit = comtrade.unit_of(reporter, period_month)
+            if reporter not in by_reporter and (force or _held_reported(held.get(unit))):
+                units.append(_load_comtrade_unit(conn, store, reporter, period_month, None, [],
+                                                 []))
+        stale = [p for p in published
+                 if force or (held.get(p.unit) or {}).get("sha256") != p.checksum]
+
+        def estimate(unit: comtrade.Published) -> int:
+            before = held.get(unit.unit)
+            return (before["rows_loaded"] + before["rows_rejected"]) if before \
+                and before.get("sha256") else unit.total_records
+
+        batches = comtrade.pack(stale, settings.comtrade_record_cap, estimate)
+        for number, batch in enumerate(batches):
             try:
-                fetched = comtrade.fetch_reporter_month(client, reporter, period_month)
-            except Exception as exc:  # noqa: BLE001 - reported below, raised at the end
-                log.error("%s %s: fetch failed: %s", feed, unit, exc)
-                failures.append(f"{unit}: {exc}")
-                continue
-            for part, url, payload in fetched.payloads:
-                store.put(feed, unit, None, payload, url=url, status="final", suffix="json",
-                          part=part)
-            parsed = comtrade.parse_data(fetched.records, reporter, period_month)
-            reporting = [{"reporter_code": reporter, "period_month": period_month,
-                          "has_reported": fetched.has_reported,
-                          "probe_rows": fetched.probe_rows}]
-            where = "where reporter_code = %s and period_month = %s"
-            outcome = raw.load_unit(conn, raw.UnitLoad(
-                feed, unit, period_month, None, "final", fetched.sha256,
-                [raw.TableRows("raw.comtrade_rows", raw.COMTRADE_COLUMNS, parsed.rows,
-                               f"delete from raw.comtrade_rows {where}",
-                               (reporter, period_month)),
-                 raw.TableRows("raw.comtrade_reporting", raw.COMTRADE_REPORTING_COLUMNS,
-                               reporting, f"delete from raw.comtrade_reporting {where}",
-                               (reporter, period_month), counted=False)],
-                parsed.rejections))
-            units.append(_from_outcome(outcome, has_reported=fetched.has_reported))
-    summary = {"feed": feed, "unit": period_month, "units": units,
-               "rows_loaded": sum(u["rows_loaded"] for u in units),
-               "rows_rejected": sum(u["rows_rejected"] for u in units),
-               "reporters_reported": sum(1 for u in units if u["has_reported"]),
-               "failed": failures}
-    if failures:
-        raise RuntimeError(f"{feed} {period_month}: {len(failures)} reporter(s) failed: "
-                           + "; ".join(failures))
-    return summary
+                fetched = comtrade.fetch_batch(calls, period_month,
+                                               [u.reporter_code for u in batch],
+                                               record_cap=settings.comtrade_record_cap)
+            except comtrade.QuotaExhausted as exc:
+                pending = [u.unit for b in batches[number:] for u in b]
+                log.warning("%s %s: %s; %d units pending for a later run", feed,
+                            period_month, exc, len(pending))
+                break
+            files = [store.put(feed, period_month, None, payload, url=url, status=200,
+                               suffix="json", part=part)
+                     for part, url, payload in fetched.payloads]
+            for unit in batch:
+                units.append(_load_comtrade_unit(conn, store, unit.reporter_code, period_month,
+                                                 unit, fetched.records[unit.reporter_code],
+                                                 files))
+    return _comtrade_summary(period_month, units, pending, calls.made)
+
+
+def _load_comtrade_unit(conn: psycopg.Connection, store: LandingStore, reporter: int,
+                        period_month: str, published: comtrade.Published | None,
+                        records: list[dict[str, Any]], files: list) -> dict[str, Any]:
+    """Replace one (reporter, month): its rows, and whether it has reported (the listing
+    says so); its version is the listing's datasetChecksum (None: not reported)."""
+    feed = comtrade.FEED
+    unit = comtrade.unit_of(reporter, period_month)
+    parsed = comtrade.parse_data(records, reporter, period_month)
+    reporting = [{"reporter_code": reporter, "period_month": period_month,
+                  "has_reported": published is not None,
+                  "probe_rows": published.total_records if published else 0}]
+    checksum = published.checksum if published else None
+    where = "where reporter_code = %s and period_month = %s"
+    outcome = raw.load_unit(conn, raw.UnitLoad(
+        feed, unit, period_month, None, "final", checksum,
+        [raw.TableRows("raw.comtrade_rows", raw.COMTRADE_COLUMNS, parsed.rows,
+                       f"delete from raw.comtrade_rows {where}", (reporter, period_month)),
+         raw.TableRows("raw.comtrade_reporting", raw.COMTRADE_REPORTING_COLUMNS, reporting,
+                       f"delete from raw.comtrade_reporting {where}", (reporter, period_month),
+                       counted=False)],
+        parsed.rejections))
+    store.complete(feed, unit, files, checksum=checksum, reporter_code=reporter,
+                   period_month=period_month, has_reported=published is not None,
+                   total_records=published.total_records if published else 0)
+    return _from_outcome(outcome, has_reported=published is not None)
+
+
+def _comtrade_summary(period_month: str, units: list[dict[str, Any]], pending: list[str],
+                      calls: int) -> dict[str, Any]:
+    return {"feed": comtrade.FEED, "unit": period_month, "units": units,
+            "rows_loaded": sum(u["rows_loaded"] for u in units),
+            "rows_rejected": sum(u["rows_rejected"] for u in units),
+            "reporters_reported": sum(1 for u in units if u["has_reported"]),
+            "pending": pending, "calls": calls, "skipped": None}
 
 
 # ------------------------------------------------------------------------------ ports
 
 def ingest_ports(*, dsn: WarehouseDsn | None = None, settings: Settings | None = None,
                  endpoint: Endpoint | None = None,
-                 port_codes: tuple[str, ...] = FEED_PORTS) -> dict[str, Any]:
-    """Both feed ports, incrementally from their high-water marks."""
+                 port_codes: tuple[str, ...] = FEED_PORTS, force: bool = False
+                 ) -> dict[str, Any]:
+    """Both feed ports, incrementally from their high-water marks (``force``: from the
+    first call; versions already held change nothing)."""
     feed = ports.FEED
     _, client, store = _setup(feed, settings, endpoint)
     results = []
     with _warehouse(dsn) as conn:
         for port in port_codes:
-            since = raw.port_high_water_mark(conn, port) or ports.INITIAL_HIGH_WATER_MARK
+            since = (None if force else raw.port_high_water_mark(conn, port)
+                     ) or ports.INITIAL_HIGH_WATER_MARK
             stamp = hashlib.sha256(since.encode()).hexdigest()[:6]
 
             def land(page_no, payload, url, port=port, stamp=stamp):
@@ -218,15 +408,15 @@ def ingest_ports(*, dsn: WarehouseDsn | None = None, settings: Settings | None =
 # ------------------------------------------------------------------------------- rail
 
 def ingest_rail(period_month: str, *, dsn: WarehouseDsn | None = None,
-                settings: Settings | None = None, endpoint: Endpoint | None = None
-                ) -> dict[str, Any]:
+                settings: Settings | None = None, endpoint: Endpoint | None = None,
+                force: bool = False) -> dict[str, Any]:
     """Every day of the month: new or re-issued reports load, 304s and 404s are cheap."""
     feed = rail.FEED
     _, client, store = _setup(feed, settings, endpoint)
     days: list[dict[str, Any]] = []
     with _warehouse(dsn) as conn:
         for day in rail.days_of(period_month):
-            held = raw.loaded_unit(conn, feed, day) or {}
+            held = {} if force else raw.loaded_unit(conn, feed, day) or {}
             fetched = rail.fetch_day(client, day, held_sha256=held.get("sha256"))
             if fetched.state == "not_out":
                 days.append({"unit": day, "skipped": "not_out", "rows_loaded": 0,

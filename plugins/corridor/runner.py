@@ -20,11 +20,19 @@ from corridor.config import PROJECT_DIR, Settings
 log = logging.getLogger(__name__)
 
 DAGS_DIR = PROJECT_DIR / "dags"
+#: The poll DAGs: what a scheduler runs on CORRIDOR_INGEST_SCHEDULE.
 INGEST_DAG_IDS = (
+    "corridor_poll_ru_customs",
+    "corridor_poll_kz_customs",
+    "corridor_poll_comtrade",
+    "corridor_poll_ports",
+    "corridor_poll_rail",
+)
+#: The monthly (partitioned) ingest DAGs: backfill, clear or trigger one month.
+MONTHLY_DAG_IDS = (
     "corridor_ingest_ru_customs",
     "corridor_ingest_kz_customs",
     "corridor_ingest_comtrade",
-    "corridor_ingest_ports",
     "corridor_ingest_rail",
 )
 PIPELINE_DAG_IDS = (*INGEST_DAG_IDS, "corridor_transform", "corridor_publish")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from corridor.config import PROJECT_DIR
-from corridor.runner import DAGS_DIR, PIPELINE_DAG_IDS, load_dags
+from corridor.runner import DAGS_DIR, MONTHLY_DAG_IDS, PIPELINE_DAG_IDS, load_dags
 from tests.dags.conftest import PARSE_SECONDS
 
 DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
@@ -53,13 +53,15 @@ def test_pipeline_dags_exist_and_follow_house_rules():
 
 def test_ingest_tasks_retry_with_backoff():
     dags = load_dags()
-    for dag_id in PIPELINE_DAG_IDS:
-        if not dag_id.startswith("corridor_ingest_"):
-            continue
+    ingest = [d for d in (*PIPELINE_DAG_IDS, *MONTHLY_DAG_IDS)
+              if d.startswith(("corridor_poll_", "corridor_ingest_"))]
+    assert len(ingest) == 9
+    for dag_id in ingest:
         for task in dags[dag_id].tasks:
             assert task.retries >= 2, f"{dag_id}.{task.task_id}"
             assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}"
             assert task.retry_delay >= timedelta(seconds=10)
+            assert task.execution_timeout is not None, f"{dag_id}.{task.task_id}"
 
 
 def _scheduled_on(dag) -> set[str]:
@@ -68,13 +70,14 @@ def _scheduled_on(dag) -> set[str]:
 
 def test_assets_wire_ingest_to_transform_to_publish():
     dags = load_dags()
-    produced = {
-        outlet.uri
-        for dag_id in PIPELINE_DAG_IDS if dag_id.startswith("corridor_ingest_")
-        for task in dags[dag_id].tasks for outlet in task.outlets
-    }
-    assert len(produced) == 5
-    assert _scheduled_on(dags["corridor_transform"]) == produced
+    for dag_id in (*PIPELINE_DAG_IDS, *MONTHLY_DAG_IDS):
+        if not dag_id.startswith(("corridor_poll_", "corridor_ingest_")):
+            continue
+        feed = dag_id.split("_", 2)[2]
+        outlets = {o.uri for t in dags[dag_id].tasks for o in t.outlets}
+        # the feed's partitioned asset (history per month) and the unkeyed raw asset
+        assert outlets == {f"corridor://warehouse/raw/{feed}", "corridor://warehouse/raw"}
+    assert _scheduled_on(dags["corridor_transform"]) == {"corridor://warehouse/raw"}
     marts = {o.uri for t in dags["corridor_transform"].tasks for o in t.outlets}
     assert _scheduled_on(dags["corridor_publish"]) == marts
 
@@ -87,3 +90,19 @@ def test_plugins_folder_scan_skips_the_corridor_package():
     scanned = [Path(p) for p in find_path_from_directory(str(PROJECT_DIR / "plugins"),
                                                          ".airflowignore", "glob")]
     assert not [p for p in scanned if p.suffix == ".py" and "corridor" in p.parts]
+
+
+def test_monthly_ingest_dags_have_one_partition_per_month():
+    """`airflow backfill create` over March..April makes exactly two runs, keyed by month."""
+    from datetime import datetime, timezone
+
+    from airflow.serialization.definitions.dag import SerializedDAG
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag_id in MONTHLY_DAG_IDS:
+        dag = load_dags()[dag_id]
+        serialized = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+        assert isinstance(serialized, SerializedDAG)
+        infos = serialized.iter_dagrun_infos_between(datetime(2024, 3, 1, tzinfo=timezone.utc),
+                                                     datetime(2024, 4, 1, tzinfo=timezone.utc))
+        assert [info.partition_key for info in infos] == ["2024-03", "2024-04"], dag_id

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from corridor.feeds import comtrade
 from corridor.feeds.http import FeedClient
@@ -73,32 +76,97 @@ def test_real_sample_files_are_aggregates_not_counted():
     assert comtrade.is_counted_leaf({**preview, "aggrLevel": 6})
 
 
-def test_fetch_probe_and_split_when_truncated(fake_server):
+def _calls(fake_server, budget: int = 1000) -> tuple[comtrade.Calls, list[int]]:
+    from corridor.feeds.http import make_session
+
+    endpoint = fake_server.endpoint()
+    client = FeedClient("comtrade", endpoint, attempts=1,
+                        session=make_session("comtrade", endpoint, retries=0))
+    taken: list[int] = []
+
+    def take() -> None:
+        if len(taken) >= budget:
+            raise comtrade.QuotaExhausted("budget spent")
+        taken.append(1)
+
+    return comtrade.Calls(client, take), taken
+
+
+def _body(rows: list[dict], count: int | None = None) -> bytes:
+    return json.dumps({"count": len(rows) if count is None else count, "error": "",
+                       "data": rows}, default=str).encode()
+
+
+def test_a_truncated_call_is_split_by_reporter_then_partner(fake_server):
     def data(path, query, headers):
-        if "cmdCode=TOTAL" in query:
-            return (200, {}, json.dumps({"count": 1, "error": "", "data": [
-                {"reporterCode": 156, "cmdCode": "TOTAL"}]}).encode())
-        if "partnerCode=398%2C643" in query or "partnerCode=398,643" in query:
-            return (200, {}, json.dumps({"count": 100000, "error": "", "data": []}).encode())
+        if "reporterCode=156%2C860" in query or "reporterCode=156,860" in query:
+            return (200, {}, _body([], count=5))  # count == cap: truncated
+        reporter = 156 if "reporterCode=156" in query else 860
+        if reporter == 156 and ("partnerCode=398%2C643" in query or "398,643" in query):
+            return (200, {}, _body([], count=5))
         partner = 398 if "partnerCode=398" in query else 643
-        rows = [json.loads(json.dumps(record(partnerCode=partner), default=str))]
-        return (200, {}, json.dumps({"count": 1, "error": "", "data": rows}).encode())
+        return (200, {}, _body([record(reporterCode=reporter, partnerCode=partner)]))
 
     fake_server.routes["/data/v1/get/C/M/HS"] = data
-    client = FeedClient("comtrade", fake_server.endpoint())
-    fetched = comtrade.fetch_reporter_month(client, 156, "2024-01")
-    assert fetched.has_reported and fetched.probe_rows == 1
-    assert sorted(r["partnerCode"] for r in fetched.records) == [398, 643]
+    calls, taken = _calls(fake_server)
+    fetched = comtrade.fetch_batch(calls, "2024-01", [156, 860], record_cap=5)
+    assert sorted(r["partnerCode"] for r in fetched.records[156]) == [398, 643]
+    assert [r["partnerCode"] for r in fetched.records[860]] == [398]
     queries = [r["query"] for r in fake_server.hits("/data/v1/get/C/M/HS")]
-    assert "reporterCode=156" in queries[1] and "motCode=0" in queries[1]
-    assert "customsCode=C00" in queries[1] and "partner2Code=0" in queries[1]
-    assert len(queries) == 4  # probe, truncated, one per partner
+    assert "motCode=0" in queries[0] and "customsCode=C00" in queries[0]
+    assert "partner2Code=0" in queries[0]
+    # both, 156 (truncated), 156 per partner (2), 860
+    assert len(queries) == len(taken) == 5
+    assert [part for part, _, _ in fetched.payloads] == [
+        "data-r156-p398-fM_X", "data-r156-p643-fM_X", "data-r860-p398_643-fM_X"]
 
 
-def test_fetch_not_reported(fake_server):
-    fake_server.routes["/data/v1/get/C/M/HS"] = [
-        (200, {}, (SAMPLES / "bulk_v1_error.json").read_bytes())]
-    client = FeedClient("comtrade", fake_server.endpoint())
-    fetched = comtrade.fetch_reporter_month(client, 860, "2024-01")
-    assert not fetched.has_reported and fetched.records == []
-    assert len(fake_server.requests) == 1  # no data query for a reporter that did not report
+def test_availability_names_the_published_units(fake_server):
+    rows = [{"reporterCode": 156, "period": "202401", "totalRecords": 40,
+             "datasetChecksum": "abc"},
+            {"reporterCode": 860, "period": "202402", "totalRecords": 7,
+             "datasetChecksum": "def"}]
+    fake_server.routes["/data/v1/getDa/C/M/HS"] = [(200, {}, _body(rows))]
+    calls, taken = _calls(fake_server)
+    listing, _, _ = comtrade.availability(calls, [156, 860], ["2024-01", "2024-02"])
+    assert listing == {(156, "2024-01"): comtrade.Published(156, "2024-01", 40, "abc"),
+                       (860, "2024-02"): comtrade.Published(860, "2024-02", 7, "def")}
+    (hit,) = fake_server.hits("/data/v1/getDa/C/M/HS")
+    assert "period=202401%2C202402" in hit["query"] or "period=202401,202402" in hit["query"]
+    assert len(taken) == 1
+
+
+def test_pack_keeps_each_call_under_the_cap():
+    units = [comtrade.Published(r, "2024-01", n, "x")
+             for r, n in ((31, 40), (51, 30), (112, 50), (156, 500), (364, 10))]
+    batches = comtrade.pack(units, 100)
+    assert [[u.reporter_code for u in b] for b in batches] == [[31, 51], [112], [156], [364]]
+    assert comtrade.pack([], 100) == []
+
+
+def test_the_quota_answer_stops_at_once_and_a_short_429_is_retried(fake_server, monkeypatch):
+    monkeypatch.setenv("CORRIDOR_MAX_RETRY_AFTER", "0.2")
+    quota = json.dumps({"statusCode": 429, "message": "Out of call volume quota. Quota will "
+                        "be replenished in 23:59:00."}).encode()
+    rate = json.dumps({"statusCode": 429, "message": "Rate limit is exceeded. Try again in "
+                       "999 seconds."}).encode()
+    fake_server.routes["/data/v1/getDa/C/M/HS"] = [
+        (429, {"Retry-After": "999"}, rate), (200, {}, _body([])), (429, {"Retry-After": "86000"},
+                                                                    quota)]
+    calls, taken = _calls(fake_server)
+    started = time.monotonic()
+    listing, _, _ = comtrade.availability(calls, [156], ["2024-01"])
+    assert listing == {} and len(taken) == 2  # the failed call counted too
+    assert time.monotonic() - started < 5  # Retry-After 999 capped at 0.2 s
+    with pytest.raises(comtrade.QuotaExhausted):
+        comtrade.availability(calls, [156], ["2024-01"])
+    assert len(taken) == 3 and len(fake_server.hits("/data/v1/getDa/C/M/HS")) == 3
+
+
+def test_no_call_is_made_past_the_budget(fake_server):
+    fake_server.routes["/data/v1/getDa/C/M/HS"] = [(200, {}, _body([]))]
+    calls, taken = _calls(fake_server, budget=1)
+    comtrade.availability(calls, [156], ["2024-01"])
+    with pytest.raises(comtrade.QuotaExhausted):
+        comtrade.availability(calls, [156], ["2024-01"])
+    assert len(fake_server.hits("/data/v1/getDa/C/M/HS")) == 1

@@ -216,3 +216,16 @@ def test_publishers_take_turns(tmp_path):
         (tmp_path / ".staging-in-progress").rmdir()
     assert waiting.wait(timeout=300) == 0
     assert latest_release(tmp_path) != first
+
+
+def test_nothing_changed_writes_no_release(tmp_path):
+    """Same observations, inputs and coverage as LATEST: LATEST stays, no folder is added."""
+    first = _publish(tmp_path, FIRST)
+    again = _publish(tmp_path, FIRST)
+    assert again == first
+    assert [p.name for p in (tmp_path / "releases").iterdir()] == [first.name]
+    # a new revision of an input with the same numbers is still a new release
+    revised = write_release(tmp_path, {k: [tuple(r) for r in v] for k, v in FIRST.items()},
+                            inputs=[{**INPUTS[0], "revision": 99}, *INPUTS[1:]],
+                            quality=QUALITY, coverage=COVERAGE)
+    assert revised != first and latest_release(tmp_path) == revised

@@ -8,11 +8,13 @@ the others with the leaves double-counts. The same client works against the real
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
+
+import requests
 
 from corridor.feeds.common import (
     ParseResult,
@@ -22,13 +24,23 @@ from corridor.feeds.common import (
     to_decimal,
     to_int,
 )
-from corridor.feeds.http import FeedClient, IncompleteBody, json_body
+from corridor.feeds.http import (
+    RETRY_STATUSES,
+    FeedClient,
+    FeedHTTPError,
+    IncompleteBody,
+    default_attempts,
+    default_backoff,
+    json_body,
+    max_retry_after,
+)
 
 log = logging.getLogger(__name__)
 
 FEED = "comtrade"
 DATA_PATH = "/data/v1/get/C/M/HS"
-MAX_RECORDS = 100_000  # a call returns at most this many and does not say it cut
+AVAILABILITY_PATH = "/data/v1/getDa/C/M/HS"
+MAX_RECORDS = 100_000  # the free plan's cap: a call returns at most this many, silently
 PARTNERS = (398, 643)
 FLOWS = ("M", "X")
 KEY_FIELDS = ("reporterCode", "period", "flowCode", "partnerCode", "partner2Code", "cmdCode",
@@ -141,78 +153,206 @@ def _row(record: dict[str, Any], reporter_code: int, period_month: str,
 
 
 # ------------------------------------------------------------------------------ fetch
+#
+# What is fetched is decided by the availability call (getDa): one row per published
+# (reporter, month) with its datasetChecksum, the unit's version. A unit whose checksum
+# equals the one loaded is not fetched again; a (reporter, month) absent from the listing
+# has not been reported (spec/feeds.md) and costs no call at all. The changed units of a
+# month are fetched together, several reporters per call, packed under the record cap.
+# Every call counts against the key's daily budget (failed ones too), so this feed's
+# session retries nothing by itself: ``Calls`` counts each attempt before making it.
 
-@dataclass
-class ComtradeFetch:
+@dataclass(frozen=True)
+class Published:
+    """One row of the availability listing: a unit the reporter has published."""
+
     reporter_code: int
     period_month: str
-    has_reported: bool
-    probe_rows: int
-    records: list[dict[str, Any]] = field(default_factory=list)
-    payloads: list[tuple[str, str, bytes]] = field(default_factory=list)  # (part, url, bytes)
+    total_records: int
+    checksum: str
 
     @property
-    def sha256(self) -> str:
-        digest = hashlib.sha256()
-        for part, _url, payload in self.payloads:
-            digest.update(part.encode() + b"\0" + hashlib.sha256(payload).digest())
-        return digest.hexdigest()
+    def unit(self) -> str:
+        return unit_of(self.reporter_code, self.period_month)
+
+
+class QuotaExhausted(Exception):
+    """No Comtrade call may be made now: the API's quota answer, or Corridor's own budget.
+    What was not fetched is fetched by a later run; nothing waits for it."""
 
 
 def _comtrade_json(response) -> dict[str, Any]:
     body = json_body(response)
-    if not isinstance(body, dict) or "data" not in body:
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise IncompleteBody("not a Comtrade data response")
     if body.get("error"):
         raise RuntimeError(f"{FEED}: API error {body['error']!r}")
     return body
 
 
-def _query(client: FeedClient, params: dict[str, str]) -> tuple[dict[str, Any], str, bytes]:
-    response = client.get(DATA_PATH, params=params, validate=_comtrade_json)
-    return response.parsed, response.url, response.content
+def is_quota_answer(error: FeedHTTPError) -> bool:
+    """The daily quota 429 ("Out of call volume quota"), not the short rate limit."""
+    return error.status == 429 and "call volume quota" in (error.body or "").lower()
 
 
-def fetch_reporter_month(client: FeedClient, reporter_code: int, period_month: str
-                         ) -> ComtradeFetch:
-    """The probe, then (if j reported t) the data query, split while truncated."""
-    period = comtrade_period(period_month)
-    base = {"reporterCode": str(reporter_code), "period": period}
-    probe, url, payload = _query(client, {**base, "partnerCode": "0", "cmdCode": "TOTAL"})
-    probe_rows = len(probe.get("data") or [])
-    has_reported = int(probe.get("count") or 0) > 0 or probe_rows > 0
-    fetch = ComtradeFetch(reporter_code, period_month, has_reported, probe_rows,
-                          payloads=[("probe", url, payload)])
-    if not has_reported:
-        return fetch
-    data_params = {**base, "motCode": "0", "customsCode": "C00", "partner2Code": "0"}
-    # Split order when a call hits the 100 000-record cap: per partner, then per flow.
-    _fetch_split(client, fetch, data_params, list(PARTNERS), list(FLOWS))
+class Calls:
+    """Every Comtrade call goes through here.
+
+    ``take_call()`` is called before each HTTP request (retries included) and raises
+    :class:`QuotaExhausted` when the day's budget is spent. Transient answers (the short
+    ``429``, 5xx, a dropped or cut body) are retried with waits capped at
+    :func:`corridor.feeds.http.max_retry_after`; the quota answer raises at once.
+    """
+
+    def __init__(self, client: FeedClient, take_call: Callable[[], None], *,
+                 attempts: int | None = None, backoff: float | None = None,
+                 on_quota: Callable[[float | None], None] | None = None) -> None:
+        self.client = client
+        self.take_call = take_call
+        self.attempts = max(attempts or default_attempts(), 1)
+        self.backoff = default_backoff() if backoff is None else backoff
+        self.on_quota = on_quota
+        self.made = 0
+
+    def get(self, path: str, params: dict[str, str]) -> tuple[dict[str, Any], str, bytes]:
+        for attempt in range(1, self.attempts + 1):
+            self.take_call()
+            self.made += 1
+            try:
+                response = self.client.get(path, params=params, validate=_comtrade_json)
+                return response.parsed, response.url, response.content
+            except FeedHTTPError as exc:
+                if is_quota_answer(exc):
+                    retry_after = _seconds(exc.headers.get("Retry-After"))
+                    if self.on_quota is not None:
+                        self.on_quota(retry_after)
+                    raise QuotaExhausted(f"{FEED}: the API's call quota is spent "
+                                         f"(Retry-After {retry_after} s)") from exc
+                if exc.status not in RETRY_STATUSES or attempt == self.attempts:
+                    raise
+                wait = _seconds(exc.headers.get("Retry-After"))
+                error: Exception = exc
+            except (requests.ConnectionError, requests.Timeout, IncompleteBody) as exc:
+                if attempt == self.attempts:
+                    raise
+                wait, error = None, exc
+            if wait is None or wait < 0:
+                wait = self.backoff * 2 ** (attempt - 1)
+            wait = min(wait, max_retry_after())
+            log.warning("%s: GET %s failed (%s), retry %d in %.1f s", FEED, path,
+                        type(error).__name__, attempt, wait)
+            time.sleep(wait)
+        raise AssertionError("unreachable")
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def availability(calls: Calls, reporters: Iterable[int], periods: Iterable[str]
+                 ) -> tuple[dict[tuple[int, str], Published], str, bytes]:
+    """The units the reporters have published for the months: one getDa call.
+
+    Returns the listing by (reporter, month) and the call's URL and bytes (to land).
+    """
+    wanted = {comtrade_period(p): p for p in periods}
+    params = {"reporterCode": ",".join(str(r) for r in sorted(set(reporters))),
+              "period": ",".join(sorted(wanted))}
+    body, url, payload = calls.get(AVAILABILITY_PATH, params)
+    listing: dict[tuple[int, str], Published] = {}
+    for position, row in enumerate(body["data"], start=1):
+        try:
+            reporter, period = int(row["reporterCode"]), str(row["period"])
+            published = Published(reporter, wanted.get(period, period), int(row["totalRecords"]),
+                                  str(row["datasetChecksum"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RuntimeError(f"{FEED}: availability row {position} is malformed "
+                               f"({type(exc).__name__}: {exc}): {row!r:.200}") from exc
+        if period in wanted:
+            listing[(reporter, published.period_month)] = published
+    return listing, url, payload
+
+
+def pack(units: Sequence[Published], record_cap: int,
+         estimate: Callable[[Published], int] | None = None) -> list[list[Published]]:
+    """Units of one month in calls of several reporters, each call's records (estimated)
+    under the cap. ``estimate``: a unit's expected records (default: its totalRecords, an
+    upper bound of what the filtered data query returns)."""
+    estimate = estimate or (lambda unit: unit.total_records)
+    batches: list[list[Published]] = []
+    size = 0
+    for unit in sorted(units, key=lambda u: u.reporter_code):
+        records = max(min(estimate(unit), record_cap), 1)
+        if batches and size + records < record_cap:
+            batches[-1].append(unit)
+            size += records
+        else:
+            batches.append([unit])
+            size = records
+    return batches
+
+
+@dataclass
+class BatchFetch:
+    """The data calls of one batch: each reporter's records, and every payload to land."""
+
+    period_month: str
+    records: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    payloads: list[tuple[str, str, bytes]] = field(default_factory=list)  # (part, url, bytes)
+
+
+def fetch_batch(calls: Calls, period_month: str, reporters: Sequence[int], *,
+                record_cap: int = MAX_RECORDS) -> BatchFetch:
+    """The data of several reporters for one month, split while a call is truncated
+    (``count`` = cap): by reporter, then per partner, then per flow."""
+    fetch = BatchFetch(period_month, {reporter: [] for reporter in reporters})
+    base = {"period": comtrade_period(period_month), "motCode": "0", "customsCode": "C00",
+            "partner2Code": "0"}
+    _fetch_split(calls, fetch, base, list(reporters), list(PARTNERS), list(FLOWS), record_cap)
     return fetch
 
 
-def _fetch_split(client: FeedClient, fetch: ComtradeFetch, base: dict[str, str],
-                 partners: list[int], flows: list[str]) -> None:
-    params = {**base, "partnerCode": ",".join(map(str, partners)),
-              "flowCode": ",".join(flows)}
-    body, url, payload = _query(client, params)
-    count = int(body.get("count") or 0)
-    if count < MAX_RECORDS and len(body.get("data") or []) < MAX_RECORDS:
-        part = f"data-{'_'.join(map(str, partners))}-{'_'.join(flows)}"
+def _fetch_split(calls: Calls, fetch: BatchFetch, base: dict[str, str], reporters: list[int],
+                 partners: list[int], flows: list[str], record_cap: int) -> None:
+    params = {**base, "reporterCode": ",".join(map(str, reporters)),
+              "partnerCode": ",".join(map(str, partners)), "flowCode": ",".join(flows)}
+    body, url, payload = calls.get(DATA_PATH, params)
+    data = body["data"]
+    if int(body.get("count") or 0) < record_cap and len(data) < record_cap:
+        part = (f"data-r{'_'.join(map(str, reporters))}-p{'_'.join(map(str, partners))}"
+                f"-f{'_'.join(flows)}")
         fetch.payloads.append((part, url, payload))
-        fetch.records.extend(body.get("data") or [])
+        for record in data:
+            fetch.records[reporter_of(record, reporters)].append(record)
         return
-    log.info("%s %s:%s: %d records for partners %s flows %s: truncated, splitting", FEED,
-             fetch.reporter_code, fetch.period_month, count, partners, flows)
-    if len(partners) > 1:
+    log.info("%s %s: %d records for reporters %s partners %s flows %s: truncated, "
+             "splitting", FEED, fetch.period_month, len(data), reporters, partners, flows)
+    if len(reporters) > 1:
+        half = len(reporters) // 2
+        for group in (reporters[:half], reporters[half:]):
+            _fetch_split(calls, fetch, base, group, partners, flows, record_cap)
+    elif len(partners) > 1:
         for partner in partners:
-            _fetch_split(client, fetch, base, [partner], flows)
+            _fetch_split(calls, fetch, base, reporters, [partner], flows, record_cap)
     elif len(flows) > 1:
         for flow in flows:
-            _fetch_split(client, fetch, base, partners, [flow])
+            _fetch_split(calls, fetch, base, reporters, partners, [flow], record_cap)
     else:
         # One reporter, month, partner and flow with mot/customs/partner2 totals holds at
         # most a few thousand HS6 lines: a full page here means the source misbehaves.
         # (A per-chapter cmdCode split would return chapter aggregates, not leaves.)
-        raise RuntimeError(f"{FEED} {fetch.reporter_code}:{fetch.period_month}: still "
-                           f"{count} records for partner {partners[0]}, flow {flows[0]}")
+        raise RuntimeError(f"{FEED} {reporters[0]}:{fetch.period_month}: still "
+                           f"{len(data)} records for partner {partners[0]}, flow {flows[0]}")
+
+
+def reporter_of(record: Any, reporters: list[int]) -> int:
+    """The unit a record of a several-reporter answer belongs to. A record naming no
+    reporter of the call goes to the call's first one, whose parse rejects it."""
+    try:
+        reporter = int(record["reporterCode"])
+    except (KeyError, TypeError, ValueError):
+        return reporters[0]
+    return reporter if reporter in reporters else reporters[0]

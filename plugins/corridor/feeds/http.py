@@ -10,7 +10,8 @@ Two layers of retry, each for what it sees best:
 
 Back-off is small and configurable (``CORRIDOR_HTTP_BACKOFF`` seconds,
 ``CORRIDOR_HTTP_RETRIES`` attempts, ``CORRIDOR_HTTP_TIMEOUT`` read timeout) so tests run
-fast. Credentials live in session headers/auth only: nothing here logs them, and
+fast. No ``Retry-After`` is waited on for longer than ``CORRIDOR_MAX_RETRY_AFTER``
+seconds (default 60): a publisher asking for hours is asked again by a later run. Credentials live in session headers/auth only: nothing here logs them, and
 logged URLs never carry them.
 """
 
@@ -58,6 +59,19 @@ def default_timeout() -> tuple[float, float]:
     return (10.0, _env_float("CORRIDOR_HTTP_TIMEOUT", 120.0))
 
 
+def max_retry_after() -> float:
+    """The longest wait on a ``Retry-After`` anywhere (``CORRIDOR_MAX_RETRY_AFTER``)."""
+    return _env_float("CORRIDOR_MAX_RETRY_AFTER", 60.0)
+
+
+class CappedRetry(Retry):
+    """urllib3 ``Retry`` whose ``Retry-After`` waits are capped at :func:`max_retry_after`."""
+
+    def get_retry_after(self, response) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, max_retry_after())
+
+
 class IncompleteBody(Exception):
     """The body read is not the whole body (short read, bad checksum, unparsable)."""
 
@@ -65,11 +79,14 @@ class IncompleteBody(Exception):
 class FeedHTTPError(Exception):
     """A status the caller did not expect (after urllib3's own retries)."""
 
-    def __init__(self, feed: str, url: str, status: int, body: str) -> None:
+    def __init__(self, feed: str, url: str, status: int, body: str,
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(f"{feed}: GET {url} answered {status}: {body[:200]}")
         self.feed = feed
         self.url = url
         self.status = status
+        self.body = body
+        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
@@ -99,10 +116,14 @@ def _apply_auth(feed: str, session: requests.Session, endpoint: Endpoint) -> Non
 
 def make_session(feed: str, endpoint: Endpoint, *, retries: int | None = None,
                  backoff_factor: float | None = None) -> requests.Session:
-    """A ``requests.Session`` for one feed: its auth, urllib3 status retries, a user agent."""
+    """A ``requests.Session`` for one feed: its auth, urllib3 status retries, a user agent.
+
+    ``retries=0``: urllib3 retries nothing and every status comes back to the caller
+    (the Comtrade client counts each call against its budget itself).
+    """
     backoff = default_backoff() if backoff_factor is None else backoff_factor
     total = default_attempts() if retries is None else retries
-    retry = Retry(
+    retry = Retry(total=0, raise_on_status=False) if total == 0 else CappedRetry(
         total=total,
         connect=total,
         read=0,  # read errors are tenacity's: it re-reads the whole body
@@ -164,7 +185,8 @@ class FeedClient:
             shown = response.url  # credentials are never in the URL
             if response.status_code not in ok_statuses:
                 raise FeedHTTPError(self.feed, shown, response.status_code,
-                                    response.text if response.content else "")
+                                    response.text if response.content else "",
+                                    response.headers)
             parsed = None
             if response.status_code == 200:
                 check_complete(response)

@@ -141,10 +141,13 @@ class KzFetch:
         return digest.hexdigest()
 
 
-def period_entry(client: FeedClient, period_month: str) -> dict[str, Any] | None:
+def list_periods(client: FeedClient) -> list[dict[str, Any]]:
     response = client.get(PERIODS_PATH, validate=json_body)
-    return next((p for p in response.parsed.get("periods") or []
-                 if p.get("period") == period_month), None)
+    return list(response.parsed.get("periods") or [])
+
+
+def period_entry(client: FeedClient, period_month: str) -> dict[str, Any] | None:
+    return next((p for p in list_periods(client) if p.get("period") == period_month), None)
 
 
 def fetch_period(client: FeedClient, period_month: str, *, max_restarts: int = 3,

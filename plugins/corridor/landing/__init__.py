@@ -14,6 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 MANIFEST = "manifest.jsonl"
+#: Per feed, one line per unit fetch that completed: which landed files make the unit.
+COMPLETED = "completed.jsonl"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,21 @@ class LandingStore:
         }
         self._append_manifest(self.root / _safe(feed) / MANIFEST, record)
         return LandedFile(path=path, sha256=sha256, bytes=len(payload))
+
+    def complete(self, feed: str, unit: str, files: list[LandedFile], **extra: object) -> None:
+        """Record that a fetch of ``unit`` completed and which landed files it is made of
+        (a Comtrade call may hold several units; replay reads this, not file names)."""
+        record = {"feed": feed, "unit": unit, "completed_at": datetime.now(UTC).isoformat(),
+                  "files": [{"path": str(f.path), "sha256": f.sha256} for f in files], **extra}
+        directory = self.root / _safe(feed)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._append_manifest(directory / COMPLETED, record)
+
+    def completed(self, feed: str) -> list[dict]:
+        path = self.root / _safe(feed) / COMPLETED
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
 
     @staticmethod
     def _append_manifest(manifest: Path, record: dict) -> None:

@@ -20,10 +20,9 @@
      409 restart, a failure while paging) are ignored. Revision comes from the first
      page, status from the last page (as ``kz_customs.fetch_period`` does); then the
      ``decide`` rule picks the newest complete revision.
-   * ``comtrade`` — a ``probe`` starts a fetch of a (reporter, month), ``data-…``
-     parts follow. A fetch is complete when the probe says "not reported" and no
-     data part follows, or when the data parts cover partners × flows exactly once.
-     Each complete fetch replaces the unit: the last one wins.
+   * ``comtrade`` — the live ingest writes one ``completed.jsonl`` line per unit it
+     loaded, naming the landed data calls (each may hold several reporters) and the
+     listing's checksum; a unit not reported has none. The last completion wins.
    * ``ports`` — every complete run (``p00001``… until a page without
      ``next_page_token``) of each port is replayed in fetch order through
      ``raw.load_port_calls``: the highest version of each call wins and the
@@ -340,59 +339,39 @@ def _plan_kz(entries: list[Landed], report: FeedReport) -> list[Candidate]:
     return winners
 
 
-def _comtrade_sha256(parts: Iterable[tuple[str, str]]) -> str:
-    """As ``comtrade.ComtradeFetch.sha256``: over (part, sha256 of the payload)."""
-    digest = hashlib.sha256()
-    for part, sha in parts:
-        digest.update(part.encode() + b"\0" + bytes.fromhex(sha))
-    return digest.hexdigest()
-
-
-def _comtrade_cover(part: str) -> set[tuple[int, str]] | None:
-    """``data-398_643-M_X`` → {(398,'M'), (398,'X'), (643,'M'), (643,'X')}."""
-    match = re.fullmatch(r"data-(?P<partners>\d+(?:_\d+)*)-(?P<flows>[A-Z]+(?:_[A-Z]+)*)", part)
-    if not match:
-        return None
-    return {(int(p), f) for p in match["partners"].split("_") for f in match["flows"].split("_")}
-
-
 def _plan_comtrade(entries: list[Landed], report: FeedReport) -> list[Candidate]:
-    everything = {(p, f) for p in comtrade.PARTNERS for f in comtrade.FLOWS}
-    winners = []
-    for unit, landed in _by_unit(entries).items():
-        fetches: list[list[Landed]] = []
-        for entry in landed:
-            if entry.part == "probe":
-                fetches.append([entry])
-            elif fetches and (entry.part or "").startswith("data"):
-                fetches[-1].append(entry)
-            else:
-                log.warning("%s: a %r part without its probe: ignored", entry.path, entry.part)
-                report.incomplete += 1
-        candidates = []
-        for fetch in fetches:
-            probe = fetch[0].json()
-            probe_rows = len(probe.get("data") or [])
-            has_reported = int(probe.get("count") or 0) > 0 or probe_rows > 0
-            covered: list[tuple[int, str]] = []
-            for entry in fetch[1:]:
-                covered.extend(_comtrade_cover(entry.part or "") or {(-1, "?")})
-            complete = (not covered) if not has_reported else (
-                len(covered) == len(set(covered)) and set(covered) == everything)
-            if not complete:
-                log.warning("comtrade %s: fetch landed at %s is incomplete: ignored", unit,
-                            fetch[0].record.get("fetched_at"))
-                report.incomplete += 1
-                continue
-            sha = _comtrade_sha256((e.part or "", e.sha256) for e in fetch)
-            candidates.append(Candidate(unit, None, str(fetch[0].record.get("status") or "final"),
-                                        sha, fetch, {"has_reported": has_reported,
-                                                     "probe_rows": probe_rows}))
-        winner, superseded = pick_latest(candidates)
-        report.superseded += superseded
-        if winner:
-            winners.append(winner)
-    return winners
+    """The live ingest records each completed unit (``completed.jsonl``) with the landed
+    calls it was made of; the last completion of a unit wins, as a fetch replaces it."""
+    if not entries:
+        return []
+    by_name = {entry.path.name: entry for entry in entries}
+    root = entries[0].path.parents[2]
+    winners: dict[str, Candidate] = {}
+    completions = LandingStore(root).completed(comtrade.FEED)
+    for record in completions:
+        files = [by_name.get(Path(f["path"]).name) for f in record["files"]]
+        if any(f is None for f in files):
+            log.warning("comtrade %s: a completion names a file not in the manifest: ignored",
+                        record["unit"])
+            report.incomplete += 1
+            continue
+        winners[record["unit"]] = Candidate(
+            record["unit"], None, "final", record.get("checksum"), files,
+            {"has_reported": bool(record["has_reported"]),
+             "probe_rows": int(record.get("total_records") or 0)})
+    report.superseded += len(completions) - report.incomplete - len(winners)
+    return list(winners.values())
+
+
+_CALL_REPORTERS = re.compile(r"^data-r(?P<reporters>\d+(?:_\d+)*)-")
+
+
+def _call_records(entry: Landed, reporter: int) -> list[dict[str, Any]]:
+    """The records of a landed data call that belong to ``reporter``'s unit."""
+    match = _CALL_REPORTERS.match(entry.part or "")
+    reporters = [int(r) for r in match["reporters"].split("_")] if match else [reporter]
+    return [record for record in entry.json().get("data") or []
+            if comtrade.reporter_of(record, reporters) == reporter]
 
 
 def _plan_ports(entries: list[Landed], report: FeedReport) -> dict[str, list[list[Landed]]]:
@@ -487,9 +466,7 @@ def _load_comtrade(conn: psycopg.Connection, winners: list[Candidate],
     for c in sorted(winners, key=lambda c: c.unit):
         reporter_text, _, period_month = c.unit.partition(":")
         reporter = int(reporter_text)
-        records: list[dict[str, Any]] = []
-        for entry in c.entries[1:]:
-            records.extend(entry.json().get("data") or [])
+        records = [record for entry in c.entries for record in _call_records(entry, reporter)]
         parsed = comtrade.parse_data(records, reporter, period_month)
         reporting = [{"reporter_code": reporter, "period_month": period_month,
                       "has_reported": c.extra["has_reported"],

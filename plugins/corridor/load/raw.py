@@ -27,6 +27,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from corridor.feeds import ru_customs, ru_keys
+from corridor.feeds.comtrade import QuotaExhausted
 from corridor.feeds.common import Rejection, make_rejection
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,50 @@ class LoadOutcome:
 
 def _lock_unit(conn: psycopg.Connection, feed: str, unit: str) -> None:
     conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{feed}:{unit}",))
+
+
+def take_comtrade_call(conn: psycopg.Connection, daily_budget: int) -> int:
+    """Count one Comtrade call against today's (UTC) budget before it is made; return the
+    day's count. Raise QuotaExhausted when the budget is spent or the API's quota answer
+    has not been replenished yet (the call is then not counted and not made)."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtextextended('corridor:comtrade_calls', 0))")
+        until = conn.execute("select max(quota_until) from raw.comtrade_calls "
+                             "where quota_until > now()").fetchone()[0]
+        if until is not None:
+            raise QuotaExhausted(f"comtrade: the API's call quota is spent until {until}")
+        calls = conn.execute(
+            "insert into raw.comtrade_calls as c (call_day, calls) "
+            "values ((now() at time zone 'utc')::date, 1) "
+            "on conflict (call_day) do update set calls = c.calls + 1 returning calls"
+        ).fetchone()[0]
+        if calls > daily_budget:
+            raise QuotaExhausted(f"comtrade: today's budget of {daily_budget} calls is spent")
+    return calls
+
+
+def note_comtrade_quota(conn: psycopg.Connection, retry_after_s: float | None) -> None:
+    """The API answered "Out of call volume quota": no call before ``Retry-After`` (one
+    hour when it gave none)."""
+    seconds = retry_after_s if retry_after_s and retry_after_s > 0 else 3600
+    conn.execute(
+        "insert into raw.comtrade_calls as c (call_day, calls, quota_until) "
+        "values ((now() at time zone 'utc')::date, 0, now() + make_interval(secs => %s)) "
+        "on conflict (call_day) do update set quota_until = excluded.quota_until",
+        (seconds,))
+
+
+def comtrade_calls_today(conn: psycopg.Connection) -> int:
+    row = conn.execute("select calls from raw.comtrade_calls "
+                       "where call_day = (now() at time zone 'utc')::date").fetchone()
+    return row[0] if row else 0
+
+
+def loaded_units(conn: psycopg.Connection, feed: str) -> dict[str, dict[str, Any]]:
+    """Every ``raw.loaded_units`` row of a feed, by unit."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("select * from raw.loaded_units where feed = %s", (feed,))
+        return {row["unit"]: row for row in cur.fetchall()}
 
 
 def loaded_unit(conn: psycopg.Connection, feed: str, unit: str) -> dict[str, Any] | None:

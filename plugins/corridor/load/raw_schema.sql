@@ -93,13 +93,21 @@ create table if not exists raw.comtrade_rows (
 );
 create index if not exists comtrade_rows_unit on raw.comtrade_rows (reporter_code, period_month);
 
--- Did reporter j report month t at all? (partnerCode=0&cmdCode=TOTAL probe)
+-- Did reporter j report month t at all? (its (j, t) row in the availability listing)
 create table if not exists raw.comtrade_reporting (
     reporter_code  integer not null,
     period_month   text    not null,
     has_reported   boolean not null,
-    probe_rows     integer not null,
+    probe_rows     integer not null,  -- the listing's totalRecords (0: not reported)
     primary key (reporter_code, period_month)
+);
+
+-- The Comtrade key's calls per UTC day (every call counts, failed ones too) against the
+-- daily budget, and the time the API's quota answer said it is replenished.
+create table if not exists raw.comtrade_calls (
+    call_day     date        primary key,
+    calls        integer     not null,
+    quota_until  timestamptz
 );
 
 -- 4. ports: one row per call, highest version seen (unit = call_id).

@@ -108,6 +108,16 @@ def _remove_leftovers(published: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def _same_as(release: Path, observations: dict[str, list[tuple[str, ...]]],
+             inputs: list[dict], coverage: dict[str, str]) -> bool:
+    """Would a new release say what ``release`` says? Then none is written: a release is a
+    statement that something changed, and consumers key caches and ``asOf`` on its id."""
+    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    return (manifest.get("inputs") == inputs and manifest.get("coverage") == coverage
+            and all(read_csv(release / f"{d.name}.csv") == observations[d.name]
+                    for d in DATASETS))
+
+
 def _file_entry(path: Path, rows: int | None = None) -> dict:
     entry = {"name": path.name, "sha256": sha256_file(path)}
     if rows is not None:
@@ -138,6 +148,10 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
     from corridor.publish.sdmx import write_sdmx_csv, write_structure
 
     previous = latest_release(published)
+    if previous is not None and _same_as(previous, observations, inputs, coverage):
+        log.info("nothing changed since release %s (observations, inputs, coverage): "
+                 "no new release", previous.name)
+        return previous
     created = datetime.now(timezone.utc)
     release_id = new_release_id(created)
     staging = published / f".staging-{release_id}"
