@@ -92,12 +92,16 @@ def run() -> None:
 
 
 @app.command()
-def simulator(host: str = "127.0.0.1", port: int = 8765) -> None:
+def simulator(host: str = "127.0.0.1", port: int = 8765,
+              port_file: Path | None = typer.Option(
+                  None, help="write the bound base URL here once listening (atomically; "
+                             "removed on exit); --port 0 picks a free port")) -> None:
     """Serve the five feed contracts in the foreground (prints the connection URIs)."""
     import signal
     import threading
 
     from corridor.simulator import SimConfig, connection_uris, start_simulator
+    from corridor.simulator.server import write_port_file
 
     settings = get_settings()
     config = SimConfig(seed=settings.sim_seed, scale=settings.sim_scale,
@@ -109,10 +113,15 @@ def simulator(host: str = "127.0.0.1", port: int = 8765) -> None:
         typer.echo(f"simulator serving at {handle.base_url}")
         for name, uri in connection_uris(handle.base_url).items():
             typer.echo(f"export {name}='{uri}'")
+        if port_file is not None:
+            write_port_file(port_file, handle.base_url)
         try:
             stop.wait()
         except KeyboardInterrupt:
             pass
+        finally:
+            if port_file is not None:
+                port_file.unlink(missing_ok=True)
 
 
 @app.command()

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
+import os
 import random
 import re
 import threading
 from collections import defaultdict
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -44,12 +47,33 @@ DELIVERY_FAULTS = ("transient", "http_errors", "drop_connection", "truncated_bod
 MAX_CONSECUTIVE_FAILURES = 2
 _ROUTES = (("/ru-customs/", "ru_customs"), ("/kz-customs/", "kz_customs"),
            ("/data/v1/", "comtrade"), ("/ports/", "ports"), ("/rail/", "rail"))
+#: The simulator's own control surface (no feed contract, no auth, no faults, loopback only).
+CONTROL_PREFIX = "/_sim/"
+#: Default ``Retry-After`` (seconds) of the comtrade_quota fault's 429.
+COMTRADE_QUOTA_RETRY_AFTER = 14400
+#: The short 429 of comtrade (a transient fault) and the call-budget one.
+COMTRADE_RATE_LIMIT_MESSAGE = "Rate limit is exceeded. Try again in 1 seconds."
+COMTRADE_QUOTA_MESSAGE = "Out of call volume quota. Quota will be replenished in {}."
+_COMTRADE_DATA = "/data/v1/get/C/M/HS"
+_COMTRADE_AVAILABILITY = "/data/v1/getDa/C/M/HS"
 
 
 def connection_uris(base_url: str) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` name -> connection URI of every feed served at ``base_url``."""
     return {connection_env_name(FEED_CONN_IDS[feed]): http_connection_uri(base_url, *credentials)
             for feed, credentials in SIM_CREDENTIALS.items()}
+
+
+def write_port_file(path: str | os.PathLike[str], base_url: str) -> None:
+    """Write ``base_url`` to ``path`` atomically (a temporary file renamed over it)."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(base_url + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def _hms(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _encode_token(payload: dict[str, Any]) -> str:
@@ -76,6 +100,34 @@ class _Server(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._requests = 0
         self._streaks: dict[str, int] = defaultdict(int)
+        self._log: list[dict[str, Any]] = []
+        quota = world.faults.get("comtrade_quota") or {}
+        self._quota_calls: int | None = (int(quota["calls"]) if quota.get("calls") is not None
+                                         else None)
+        self._quota_retry_after = int(quota.get("retry_after") or COMTRADE_QUOTA_RETRY_AFTER)
+        self._quota_used = 0
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """Append one answered request to the log, numbering it (seq from 1)."""
+        with self._lock:
+            self._log.append({"seq": len(self._log) + 1, **entry})
+
+    def requests_since(self, since: int = 0) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(entry) for entry in self._log[max(0, since):]]
+
+    def comtrade_call(self) -> bool:
+        """Count one comtrade call against the key's budget; False when past it."""
+        with self._lock:
+            self._quota_used += 1
+            return self._quota_calls is None or self._quota_used <= self._quota_calls
+
+    def replenish_comtrade_quota(self, calls: int | None = None) -> dict[str, Any]:
+        with self._lock:
+            if calls is not None:
+                self._quota_calls = calls
+            self._quota_used = 0
+            return {"calls": self._quota_calls, "used": 0}
 
     def next_request_number(self) -> int:
         with self._lock:
@@ -142,6 +194,18 @@ class _Handler(BaseHTTPRequestHandler):
     def world(self) -> World:
         return self.server.world
 
+    _status: int | None = None
+    _body_bytes: int = 0
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._status = code
+        super().send_response(code, message)
+
+    def _write(self, data: bytes) -> None:
+        """Write body bytes (counted for the request log)."""
+        self.wfile.write(data)
+        self._body_bytes += len(data)
+
     def _send(self, status: int, body: bytes = b"", content_type: str = "application/json",
               headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -154,11 +218,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self._fault_kind == "truncated_body" and status == 200 and len(body) > 1:
             # Full Content-Length announced, half the body sent, then the socket closes.
-            self.wfile.write(body[:len(body) // 2])
+            self._write(body[:len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
             return
-        self.wfile.write(body)
+        self._write(body)
 
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, dumps(payload).encode("utf-8"), "application/json; charset=utf-8",
@@ -202,8 +266,10 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         self._fault_kind, self._fault_detail = drawn
         if self._fault_kind == "transient":
-            self._send(int(self._fault_detail), dumps({"error": "try again"}).encode(),
-                       headers={"Retry-After": "0"})
+            status = int(self._fault_detail)
+            body = ({"statusCode": 429, "message": COMTRADE_RATE_LIMIT_MESSAGE}
+                    if status == 429 and feed == "comtrade" else {"error": "try again"})
+            self._send(status, dumps(body).encode(), headers={"Retry-After": "0"})
             return True
         if self._fault_kind == "http_errors":
             self._send(int(self._fault_detail), dumps({"error": "server error"}).encode())
@@ -217,13 +283,49 @@ class _Handler(BaseHTTPRequestHandler):
     # ----- routing
 
     def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
-        self.do_GET()
+        self._serve()
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        self._serve()
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        self._serve()
+
+    def _serve(self) -> None:
+        """Answer one request and record it in the request log, whatever happens."""
+        self._status, self._body_bytes = None, 0
+        self._fault_kind, self._fault_detail = None, ""
         parts = urlsplit(self.path)
-        path = parts.path
-        params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        feed = next((name for prefix, name in _ROUTES if path.startswith(prefix)), None)
+        if parts.path.startswith(CONTROL_PREFIX):
+            feed = "control"
+        else:
+            feed = next((name for prefix, name in _ROUTES if parts.path.startswith(prefix)),
+                        None)
+        try:
+            if feed == "control":
+                self._control(parts.path, parts.query)
+            elif self.command == "POST":
+                self._read_body()
+                self._error(405, "method not allowed")
+            else:
+                self._get(feed, parts.path, parts.query)
+        finally:
+            self.server.record({"feed": feed, "method": self.command, "path": parts.path,
+                                "query": parts.query, "status": self._status,
+                                "bytes": self._body_bytes, "fault": self._fault_kind})
+
+    def _read_body(self) -> bytes:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _get(self, feed: str | None, path: str, query: str) -> None:
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        if feed == "comtrade" and self._authorized(feed) and not self.server.comtrade_call():
+            self._comtrade_quota_exceeded()
+            return
         if self._delivery_fault(feed):
             return
         handlers = {"ru_customs": self._ru, "kz_customs": self._kz,
@@ -238,6 +340,74 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"status": "ok", "feeds": list(SIM_CREDENTIALS)})
             return
         self._error(404, "not found")
+
+    # ----- control surface (/_sim/)
+
+    def _control(self, path: str, query: str) -> None:
+        body = self._read_body() if self.command == "POST" else b""
+        host = self.client_address[0] if self.client_address else ""
+        try:
+            loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            self._error(403, "the /_sim/ control surface answers loopback clients only")
+            return
+        routes = {"/_sim/requests": ("GET", self._control_requests),
+                  "/_sim/revise": ("POST", self._control_revise),
+                  "/_sim/comtrade-quota": ("POST", self._control_quota)}
+        if path not in routes:
+            self._error(404, "not found")
+            return
+        method, handler = routes[path]
+        if self.command != method and not (method == "GET" and self.command == "HEAD"):
+            self._json(405, {"error": f"use {method}"}, headers={"Allow": method})
+            return
+        handler(query, body)
+
+    def _json_body(self, body: bytes) -> dict[str, Any] | None:
+        if not body.strip():
+            return {}
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return None
+        return payload if isinstance(payload, dict) else None
+
+    def _control_requests(self, query: str, body: bytes) -> None:
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        try:
+            since = int(params.get("since") or 0)
+        except ValueError:
+            self._error(400, "since must be an integer")
+            return
+        self._json(200, self.server.requests_since(since))
+
+    def _control_revise(self, query: str, body: bytes) -> None:
+        payload = self._json_body(body)
+        if payload is None or not isinstance(payload.get("feed"), str) \
+                or not isinstance(payload.get("unit"), str):
+            self._error(400, 'body must be JSON {"feed": ..., "unit": ...}')
+            return
+        try:
+            state = self.world.revise(payload["feed"], payload["unit"])
+        except ValueError as error:
+            self._error(400, str(error))
+            return
+        except KeyError as error:
+            self._error(404, str(error.args[0] if error.args else error))
+            return
+        self._json(200, state)
+
+    def _control_quota(self, query: str, body: bytes) -> None:
+        payload = self._json_body(body)
+        calls = None if payload is None else payload.get("calls")
+        if payload is None or not (calls is None or (isinstance(calls, int)
+                                                     and not isinstance(calls, bool)
+                                                     and calls >= 0)):
+            self._error(400, 'body must be empty or JSON {"calls": <int >= 0>}')
+            return
+        self._json(200, self.server.replenish_comtrade_quota(calls))
 
     # ----- ru_customs
 
@@ -277,7 +447,7 @@ class _Handler(BaseHTTPRequestHandler):
             if budget is not None:
                 chunk = chunk[:budget]
                 budget -= len(chunk)
-            self.wfile.write(chunk)
+            self._write(chunk)
             if budget == 0:
                 self.close_connection = True
                 return
@@ -330,8 +500,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ----- comtrade
 
+    def _comtrade_quota_exceeded(self) -> None:
+        wait = self.server._quota_retry_after
+        self._json(429, {"statusCode": 429, "message": COMTRADE_QUOTA_MESSAGE.format(_hms(wait))},
+                   headers={"Retry-After": str(wait)})
+
     def _comtrade(self, path: str, params: dict[str, str]) -> None:
-        if path.rstrip("/") != "/data/v1/get/C/M/HS":
+        if path.rstrip("/") == _COMTRADE_AVAILABILITY:
+            self._comtrade_availability(params)
+            return
+        if path.rstrip("/") != _COMTRADE_DATA:
             self._error(404, "not found")
             return
         if not params.get("reporterCode") or not params.get("period"):
@@ -346,6 +524,24 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(200, json.dumps({"elapsedTime": "0.05 secs", "count": len(rows),
                                     "data": rows, "error": ""}, ensure_ascii=False).encode())
+
+    def _comtrade_availability(self, params: dict[str, str]) -> None:
+        def parts(name: str) -> list[str] | None:
+            raw = params.get(name)
+            if raw in (None, "", "all"):
+                return None
+            return [part.strip() for part in raw.split(",") if part.strip()]
+
+        try:
+            reporters = parts("reporterCode")
+            codes = None if reporters is None else [int(code) for code in reporters]
+        except ValueError:
+            self._json(400, {"elapsedTime": "0.01 secs", "count": 0, "data": [],
+                             "error": "invalid parameter"})
+            return
+        rows = self.world.comtrade_availability(codes, parts("period"))
+        self._send(200, json.dumps({"elapsedTime": "0.02 secs", "count": len(rows),
+                                    "error": "", "data": rows}, ensure_ascii=False).encode())
 
     # ----- ports
 
@@ -419,6 +615,21 @@ class SimulatorHandle:
 
     def connection_uris(self) -> dict[str, str]:
         return connection_uris(self.base_url)
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        """The request log: entries with ``seq`` > ``since``, oldest first. Each entry:
+        seq, feed (feed name, "control" for /_sim/, None otherwise), method, path, query,
+        status (None when the connection was dropped), bytes (body bytes sent), fault
+        (the delivery fault the request met, or None)."""
+        return self._server.requests_since(since)
+
+    def revise(self, feed: str, unit: str) -> dict[str, Any]:
+        """Re-publish one unit now (``World.revise``)."""
+        return self.world.revise(feed, unit)
+
+    def replenish_comtrade_quota(self, calls: int | None = None) -> dict[str, Any]:
+        """Reset the comtrade call count; ``calls`` replaces the budget when given."""
+        return self._server.replenish_comtrade_quota(calls)
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -4,6 +4,33 @@ Everything is a pure function of ``SimConfig``: each unit (a month of a customs
 feed, a (reporter, month) of Comtrade, a port-month, a rail day) draws from its
 own ``random.Random(f"{seed}:{feed}:{unit}")``, so units are independent, lazily
 generated and cached. The HTTP server only serialises what this module returns.
+
+Fault keys (``SimConfig.faults``, JSON in ``CORRIDOR_SIM_FAULTS``):
+
+* ``transient`` (429/503, ``Retry-After: 0``) / ``http_errors`` (500/502/504) /
+  ``drop_connection`` / ``truncated_body``: ``{"rate": r, "feeds": [...]}`` (feeds
+  optional), drawn per request by the server (server.py); ``duplicate_deliveries``
+  (ports pages overlap) likewise. A transient 429 of comtrade carries the real short body
+  ``{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 1 seconds."}``.
+* ``comtrade_quota``: ``{"calls": N, "retry_after": 14400}``: the comtrade key's call
+  budget. Every comtrade call bearing the key counts (get and getDa, failed ones too);
+  past N the answer is 429 ``{"statusCode": 429, "message": "Out of call volume quota.
+  Quota will be replenished in HH:MM:SS."}`` with ``Retry-After: retry_after`` (seconds,
+  default 14400) until ``POST /_sim/comtrade-quota`` (optional ``{"calls": M}``)
+  replenishes it.
+* ``kz_revision_change``: ``{"periods": [...], "after_pages": n}``: a KZ period is
+  re-published (revision+1) once n pages of it were served; older cursors get 409.
+* ``kz_republished``: ``{"periods": [...]}``: those KZ periods are one revision further.
+* ``shrinking_revision``: ``{"ru_customs": [months], "kz_customs": [months],
+  "comtrade": ["<m49>:YYYY-MM"], "rail": [days]}``: one re-publication of each unit
+  (revision+1, a few rows vanish, a few change value). ``World.revise`` /
+  ``POST /_sim/revise`` do the same at run time, one step per call.
+* ``extra_columns``: ``{feed: true}``: unknown fields/columns/elements the client ignores.
+* ``duplicate_rows``: ``{feed: n}``: n rows of every unit delivered twice.
+* ``malformed_rows``: ``{feed: n}``: n rows of every unit broken (``malformed_keys``).
+* ``ports_out_of_order``: ``true``: some port-call versions are sent after a newer one.
+* ``unpublished``: ``{feed: [units]}`` (months, ``"<m49>:YYYY-MM"`` for comtrade, days
+  for rail): those units are not out (404 / not listed).
 """
 
 from __future__ import annotations
@@ -52,6 +79,9 @@ class SimConfig:
     last_month: str = "2024-12"
     faults: dict = field(default_factory=dict)
     preliminary_months: int = 2
+    #: Most records one Comtrade data call returns (the free plan's 100 000); the API
+    #: does not say it cut: ``count`` == cap.
+    comtrade_record_cap: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +290,8 @@ class World:
         # kz_revision_change: pages served per period, and periods already re-published.
         self._kz_pages: dict[str, int] = defaultdict(int)
         self._kz_live: dict[str, int] = {}
+        # World.revise: run-time re-publications per (feed, unit).
+        self._live_steps: dict[tuple[str, str], int] = defaultdict(int)
 
     # ----- calendar
 
@@ -298,14 +330,66 @@ class World:
         """How many times the faults re-published a unit beyond its clean revision.
 
         ``kz_republished`` and ``shrinking_revision`` add one each (static); a
-        ``kz_revision_change`` period adds one once its trigger has fired on the server.
+        ``kz_revision_change`` period adds one once its trigger has fired on the server;
+        every ``revise(feed, unit)`` adds one. Caches of a unit's content are keyed by
+        this number, so a new step is a cache miss for that unit only.
         """
         steps = 0
         if feed == "kz_customs":
             steps += unit in set(self._fault("kz_republished").get("periods", ()))
             steps += self._kz_live.get(unit, 0)
         steps += unit in set(self._fault("shrinking_revision").get(feed, ()))
+        steps += self._live_steps.get((feed, unit), 0)
         return steps
+
+    def revise(self, feed: str, unit: str) -> dict[str, Any]:
+        """Re-publish one unit now, one revision step further (as ``shrinking_revision``).
+
+        ``unit``: ``YYYY-MM`` (ru_customs, kz_customs), ``"<reporter m49>:YYYY-MM"``
+        (comtrade), ``YYYY-MM-DD`` (rail). Customs: revision+1, ~3 % of the rows vanish,
+        ~5 % change value. Comtrade: a few leaves vanish or change value (their partner
+        TOTAL follows), so ``datasetChecksum`` and ``lastReleased`` change. Rail: revision+1,
+        a consignment fewer, some tonnes changed. Nothing else changes (comtrade rows
+        derive from the national truth, not from what the customs feeds published).
+        Raises ``ValueError`` for an unknown feed or a malformed unit, ``KeyError`` for a
+        unit that is not published. Returns the unit's new state.
+        """
+        if feed not in ("ru_customs", "kz_customs", "comtrade", "rail"):
+            raise ValueError(f"feed {feed!r} cannot be revised "
+                             "(ru_customs, kz_customs, comtrade, rail)")
+        if not isinstance(unit, str):
+            raise ValueError("unit must be a string")
+        if feed in ("ru_customs", "kz_customs"):
+            if not _is_month(unit):
+                raise ValueError("unit must be YYYY-MM")
+            listed = self.ru_periods() if feed == "ru_customs" else self.kz_periods_list()
+            if unit not in listed:
+                raise KeyError(f"{feed} {unit} is not published")
+        elif feed == "comtrade":
+            reporter, _, period_month = unit.partition(":")
+            if not reporter.isdigit() or not _is_month(period_month):
+                raise ValueError("unit must be <reporter m49>:YYYY-MM")
+            unit = f"{int(reporter)}:{period_month}"
+            if not self.comtrade_reported(int(reporter), period_month):
+                raise KeyError(f"comtrade {unit} is not published")
+        else:
+            if len(unit) != 10 or not unit[:4].isdigit():
+                raise ValueError("unit must be YYYY-MM-DD")
+            if not self.rail_day_exists(unit):
+                raise KeyError(f"rail {unit} is not out")
+        with self._lock:
+            self._live_steps[(feed, unit)] += 1
+            steps = self.revision_steps(feed, unit)
+            state: dict[str, Any] = {"feed": feed, "unit": unit, "revision_steps": steps}
+            if feed in ("ru_customs", "kz_customs"):
+                state["revision"] = self.customs_revision(feed, unit)[0]
+            elif feed == "comtrade":
+                row = self._availability_row(int(unit.partition(":")[0]), unit[-7:])
+                state.update({k: row[k] for k in ("datasetChecksum", "lastReleased",
+                                                  "totalRecords")})
+            else:
+                state["revision"] = self.rail_report(unit)["revision"]
+            return state
 
     def kz_page_served(self, period_month: str) -> None:
         """The server served a 200 page of ``period_month`` (drives ``kz_revision_change``)."""
@@ -787,6 +871,10 @@ class World:
                 yield block
 
     def ru_release(self, period_month: str) -> dict[str, Any]:
+        with self._lock:  # one revision step throughout, whatever revise() does meanwhile
+            return self._ru_release(period_month)
+
+    def _ru_release(self, period_month: str) -> dict[str, Any]:
         revision, status = self.customs_revision("ru_customs", period_month)
         steps = self.revision_steps("ru_customs", period_month)
         if self.ru_streamed():
@@ -891,6 +979,19 @@ class World:
 
     def comtrade_rows(self, reporter_m49: int, period_month: str) -> list[dict[str, Any]]:
         """Every row reporter j publishes for a month (leaves, breakdowns, totals)."""
+        with self._lock:
+            return self._comtrade_rows_at(
+                reporter_m49, period_month,
+                self.revision_steps("comtrade", f"{reporter_m49}:{period_month}"))
+
+    def _comtrade_rows_at(self, reporter_m49: int, period_month: str,
+                          steps: int) -> list[dict[str, Any]]:
+        if steps:
+            def revise():
+                previous = self._comtrade_rows_at(reporter_m49, period_month, steps - 1)
+                return self._revise_comtrade(reporter_m49, period_month, previous, steps)
+            return self._cached(("comtrade", reporter_m49, period_month, steps), revise)
+
         def build():
             if not self.comtrade_reported(reporter_m49, period_month):
                 return []
@@ -903,6 +1004,61 @@ class World:
                         for row in rows]
             return rows
         return self._cached(("comtrade", reporter_m49, period_month), build)
+
+    def _revise_comtrade(self, j: int, period_month: str, rows: list[dict[str, Any]],
+                         step: int) -> list[dict[str, Any]]:
+        """One re-publication of a comtrade unit: ~3 % of the leaves (at least one) vanish
+        with their breakdown rows, ~5 % (at least one) change value; each partner's TOTAL
+        row follows its leaves. Leaves the malformed_rows / duplicate_rows faults touched
+        are left alone, so what those faults recorded stays true."""
+        unit = f"{j}:{period_month}"
+        if not rows:
+            return rows
+        rng = self._rng("comtrade", f"{unit}:revision:{step}")
+        recorded = ({key for key, _ in self._cache.get(("malformed", "comtrade", unit), [])}
+                    | set(self._cache.get(("duplicates", "comtrade", unit), [])))
+
+        def is_leaf(row: dict[str, Any]) -> bool:
+            return (row.get("aggrLevel") == 6 and row.get("motCode") == 0
+                    and row.get("customsCode") == "C00" and row.get("partner2Code") == 0)
+
+        leaves = [n for n, row in enumerate(rows)
+                  if is_leaf(row) and _row_key("comtrade", row) not in recorded]
+        n = len(leaves)
+        dropped = set(rng.sample(leaves, min(n - 1, max(1, round(n * 0.03))))) if n > 1 else set()
+        kept = [i for i in leaves if i not in dropped]
+        changed = set(rng.sample(kept, min(len(kept), max(1, round(n * 0.05)))))
+        gone = {(rows[i]["flowCode"], rows[i]["partnerCode"], rows[i]["cmdCode"])
+                for i in dropped}
+        delta: dict[tuple[str, int], float] = defaultdict(float)
+        out: list[dict[str, Any]] = []
+        for index, row in enumerate(rows):
+            what = (row.get("flowCode"), row.get("partnerCode"), row.get("cmdCode"))
+            if index in dropped:
+                delta[(row["flowCode"], row["partnerCode"])] -= row["primaryValue"]
+                continue
+            if what in gone:  # a breakdown row of a vanished leaf
+                continue
+            if index in changed:
+                old = row["primaryValue"]
+                value = round(old * rng.uniform(0.85, 1.15), 2)
+                value = value if value != old else round(old + 1.0, 2)
+                row = dict(row, primaryValue=value)
+                for key in ("cifvalue", "fobvalue"):
+                    if row.get(key) is not None:
+                        row[key] = value
+                delta[(row["flowCode"], row["partnerCode"])] += value - old
+            out.append(row)
+        for index, row in enumerate(out):
+            move = delta.get((row.get("flowCode"), row.get("partnerCode")))
+            if move and row.get("cmdCode") == "TOTAL":
+                value = round(row["primaryValue"] + move, 2)
+                row = dict(row, primaryValue=value)
+                for key in ("cifvalue", "fobvalue"):
+                    if row.get(key) is not None:
+                        row[key] = value
+                out[index] = row
+        return out
 
     def _build_comtrade(self, j: int, period_month: str) -> list[dict[str, Any]]:
         rng = self._rng("comtrade", f"{j}:{period_month}")
@@ -1006,6 +1162,59 @@ class World:
                     "isAggregate": True})
         return row
 
+    def _comtrade_release_times(self, j: int, period_month: str, steps: int) -> tuple[str, str]:
+        """(firstReleased, lastReleased): first 1-3 months after the month (before the
+        world's now); each revision step moves lastReleased on by a day (never capped, so
+        it moves at every step)."""
+        rng = self._rng("comtrade", f"{j}:{period_month}:released")
+        lag = 1 + cal.COMTRADE_LATE_MONTHS.get(j, 0) + rng.randint(0, 1)
+        first = datetime.fromisoformat(f"{month_add(period_month, lag)}-01T09:30:00")
+        first += timedelta(days=rng.randint(0, 26))
+        first = min(first, self.now.replace(tzinfo=None, hour=9, minute=30)
+                    - timedelta(days=2))
+        last = first + timedelta(days=steps)
+        return (first.isoformat(timespec="seconds"), last.isoformat(timespec="seconds"))
+
+    def _availability_row(self, j: int, period_month: str) -> dict[str, Any]:
+        with self._lock:
+            steps = self.revision_steps("comtrade", f"{j}:{period_month}")
+
+            def build():
+                rows = self._comtrade_rows_at(j, period_month, steps)
+                canonical = json.dumps(rows, sort_keys=True, separators=(",", ":"),
+                                       ensure_ascii=False, allow_nan=False)
+                first, last = self._comtrade_release_times(j, period_month, steps)
+                year, month = int(period_month[:4]), int(period_month[5:7])
+                return {
+                    "typeCode": "C", "freqCode": "M",
+                    "classificationCode": "H6" if period_month >= "2022-01" else "H5",
+                    "classificationSearchCode": "HS", "isOriginalClassification": True,
+                    "reporterCode": j, "period": f"{year}{month:02d}", "refYear": year,
+                    "refMonth": month, "totalRecords": len(rows),
+                    "datasetChecksum": sha256_hex(canonical.encode("utf-8")),
+                    "firstReleased": first, "lastReleased": last,
+                }
+            return dict(self._cached(("comtrade_da", j, period_month, steps), build))
+
+    def comtrade_availability(self, reporters: list[int] | set[int] | None = None,
+                              periods: list[str] | set[str] | None = None
+                              ) -> list[dict[str, Any]]:
+        """The ``/data/v1/getDa/C/M/HS`` rows: one per (reporter, month) published.
+
+        ``reporters``: m49 codes (None = all mirror reporters); ``periods``: ``YYYYMM``
+        (or ``YYYY-MM``; None = every month of the world). Ordered by (reporter, period).
+        ``datasetChecksum`` is the sha256 of the unit's rows as canonical JSON (sorted
+        keys, compact), so it changes exactly when the unit's rows do.
+        """
+        codes = sorted(set(_mirror_m49()) if reporters is None else set(reporters))
+        if periods is None:
+            months = list(self.months)
+        else:
+            months = sorted({p if "-" in p else f"{p[:4]}-{p[4:]}" for p in periods
+                             if len(p.replace("-", "")) == 6 and p.replace("-", "").isdigit()})
+        return [self._availability_row(j, t) for j in codes for t in months
+                if self.comtrade_reported(j, t)]
+
     def comtrade_query(self, params: dict[str, str]) -> list[dict[str, Any]]:
         """Rows answering a ``/data/v1/get/C/M/HS`` query (filters as the real API's)."""
         def ints(name: str) -> set[int] | None:
@@ -1038,7 +1247,7 @@ class World:
                     # motCode/customsCode/partner2Code are deliberately not filtered: breakdown
                     # rows "may come anyway" (spec) and the client must drop them.
                     rows.append(row)
-        return rows[:100_000]
+        return rows[:self.config.comtrade_record_cap]
 
     # ----- ports
 
@@ -1322,9 +1531,11 @@ class World:
 
     def rail_report(self, day: str) -> dict[str, Any]:
         """The day's report as data: revision, generated, crossings -> consignments."""
-        return self._cached(("rail", day), lambda: self._build_rail(day))
+        with self._lock:
+            steps = self.revision_steps("rail", day)
+            return self._cached(("rail", day, steps), lambda: self._build_rail(day, steps))
 
-    def _build_rail(self, day: str) -> dict[str, Any]:
+    def _build_rail(self, day: str, steps: int = 0) -> dict[str, Any]:
         rng = self._rng("rail", day)
         revision = 2 if rng.random() < 0.03 else 1
         generated = datetime.fromisoformat(day + "T03:00:00+05:00") + timedelta(
@@ -1364,15 +1575,15 @@ class World:
                                             for (d, t), c in sorted(movements.items())]})
         report = {"date": day, "revision": revision, "generated": _iso(generated),
                   "crossings": crossings}
-        if self.revision_steps("rail", day):
-            self._shrink_rail(day, report)
+        for step in range(1, steps + 1):
+            self._shrink_rail(day, report, step)
         self._break_rail(day, report)
         self._duplicate_rail(day, report)
         return report
 
-    def _shrink_rail(self, day: str, report: dict[str, Any]) -> None:
+    def _shrink_rail(self, day: str, report: dict[str, Any], step: int = 1) -> None:
         """shrinking_revision: revision+1, at least one consignment fewer, a few tonnes changed."""
-        rng = self._rng("rail", f"{day}:revision:1")
+        rng = self._rng("rail", f"{day}:revision:{step}")
         report["revision"] += 1
         generated = datetime.fromisoformat(report["generated"]) + timedelta(days=1)
         report["generated"] = _iso(generated.astimezone(TZ_KZ))
@@ -1504,7 +1715,8 @@ class World:
                 out.append("  </crossing>")
             out.append("</crossingReport>")
             return ("\n".join(out) + "\n").encode("utf-8")
-        return self._cached(("rail_xml", day), build)
+        with self._lock:  # the report and the key of one revision step
+            return self._cached(("rail_xml", day, self.revision_steps("rail", day)), build)
 
     # ----- faults
 
@@ -1608,6 +1820,11 @@ def _rail_key(crossing: dict[str, Any], movement: dict[str, Any],
     return (crossing["point"], movement["direction"], movement["transit"],
             *(consignment.get(k) for k in ("gng", "wagons", "teu", "tonnes", "origin",
                                            "destination")))
+
+
+def _is_month(text: str) -> bool:
+    return (len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
+            and 1 <= int(text[5:]) <= 12)
 
 
 def _other_month(unit: str) -> str:
