@@ -144,11 +144,13 @@ def test_ingest_kz_and_comtrade(fake_server, fresh_database, settings):
     assert ingest.ingest_kz_customs("2024-01", **kwargs)["skipped"] == "unchanged"
     assert count(fresh_database, "select min(partner_m49) from raw.kz_customs_rows") == "031"
 
+    fake_server.routes["/data/v1/getDa/C/M/HS"] = lambda p, q, h: (200, {}, json.dumps({
+        "count": 1, "error": "", "data": [{"reporterCode": 156, "period": "202401",
+                                            "totalRecords": 2, "datasetChecksum": "c1"}]}
+    ).encode())
+
     def data(path, query, headers):
-        if "reporterCode=156" not in query:
-            return (200, {}, b'{"count": 0, "data": [], "error": ""}')
-        if "cmdCode=TOTAL" in query:
-            return (200, {}, b'{"count": 1, "data": [{"cmdCode": "TOTAL"}], "error": ""}')
+        assert "reporterCode=156&" in query  # the only reporter the listing names
         rows = [{"reporterCode": 156, "period": "202401", "flowCode": "M", "partnerCode": 398,
                  "partner2Code": 0, "cmdCode": cmd, "aggrLevel": level, "motCode": 0,
                  "customsCode": "C00", "primaryValue": 10.5, "cifvalue": 10.5,
@@ -159,7 +161,10 @@ def test_ingest_kz_and_comtrade(fake_server, fresh_database, settings):
     fake_server.routes["/data/v1/get/C/M/HS"] = data
     summary = ingest.ingest_comtrade("2024-01", **kwargs)
     assert summary["rows_loaded"] == 2 and summary["reporters_reported"] == 1
-    ingest.ingest_comtrade("2024-01", **kwargs)
+    assert summary["calls"] == 2  # the listing, one data call; 8 reporters not reported
+    again = ingest.ingest_comtrade("2024-01", **kwargs)
+    assert again["calls"] == 1 and again["units"] == []  # the listing says: unchanged
+    assert len(fake_server.hits("/data/v1/get/C/M/HS")) == 1
     assert count(fresh_database, "select count(*) from raw.comtrade_rows "
                                  "where is_counted_leaf") == 1
     assert count(fresh_database, "select count(*) from raw.comtrade_reporting") == 9

@@ -360,6 +360,10 @@ def _plan_comtrade(entries: list[Landed], report: FeedReport) -> list[Candidate]
             {"has_reported": bool(record["has_reported"]),
              "probe_rows": int(record.get("total_records") or 0)})
     report.superseded += len(completions) - report.incomplete - len(winners)
+    # data calls landed by a fetch that never completed (killed before its load)
+    named = {Path(f["path"]).name for record in completions for f in record["files"]}
+    report.incomplete += sum(1 for entry in entries
+                             if entry.unit != "availability" and entry.path.name not in named)
     return list(winners.values())
 
 

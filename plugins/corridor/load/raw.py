@@ -117,12 +117,12 @@ def take_comtrade_call(conn: psycopg.Connection, daily_budget: int) -> int:
     has not been replenished yet (the call is then not counted and not made)."""
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtextextended('corridor:comtrade_calls', 0))")
-        until = conn.execute("select max(quota_until) from raw.comtrade_calls "
+        until = conn.execute("select max(quota_until) from ingest.comtrade_calls "
                              "where quota_until > now()").fetchone()[0]
         if until is not None:
             raise QuotaExhausted(f"comtrade: the API's call quota is spent until {until}")
         calls = conn.execute(
-            "insert into raw.comtrade_calls as c (call_day, calls) "
+            "insert into ingest.comtrade_calls as c (call_day, calls) "
             "values ((now() at time zone 'utc')::date, 1) "
             "on conflict (call_day) do update set calls = c.calls + 1 returning calls"
         ).fetchone()[0]
@@ -136,14 +136,14 @@ def note_comtrade_quota(conn: psycopg.Connection, retry_after_s: float | None) -
     hour when it gave none)."""
     seconds = retry_after_s if retry_after_s and retry_after_s > 0 else 3600
     conn.execute(
-        "insert into raw.comtrade_calls as c (call_day, calls, quota_until) "
+        "insert into ingest.comtrade_calls as c (call_day, calls, quota_until) "
         "values ((now() at time zone 'utc')::date, 0, now() + make_interval(secs => %s)) "
         "on conflict (call_day) do update set quota_until = excluded.quota_until",
         (seconds,))
 
 
 def comtrade_calls_today(conn: psycopg.Connection) -> int:
-    row = conn.execute("select calls from raw.comtrade_calls "
+    row = conn.execute("select calls from ingest.comtrade_calls "
                        "where call_day = (now() at time zone 'utc')::date").fetchone()
     return row[0] if row else 0
 

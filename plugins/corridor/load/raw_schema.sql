@@ -102,14 +102,6 @@ create table if not exists raw.comtrade_reporting (
     primary key (reporter_code, period_month)
 );
 
--- The Comtrade key's calls per UTC day (every call counts, failed ones too) against the
--- daily budget, and the time the API's quota answer said it is replenished.
-create table if not exists raw.comtrade_calls (
-    call_day     date        primary key,
-    calls        integer     not null,
-    quota_until  timestamptz
-);
-
 -- 4. ports: one row per call, highest version seen (unit = call_id).
 create table if not exists raw.port_calls (
     call_id        text primary key,
@@ -165,3 +157,14 @@ create table if not exists raw.rail_consignments (
     destination      text
 );
 create index if not exists rail_consignments_date on raw.rail_consignments (report_date);
+
+-- Ingest bookkeeping that is not feed data (no raw fingerprint, no replay rebuilds it).
+create schema if not exists ingest;
+
+-- The Comtrade key's calls per UTC day (every call counts, failed ones too) against the
+-- daily budget, and the time the API's quota answer said it is replenished.
+create table if not exists ingest.comtrade_calls (
+    call_day     date        primary key,
+    calls        integer     not null,
+    quota_until  timestamptz
+);
