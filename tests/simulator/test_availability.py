@@ -485,6 +485,13 @@ def test_revisions_are_deterministic():
     clean = World(SimConfig(**SMALL))
     assert first[0] != clean.ru_csv_bytes("2023-12")
     assert first[3] != clean.comtrade_rows(860, "2023-12")
+    # one live step of a comtrade unit is the static shrinking_revision of it
+    live = World(SimConfig(**SMALL))
+    live.revise("comtrade", "860:2023-12")
+    static = World(SimConfig(faults={"shrinking_revision": {"comtrade": ["860:2023-12"]}},
+                             **SMALL))
+    assert live.comtrade_rows(860, "2023-12") == static.comtrade_rows(860, "2023-12")
+    assert live.comtrade_availability() == static.comtrade_availability()
 
 
 # ------------------------------------------------------------------ standalone process
