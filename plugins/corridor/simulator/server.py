@@ -107,10 +107,16 @@ class _Server(ThreadingHTTPServer):
         self._quota_retry_after = int(quota.get("retry_after") or COMTRADE_QUOTA_RETRY_AFTER)
         self._quota_used = 0
 
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Append one answered request to the log, numbering it (seq from 1)."""
         with self._lock:
-            self._log.append({"seq": len(self._log) + 1, **entry})
+            stored = {"seq": len(self._log) + 1, **entry}
+            self._log.append(stored)
+            return stored
+
+    def update_record(self, stored: dict[str, Any], **fields: Any) -> None:
+        with self._lock:
+            stored.update(fields)
 
     def requests_since(self, since: int = 0) -> list[dict[str, Any]]:
         with self._lock:
@@ -196,10 +202,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     _status: int | None = None
     _body_bytes: int = 0
+    _declared: int = 0
+    _entry: dict[str, Any] | None = None  # this request's log entry, until it is stored
+    _logged: dict[str, Any] | None = None  # ... and once it is
 
     def send_response(self, code: int, message: str | None = None) -> None:
         self._status = code
         super().send_response(code, message)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "content-length":
+            self._declared = int(value)
+        super().send_header(keyword, value)
+
+    def end_headers(self) -> None:
+        # The request is logged before a byte of the answer leaves, so a client that has
+        # its answer always finds it in the log, in the order the answers came.
+        if self._entry is not None and self._logged is None:
+            planned = 0 if self.command == "HEAD" or self._status == 304 else self._declared
+            self._logged = self.server.record({**self._entry, "status": self._status,
+                                               "bytes": planned, "fault": self._fault_kind})
+        super().end_headers()
 
     def _write(self, data: bytes) -> None:
         """Write body bytes (counted for the request log)."""
@@ -293,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         """Answer one request and record it in the request log, whatever happens."""
-        self._status, self._body_bytes = None, 0
+        self._status, self._body_bytes, self._declared = None, 0, 0
         self._fault_kind, self._fault_detail = None, ""
         parts = urlsplit(self.path)
         if parts.path.startswith(CONTROL_PREFIX):
@@ -301,6 +324,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             feed = next((name for prefix, name in _ROUTES if parts.path.startswith(prefix)),
                         None)
+        self._entry = {"feed": feed, "method": self.command, "path": parts.path,
+                       "query": parts.query}
+        self._logged = None
         try:
             if feed == "control":
                 self._control(parts.path, parts.query)
@@ -310,9 +336,12 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._get(feed, parts.path, parts.query)
         finally:
-            self.server.record({"feed": feed, "method": self.command, "path": parts.path,
-                                "query": parts.query, "status": self._status,
-                                "bytes": self._body_bytes, "fault": self._fault_kind})
+            if self._logged is None:  # nothing was answered (a dropped connection)
+                self.server.record({**self._entry, "status": self._status,
+                                    "bytes": self._body_bytes, "fault": self._fault_kind})
+            elif self._logged["bytes"] != self._body_bytes:  # a truncated body
+                self.server.update_record(self._logged, bytes=self._body_bytes)
+            self._entry = self._logged = None
 
     def _read_body(self) -> bytes:
         try:
