@@ -344,7 +344,9 @@ def _load_comtrade_unit(conn: psycopg.Connection, store: LandingStore, reporter:
     parsed = comtrade.parse_data(records, reporter, period_month)
     reporting = [{"reporter_code": reporter, "period_month": period_month,
                   "has_reported": published is not None,
-                  "probe_rows": published.total_records if published else 0}]
+                  # 1: the unit's row in the availability listing (totalRecords moves with
+                  # delivery faults such as duplicated rows, so it is not kept here)
+                  "probe_rows": 1 if published else 0}]
     checksum = published.checksum if published else None
     where = "where reporter_code = %s and period_month = %s"
     outcome = raw.load_unit(conn, raw.UnitLoad(

@@ -232,7 +232,8 @@ class Calls:
                     raise
                 wait = _seconds(exc.headers.get("Retry-After"))
                 error: Exception = exc
-            except (requests.ConnectionError, requests.Timeout, IncompleteBody) as exc:
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError, IncompleteBody) as exc:
                 if attempt == self.attempts:
                     raise
                 wait, error = None, exc

@@ -358,7 +358,7 @@ def _plan_comtrade(entries: list[Landed], report: FeedReport) -> list[Candidate]
         winners[record["unit"]] = Candidate(
             record["unit"], None, "final", record.get("checksum"), files,
             {"has_reported": bool(record["has_reported"]),
-             "probe_rows": int(record.get("total_records") or 0)})
+             "probe_rows": 1 if record["has_reported"] else 0})
     report.superseded += len(completions) - report.incomplete - len(winners)
     # data calls landed by a fetch that never completed (killed before its load)
     named = {Path(f["path"]).name for record in completions for f in record["files"]}

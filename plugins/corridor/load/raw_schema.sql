@@ -98,7 +98,7 @@ create table if not exists raw.comtrade_reporting (
     reporter_code  integer not null,
     period_month   text    not null,
     has_reported   boolean not null,
-    probe_rows     integer not null,  -- the listing's totalRecords (0: not reported)
+    probe_rows     integer not null,  -- 1: the unit is in the listing, 0: not reported
     primary key (reporter_code, period_month)
 );
 
