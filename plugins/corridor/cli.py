@@ -155,8 +155,8 @@ def publish() -> None:
 
 
 @app.command()
-def status(as_of: str = typer.Option(None, "--as-of",
-                                     help="ISO date-time to judge due dates at (default: now, UTC).")
+def status(as_of: str = typer.Option(
+        None, "--as-of", help="ISO date-time to judge due dates at (default: now, UTC).")
            ) -> None:
     """Due, late and missing: the feed × month grid of the ingest window, then per feed
     the units done / due."""

@@ -34,8 +34,6 @@ from corridor.config import FEED_IDS, FEED_PORTS, MIRROR_REPORTERS_M49, Settings
 
 log = logging.getLogger(__name__)
 
-STATES = ("loaded", "not_due", "late", "partial")
-
 
 # --- the rules (pure) ------------------------------------------------------------------
 
