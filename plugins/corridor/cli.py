@@ -163,6 +163,48 @@ def publish() -> None:
     typer.echo(publish_release(quality))
 
 
+@app.command()
+def status(as_of: str = typer.Option(
+        None, "--as-of", help="ISO date-time to judge due dates at (default: now, UTC).")
+           ) -> None:
+    """Due, late and missing: the feed × month grid of the ingest window, then per feed
+    the units done / due."""
+    from datetime import datetime, timezone
+
+    from corridor.config import get_warehouse_dsn
+    from corridor.status import build_grid, cell_text, grid_table, summarise
+    from corridor.warehouse import connect
+
+    settings = get_settings()
+    ensure_warehouse(settings)
+    now = datetime.fromisoformat(as_of) if as_of else datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    with connect(get_warehouse_dsn()) as conn:
+        grid = build_grid(conn, settings, now)
+    header, rows = grid_table(grid)
+    texts = [[c if isinstance(c, str) else cell_text(c) for c in row] for row in rows]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        styles = {"loaded": "green", "not_due": "dim", "late": "bold red", "partial": "yellow"}
+        table = Table(*header, title=f"feed status as of {now.isoformat(timespec='seconds')}")
+        for row, text in zip(rows, texts, strict=True):
+            table.add_row(*(Text(t, style="" if isinstance(c, str) else styles[c.state])
+                            for c, t in zip(row, text, strict=True)))
+        Console().print(table)
+    else:
+        typer.echo(f"feed status as of {now.isoformat(timespec='seconds')}")
+        widths = [max(len(r[i]) for r in [header, *texts]) for i in range(len(header))]
+        for line in [header, *texts]:
+            typer.echo("  ".join(t.ljust(w) for t, w in zip(line, widths, strict=True)).rstrip())
+    typer.echo("")
+    for summary in summarise(grid, now):
+        typer.echo(summary.line())
+
+
 @gx_app.command("sync")
 def gx_sync() -> None:
     """Write the suites defined in corridor.quality.suites into expectations/.

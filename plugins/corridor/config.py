@@ -28,6 +28,16 @@ REPORTERS_M49 = {"RUS": 643, "KAZ": 398}
 #: Feed ports (role feed_port in caspian_ports.csv).
 FEED_PORTS = ("KZAAU", "KZKUR")
 
+#: Days after the end of month M by which a feed's unit of M is due (corridor.status);
+#: CORRIDOR_DUE_DAYS='{"comtrade": 120}' overrides some feeds, the others keep these.
+DUE_DAYS_DEFAULT = {
+    "ru_customs": 45,  # the monthly CSV comes out early in the second month after M
+    "kz_customs": 45,  # the preliminary period is published about six weeks after M
+    "comtrade": 90,    # per reporter-month: partners report to Comtrade one to three months late
+    "ports": 5,        # calls are synced hourly; a few days let late-month calls settle
+    "rail": 3,         # a day's report is out next morning, re-issues within days
+}
+
 
 def month_add(period_month: str, months: int) -> str:
     """Shift a ``YYYY-MM`` period by ``months`` (may be negative)."""
@@ -69,6 +79,9 @@ class Settings(BaseSettings):
     comtrade_daily_budget: int = 500
     #: records one Comtrade call returns at most (the free plan's cap; paid plans allow more)
     comtrade_record_cap: int = 100_000
+    #: days after a month's end by which each feed's units of that month are due
+    #: (JSON in CORRIDOR_DUE_DAYS; feeds not named keep DUE_DAYS_DEFAULT)
+    due_days: dict[str, int] = DUE_DAYS_DEFAULT
 
     @field_validator("period_from", "period_to")
     @classmethod
@@ -78,6 +91,16 @@ class Settings(BaseSettings):
                 and 1 <= int(month) <= 12):
             raise ValueError(f"period must be YYYY-MM, got {value!r}")
         return value
+
+    @field_validator("due_days")
+    @classmethod
+    def _check_due_days(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(FEED_IDS))
+        if unknown:
+            raise ValueError(f"due_days: unknown feed(s) {', '.join(unknown)}")
+        if any(days < 0 for days in value.values()):
+            raise ValueError("due_days: days must be >= 0")
+        return {**DUE_DAYS_DEFAULT, **value}
 
     @cached_property
     def ingest_from(self) -> str:

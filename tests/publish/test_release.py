@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,55 @@ def test_nothing_changed_writes_no_release(tmp_path):
                             inputs=[{**INPUTS[0], "revision": 99}, *INPUTS[1:]],
                             quality=QUALITY, coverage=COVERAGE)
     assert revised != first and latest_release(tmp_path) == revised
+
+# --- feed status: the due / late grid, judged at the release's creation time -------------
+
+def _status_snapshot():
+    from corridor.config import DUE_DAYS_DEFAULT
+    from corridor.status import LoadedUnit, Snapshot
+
+    loaded = LoadedUnit(2, "final", datetime(2024, 12, 3, 9, 0, tzinfo=timezone.utc))
+    return Snapshot(["2024-10", "2024-11"], dict(DUE_DAYS_DEFAULT),
+                    units={"ru_customs": {"2024-10": loaded}})
+
+
+@pytest.mark.parametrize("created, ru_november", [
+    (datetime(2025, 1, 14, 23, 0, tzinfo=timezone.utc), "not_due"),  # its due day
+    (datetime(2025, 1, 15, 0, 30, tzinfo=timezone.utc), "late"),
+])
+def test_manifest_carries_the_feed_status_at_the_release_time(tmp_path, monkeypatch, created,
+                                                                ru_november):
+    import corridor.publish.release as release
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return created
+
+    monkeypatch.setattr(release, "datetime", Clock)
+    path = write_release(tmp_path, FIRST, inputs=INPUTS, quality=QUALITY, coverage=COVERAGE,
+                         status=_status_snapshot())
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["created_at"] == created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    status = manifest["feed_status"]
+    assert [(c["feed"], c["month"]) for c in status] == [
+        (feed, month) for feed in ("ru_customs", "kz_customs", "comtrade", "ports", "rail")
+        for month in ("2024-10", "2024-11")]
+    cells = {(c["feed"], c["month"]): c for c in status}
+    assert cells[("ru_customs", "2024-10")] == {
+        "feed": "ru_customs", "month": "2024-10", "state": "loaded", "due_date": "2024-12-15",
+        "units_expected": 1, "units_loaded": 1, "missing": [], "revisions": [2],
+        "statuses": ["final"], "fetched_at": "2024-12-03T09:00:00Z", "calls": None}
+    assert cells[("ru_customs", "2024-11")]["state"] == ru_november
+    assert cells[("ru_customs", "2024-11")]["due_date"] == "2025-01-14"
+    assert cells[("comtrade", "2024-11")]["state"] == "not_due"  # due 2025-03-01
+    assert cells[("ports", "2024-10")]["calls"] == {"KZAAU": 0, "KZKUR": 0}
+    assert cells[("rail", "2024-10")]["missing"][0] == "2024-10-01"
+    report = (path / "report.html").read_text(encoding="utf-8")
+    assert 'title="ru_customs 2024-11: ' + ("late" if ru_november == "late" else "not due yet")\
+        in report
+
+
+def test_manifest_without_a_status_snapshot_has_an_empty_feed_status(tmp_path):
+    manifest = json.loads((_publish(tmp_path, FIRST) / "manifest.json").read_text())
+    assert manifest["feed_status"] == []

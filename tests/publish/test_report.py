@@ -15,6 +15,7 @@ import struct
 import subprocess
 import tomllib
 import zlib
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -114,6 +115,34 @@ def logistics_rows() -> list[tuple[str, ...]]:
     return sorted(rows)
 
 
+def feed_status() -> list[dict]:
+    """The grid of 2023-11..2024-12 as of the release (2025-01-05): rail 2024-12 late,
+    comtrade 2024-09 partly late, RU 2024-11 and the newest months not due yet."""
+    from corridor.config import DUE_DAYS_DEFAULT, MIRROR_REPORTERS_M49
+    from corridor.status import LoadedUnit, Snapshot, expected_units
+
+    months = [f"2023-{m}" for m in ("11", "12")] + [f"2024-{m:02d}" for m in range(1, 13)]
+    done = LoadedUnit(2, "final", datetime(2024, 12, 20, 6, 0, tzinfo=timezone.utc))
+    units = {feed: {} for feed in ("ru_customs", "kz_customs", "comtrade", "rail")}
+    for month in months:
+        for feed in ("ru_customs", "kz_customs"):
+            if (feed, month) != ("ru_customs", "2024-11") and month != "2024-12":
+                units[feed][month] = done
+        if month <= "2024-09":
+            units["comtrade"].update({f"{r}:{month}": done for r in MIRROR_REPORTERS_M49
+                                      if (r, month) != (795, "2024-09")})
+        if month != "2024-12":  # no December rail report: due 2025-01-03, late
+            units["rail"].update({day: done for day in expected_units("rail", month)})
+    synced = datetime(2025, 1, 5, 6, 0, tzinfo=timezone.utc)
+    snapshot = Snapshot(months, dict(DUE_DAYS_DEFAULT), units=units,
+                        port_calls={("KZAAU", "2024-12"): 41, ("KZKUR", "2024-12"): 12},
+                        port_synced={"KZAAU": synced, "KZKUR": synced},
+                        port_offsets={"KZAAU": timezone(timedelta(hours=5)),
+                                      "KZKUR": timezone(timedelta(hours=5))})
+    now = datetime(2025, 1, 5, 10, 15, tzinfo=timezone.utc)
+    return [cell.as_dict() for cell in snapshot.grid(now)]
+
+
 def manifest() -> dict:
     return {
         "release_id": "20250105T101500Z-0a1b2c3d",
@@ -142,6 +171,7 @@ def manifest() -> dict:
                  "severity": "warning", "success": True, "observed": "unexpected_count=0"},
             ],
         },
+        "feed_status": feed_status(),
     }
 
 
@@ -303,6 +333,39 @@ def test_quality_revisions_and_release_metadata(page):
     for name in ("bilateral_trade.csv", "corridor_logistics.csv", "manifest.json",
                  "marts.ind_bilateral_trade", "marts.ind_corridor_logistics"):
         assert f"<code>{name}</code>" in sources
+
+
+def test_feed_status_is_a_feed_by_month_table(page):
+    status = section(page, "feed-status")
+    assert "<h2>Due, late and missing</h2>" in status
+    assert "as of the release (2025-01-05T10:15:00Z UTC)" in status
+    rows = table_rows(status)
+    assert rows[0] == ["Feed", "Year", *(f"{m:02d}" for m in range(1, 13))]
+    by_row = {(r[0], r[1]): r[2:] for r in rows[1:]}
+    assert list(by_row) == [(feed, year) for feed in ("ru_customs", "kz_customs", "comtrade",
+                                                      "ports", "rail")
+                            for year in ("2023", "2024")]
+    assert by_row[("ru_customs", "2023")] == [""] * 10 + ["✓", "✓"]  # before the window
+    # 2024-11 was due 2025-01-14: not yet; 2024-12 neither
+    assert by_row[("ru_customs", "2024")] == ["✓"] * 10 + ["·", "·"]
+    assert by_row[("comtrade", "2024")] == ["✓"] * 8 + ["8/9", "·", "·", "·"]
+    assert by_row[("ports", "2024")] == ["✓"] * 12
+    assert by_row[("rail", "2024")] == ["✓"] * 11 + ["late"]
+    assert ('<td class="st st-partial" title="comtrade 2024-09: partly late; 8/9 units; '
+            'due 2024-12-29; revision 2; final; fetched 2024-12-20T06:00:00Z; '
+            'missing 795:2024-09">8/9</td>') in status
+    assert ('title="comtrade 2024-10: not due yet; 0/9 units; due 2025-01-29; '
+            'missing 156:2024-10, ' in status)
+    assert '<td class="st st-late" title="rail 2024-12: late; 0/31 units; due 2025-01-03;' \
+        in status
+    assert "(+21)" in status  # 31 missing days, 10 named
+    assert 'title="ports 2024-12: loaded; 2/2 units; due 2025-01-05; calls KZAAU 41, KZKUR 12;' \
+        in status
+    assert ("<code>comtrade</code>: 0 late, 1 partly late;" in status
+            and "<code>ru_customs</code>: 0 late, 0 partly late;" in status
+            and "<code>rail</code>: 1 late, 0 partly late." in status)
+    empty = section(render_report([], [], {**manifest(), "feed_status": []}), "feed-status")
+    assert "The manifest has no feed status." in empty and "<table" not in empty
 
 
 def test_logistics_tables_show_latest_month_and_year(page):

@@ -24,6 +24,7 @@ from corridor import __version__
 from corridor.config import PROJECT_DIR, Settings, WarehouseDsn, get_settings, get_warehouse_dsn
 from corridor.publish.datasets import DATASETS, read_csv, read_observations, write_csv
 from corridor.publish.revisions import count_changes, diff_releases, revisions_header
+from corridor.status import Snapshot, read_snapshot
 from corridor.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,8 @@ def _file_entry(path: Path, rows: int | None = None) -> dict:
 
 
 def write_release(published: Path, observations: dict[str, list[tuple[str, ...]]], *,
-                  inputs: list[dict], quality: dict, coverage: dict[str, str]) -> Path:
+                  inputs: list[dict], quality: dict, coverage: dict[str, str],
+                  status: Snapshot | None = None) -> Path:
     """Write every file of a release from its observations; make it LATEST.
 
     ``observations`` maps each dataset name to its plain-CSV rows (text, sorted). The
@@ -134,16 +136,19 @@ def write_release(published: Path, observations: dict[str, list[tuple[str, ...]]
     ``.staging-<id>`` inside the published root; the folder is renamed into
     ``releases/`` and only then is ``LATEST`` replaced, so a crash at any point leaves
     either no new release or a complete one, and ``LATEST`` unchanged until the end.
+    ``status`` (the warehouse's loads) gives the manifest's ``feed_status``, judged at
+    the release's creation time.
     """
     (published / "releases").mkdir(parents=True, exist_ok=True)
     with _publish_lock(published):
         _remove_leftovers(published)
         return _write_locked(published, observations, inputs=inputs, quality=quality,
-                             coverage=coverage)
+                             coverage=coverage, status=status)
 
 
 def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]], *,
-                  inputs: list[dict], quality: dict, coverage: dict[str, str]) -> Path:
+                  inputs: list[dict], quality: dict, coverage: dict[str, str],
+                  status: Snapshot | None = None) -> Path:
     from corridor.publish.report import write_report
     from corridor.publish.sdmx import write_sdmx_csv, write_structure
 
@@ -185,6 +190,7 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
             "files": files,
             "inputs": inputs,
             "quality": quality,
+            "feed_status": [cell.as_dict() for cell in status.grid(created)] if status else [],
         }
         report = staging / "report.html"
         write_report(report, observations["bilateral_trade"],
@@ -215,9 +221,10 @@ def publish_release(quality: dict, *, settings: Settings | None = None,
     with connect(dsn) as conn:
         observations = {dataset.name: read_observations(conn, dataset) for dataset in DATASETS}
         inputs = read_inputs(conn, settings)
+        status = read_snapshot(conn, settings)
     return write_release(settings.publish_dir, observations, inputs=inputs, quality=quality,
                          coverage={"first_period": settings.period_from,
-                                   "last_period": settings.period_to})
+                                   "last_period": settings.period_to}, status=status)
 
 
 def latest_release(published: Path) -> Path | None:

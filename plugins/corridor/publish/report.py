@@ -340,6 +340,57 @@ def _quality(manifest: dict) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class StatusMark:
+    """One feed × month of the manifest's ``feed_status`` on the page."""
+
+    text: str
+    state: str
+    trace: str
+
+
+_STATE_TEXT = {"loaded": "✓", "late": "late", "not_due": "·"}
+_STATE_NAMES = {"loaded": "loaded", "not_due": "not due yet", "late": "late",
+                "partial": "partly late"}
+
+
+def _status_mark(c: dict) -> StatusMark:
+    state = c.get("state", "")
+    text = _STATE_TEXT.get(state) or f"{c.get('units_loaded')}/{c.get('units_expected')}"
+    trace = [f"{c.get('feed')} {c.get('month')}: {_STATE_NAMES.get(state, state)}",
+             f"{c.get('units_loaded')}/{c.get('units_expected')} units",
+             f"due {c.get('due_date')}"]
+    if c.get("revisions"):
+        trace.append("revision " + ", ".join(str(r) for r in c["revisions"]))
+    if c.get("statuses"):
+        trace.append(", ".join(c["statuses"]))
+    if c.get("calls"):
+        trace.append("calls " + ", ".join(f"{p} {n}" for p, n in c["calls"].items()))
+    if c.get("fetched_at"):
+        trace.append(f"fetched {c['fetched_at']}")
+    if c.get("missing") and state != "loaded":
+        missing = c["missing"]
+        trace.append("missing " + ", ".join(missing[:10])
+                     + (f" (+{len(missing) - 10})" if len(missing) > 10 else ""))
+    return StatusMark(text, state, "; ".join(trace))
+
+
+def _feed_status(manifest: dict) -> dict:
+    """The manifest's feed × month grid as rows of feed × year, a column per month."""
+    cells = manifest.get("feed_status") or []
+    grid = {(c.get("feed"), c.get("month")): c for c in cells}
+    feeds = list(dict.fromkeys(c.get("feed") for c in cells))
+    years = sorted({str(c.get("month"))[:4] for c in cells})
+    rows = [{"feed": feed, "year": year,
+             "cells": [_status_mark(grid[(feed, f"{year}-{m:02d}")])
+                       if (feed, f"{year}-{m:02d}") in grid else None for m in range(1, 13)]}
+            for feed in feeds for year in years]
+    counts = {feed: {state: sum(1 for c in cells if c.get("feed") == feed
+                                and c.get("state") == state)
+                     for state in ("late", "partial")} for feed in feeds}
+    return {"rows": rows, "counts": counts, "as_of": manifest.get("created_at")}
+
+
 # --- page ---------------------------------------------------------------------------
 
 @cache
@@ -397,6 +448,7 @@ def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, .
         "rail": _node_latest(nodes, "RAIL_T"),
         "corridors": _node_latest(nodes, "CORRIDOR_NODE_T"),
         "quality": _quality(manifest),
+        "feed_status": _feed_status(manifest),
         "provisional_counts": {
             "bilateral_trade": (sum(o.status == "P" for o in trade.values()), len(trade)),
             "corridor_logistics": (sum(o.status == "P" for o in nodes.values()), len(nodes)),
