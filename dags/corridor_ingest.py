@@ -51,7 +51,8 @@ def _month_tasks(feed: str):
         force = bool(context["params"].get("force"))
         return ingest(feed, period_month, listing=listing, force=force)
 
-    @task(outlets=[RAW_FEED_ASSETS[feed], RAW])
+    # none_failed: it runs (and alerts on late months) when no month was planned too
+    @task(outlets=[RAW_FEED_ASSETS[feed], RAW], trigger_rule="none_failed")
     def record_loads(summaries: list[dict], *, outlet_events=None) -> dict:
         from corridor.load.summary import record_loads as record
 

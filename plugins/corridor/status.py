@@ -285,16 +285,17 @@ def alert_late(grid: Iterable[Cell], logger: logging.Logger | None = None
 
 
 def check_late(now: datetime | None = None, *, settings: Settings | None = None,
-               dsn=None) -> list[tuple[str, str, date]]:
-    """Read the warehouse and :func:`alert_late` (for the ingest DAG's poll task; ``now``
-    defaults to the current UTC time, the only place the clock is read)."""
+               dsn=None, feed: str | None = None) -> list[tuple[str, str, date]]:
+    """Read the warehouse and :func:`alert_late` (the poll DAGs call it for their feed
+    after each load; ``now`` defaults to the current UTC time, the only place the clock
+    is read)."""
     from corridor.config import get_settings
     from corridor.warehouse import connect
 
     settings = settings or get_settings()
     with connect(dsn) as conn:
         grid = build_grid(conn, settings, now or datetime.now(timezone.utc))
-    return alert_late(grid)
+    return alert_late([c for c in grid if feed is None or c.feed == feed])
 
 
 def late_units_callback(context: dict[str, Any] | None = None) -> None:

@@ -45,7 +45,11 @@ def record_loads(feed: str, summaries: list[dict], raw_feed_events) -> dict:
     """
     from airflow.exceptions import AirflowSkipException
 
+    from corridor.status import check_late
+
     total = summarise_loads(feed, summaries)
+    # a due unit that has not arrived: one WARNING line naming feed and month
+    total["late"] = [f"{f} {month}" for f, month, _ in check_late(feed=feed)]
     pending = [unit for summary in summaries for unit in summary.get("pending") or ()]
     if pending:
         log.warning("%s: %d units pending (call budget or quota spent): a later run fetches "
