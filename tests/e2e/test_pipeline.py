@@ -42,8 +42,10 @@ def _database(server: WarehouseDsn) -> WarehouseDsn:
     return WarehouseDsn(server.host, server.port, server.user, server.password, name)
 
 
-def _run(settings: Settings, dsn: WarehouseDsn, sim_config: SimConfig, monkeypatch) -> dict:
-    """One pipeline run against a simulator world; returns the connection URIs used."""
+def _run(settings: Settings, dsn: WarehouseDsn, sim_config: SimConfig, monkeypatch,
+         requests: list | None = None) -> dict:
+    """One pipeline run against a simulator world; returns the connection URIs used
+    (and appends the simulator's request log to ``requests``)."""
     with start_simulator(sim_config) as simulator:
         uris = connection_uris(simulator.base_url)
         for name, value in uris.items():
@@ -52,12 +54,14 @@ def _run(settings: Settings, dsn: WarehouseDsn, sim_config: SimConfig, monkeypat
         for field in ("period_from", "period_to", "home_dir", "publish_dir", "landing_dir"):
             monkeypatch.setenv(f"CORRIDOR_{field.upper()}", str(getattr(settings, field)))
         run_pipeline(settings)
+        if requests is not None:
+            requests.extend(simulator.requests())
         return uris
 
 
 @pytest.fixture(scope="module")
 def good_run(warehouse_server, tmp_path_factory):
-    """Two runs of the same world into one warehouse, each publishing a release."""
+    """Two runs of the same world into one warehouse: the second changes nothing."""
     root = tmp_path_factory.mktemp("e2e")
     settings = Settings(period_from=PERIOD_FROM, period_to=PERIOD_TO, home_dir=TEST_HOME,
                         publish_dir=root / "published", landing_dir=root / "landing")
@@ -68,7 +72,8 @@ def good_run(warehouse_server, tmp_path_factory):
     try:
         _run(settings, dsn, sim_config, monkeypatch)
         first = (settings.publish_dir / "LATEST").read_text().strip()
-        _run(settings, dsn, sim_config, monkeypatch)
+        second_requests: list = []
+        _run(settings, dsn, sim_config, monkeypatch, second_requests)
         second = (settings.publish_dir / "LATEST").read_text().strip()
     finally:
         monkeypatch.undo()
@@ -81,7 +86,7 @@ def good_run(warehouse_server, tmp_path_factory):
         logistics = logistics_expected(feeds, settings.publish_months, settings.ingest_from,
                                        PERIOD_TO, facts)
     return {"settings": settings, "dsn": dsn, "sim_config": sim_config, "first": first,
-            "second": second, "bilateral": bilateral, "logistics": logistics,
+            "second": second, "second_requests": second_requests, "bilateral": bilateral, "logistics": logistics,
             "world": world, "facts": facts}
 
 
@@ -114,8 +119,8 @@ def test_release_layout_and_manifest(good_run):
         if item["name"].endswith(".csv"):
             assert data.count(b"\n") - 1 == item["rows"]
             assert item["rows"] > 0 or item["name"].endswith(".revisions.csv")
-    # the second run of the same world revised nothing
-    assert manifest["previous_release_id"] == good_run["first"]
+    # the second run of the same world changed nothing: no second release
+    assert manifest["previous_release_id"] is None
     assert all(counts == {"appeared": 0, "disappeared": 0, "changed": 0}
                for counts in manifest["revisions"].values())
     assert Path(manifest["quality"]["data_docs"]).name == "index.html"
@@ -124,12 +129,22 @@ def test_release_layout_and_manifest(good_run):
         assert ("ru_customs", month) in units and ("kz_customs", month) in units
 
 
-def test_rerun_publishes_identical_data_files(good_run):
-    assert good_run["first"] != good_run["second"]
-    for name in ("bilateral_trade.csv", "corridor_logistics.csv", "bilateral_trade.sdmx.csv",
-                 "corridor_logistics.sdmx.csv", "structure.xml"):
-        assert ((_release(good_run, "first") / name).read_bytes()
-                == (_release(good_run, "second") / name).read_bytes())
+def test_a_rerun_with_nothing_changed_downloads_no_data_and_publishes_no_release(good_run):
+    assert good_run["first"] == good_run["second"]
+    assert [p.name for p in (good_run["settings"].publish_dir / "releases").iterdir()] == [
+        good_run["first"]]
+    by_feed: dict[str, set] = {}
+    for request in good_run["second_requests"]:
+        path = request["path"] if request["status"] != 304 else "304"
+        by_feed.setdefault(request["feed"], set()).add(path.rsplit("/", 1)[0] + "/*"
+                                                       if request["feed"] == "rail" else path)
+    # index calls and 304s only (ports ask again from their inclusive high-water mark)
+    assert by_feed["ru_customs"] == {"/ru-customs/v1/releases"}
+    assert by_feed["kz_customs"] == {"/kz-customs/api/v2/periods"}
+    assert by_feed["comtrade"] == {"/data/v1/getDa/C/M/HS"}
+    assert by_feed["rail"] <= {"304", "/rail/v1/crossings/*"}
+    assert all(r["status"] in (304, 404) for r in good_run["second_requests"]
+               if r["feed"] == "rail")
 
 
 def test_rows_sorted_by_key_in_byte_order(good_run):
