@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 
 from corridor.assets import RAW_FEED_ASSETS
+from corridor.config import get_settings
 
 DEFAULT_ARGS = {
     "owner": "corridor",
@@ -34,7 +35,7 @@ def _monthly_ingest_dag(feed: str, function_name: str):
     @dag(
         dag_id=f"corridor_ingest_{feed}",
         description=f"Fetch, land and load the {feed} feed for every month of the ingest window",
-        schedule="@daily",
+        schedule=get_settings().ingest_schedule,
         start_date=datetime(2025, 1, 1),
         catchup=False,
         max_active_runs=1,
@@ -73,7 +74,7 @@ for _feed, _function in MONTHLY_FEEDS.items():
 @dag(
     dag_id="corridor_ingest_ports",
     description="Incremental sync of Caspian port vessel calls (updated_since high-water mark)",
-    schedule="@hourly",
+    schedule=get_settings().ingest_schedule,
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     #: simulator faults (JSON in CORRIDOR_SIM_FAULTS, keys of simulator/world.py), e.g.
     #: '{"shrinking_revision": {"ru_customs": ["2024-03"]}}' re-publishes a month
     sim_faults: dict = {}
+    #: cron (or preset) of the ingest DAGs: when they poll the publishers (``corridor up``)
+    ingest_schedule: str = "@daily"
+    #: where ``corridor up`` serves the Airflow UI, on 127.0.0.1
+    ui_port: int = 8080
 
     @field_validator("period_from", "period_to")
     @classmethod
