@@ -106,6 +106,7 @@ def up() -> None:
     signal.signal(signal.SIGTERM, interrupt)
     try:
         with local_stack(settings) as stack:
+            typer.echo(f"warehouse: {stack.warehouse}")
             typer.echo(f"feeds:     {stack.simulator_url or 'configured feed connections'}")
             typer.echo(f"window:    publish {settings.period_from}..{settings.period_to}, "
                        f"ingest from {settings.ingest_from}, schedule {settings.ingest_schedule}")

@@ -29,7 +29,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -61,6 +60,7 @@ class Stack:
     airflow_home: Path
     password_file: Path
     logs: dict[str, Path]
+    warehouse: str = ""
     simulator_url: str | None = None
     username: str = UI_USER
     processes: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
@@ -96,7 +96,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump().items():
         if value is None:
             continue
-        env[f"CORRIDOR_{name.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
+        text = json.dumps(value) if isinstance(value, dict) else str(value)
+        env[f"CORRIDOR_{name.upper()}"] = text
     return env
 
 
@@ -301,7 +302,7 @@ def local_stack(settings: Settings, *, ui_port: int | None = None,
             raise StackError(f"{UI_HOST}:{ui_port} is in use (set CORRIDOR_UI_PORT)")
 
     with ExitStack() as stack:
-        log.info("warehouse: %s", ensure_warehouse(settings))  # sets os.environ if embedded
+        warehouse = ensure_warehouse(settings)  # sets os.environ's URI if embedded
         service_env = {**os.environ, **settings_env(settings), **env, **(env_extra or {})}
         # the caller's interpreter and package, for the services and the tasks they start
         service_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
@@ -310,7 +311,7 @@ def local_stack(settings: Settings, *, ui_port: int | None = None,
             p for p in (str(PROJECT_DIR / "plugins"), service_env.get("PYTHONPATH")) if p)
         feeds, simulator_url = ensure_feed_connections(settings, service_env,
                                                        logs_dir / "simulator.log", stack)
-        log.info("feeds: %s", feeds)
+        log.info("warehouse: %s; feeds: %s", warehouse, feeds)
 
         password_file = ensure_password(home / PASSWORDS_FILE)
         migrate_log = logs_dir / "db-migrate.log"
@@ -323,7 +324,7 @@ def local_stack(settings: Settings, *, ui_port: int | None = None,
 
         result = Stack(base_url=base_url, airflow_home=home, password_file=password_file,
                        logs={name: logs_dir / f"{name}.log" for name in SERVICES},
-                       simulator_url=simulator_url)
+                       warehouse=warehouse, simulator_url=simulator_url)
         result.logs["simulator"] = logs_dir / "simulator.log"
         for name in SERVICES:
             argv = [sys.executable, "-m", "airflow", name]
