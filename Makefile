@@ -6,7 +6,7 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv docs gx-sync simulator clean
+.PHONY: run up test venv docs gx-sync simulator clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Corridor needs Python 3.11 or 3.12 (pgserver has no 3.13 wheels)"; exit 1; }
@@ -19,6 +19,9 @@ venv: $(STAMP)
 
 run: venv
 	$(VENV)/bin/corridor run
+
+up: venv
+	$(VENV)/bin/corridor up
 
 test: venv
 	$(VENV)/bin/python -m pytest

@@ -92,6 +92,39 @@ def run() -> None:
 
 
 @app.command()
+def up() -> None:
+    """Run it as deployed: Airflow scheduler, dag-processor, api-server, triggerer, until Ctrl-C."""
+    import signal
+
+    from corridor.stack import StackError, local_stack
+
+    def interrupt(*_) -> None:
+        raise KeyboardInterrupt
+
+    _setup_logging()
+    settings = get_settings()
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        with local_stack(settings) as stack:
+            typer.echo(f"warehouse: {stack.warehouse}")
+            typer.echo(f"feeds:     {stack.simulator_url or 'configured feed connections'}")
+            typer.echo(f"window:    publish {settings.period_from}..{settings.period_to}, "
+                       f"ingest from {settings.ingest_from}, schedule {settings.ingest_schedule}")
+            typer.echo(f"logs:      {stack.airflow_home / 'logs'}")
+            typer.echo(f"UI: {stack.base_url}  user {stack.username}, "
+                       f"password in {stack.password_file}")
+            typer.echo("Ctrl-C stops everything.")
+            stack.wait()
+    except KeyboardInterrupt:
+        typer.echo("stopped.")
+    except StackError as error:
+        typer.echo(f"FAILED: {error}", err=True)
+        raise typer.Exit(1) from error
+
+
+
+
+@app.command()
 def simulator(host: str = "127.0.0.1", port: int = 8765,
               port_file: Path | None = typer.Option(
                   None, help="write the bound base URL here once listening (atomically; "

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     #: days after a month's end by which each feed's units of that month are due
     #: (JSON in CORRIDOR_DUE_DAYS; feeds not named keep DUE_DAYS_DEFAULT)
     due_days: dict[str, int] = DUE_DAYS_DEFAULT
+    #: where ``corridor up`` serves the Airflow UI, on 127.0.0.1
+    ui_port: int = 8080
 
     @field_validator("period_from", "period_to")
     @classmethod

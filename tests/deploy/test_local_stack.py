@@ -1,0 +1,128 @@
+"""``corridor up`` as deployed: real Airflow services publish a release with nobody triggering.
+
+The stack (scheduler, dag-processor, triggerer, api-server, LocalExecutor, the feed
+simulator as a subprocess) runs on a tiny world against a fresh database on the
+session's PostgreSQL. The ingest DAGs are cron-scheduled every minute; with
+``catchup=False`` a CronTriggerTimetable's first run is the most recent past tick
+(``max(align_to_prev(now), align_to_next(start_date))``), so the first ingest runs
+start as soon as the dag-processor has serialised the DAGs, not a tick later. The
+assets then drive corridor_transform and corridor_publish.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from corridor.config import FEED_CONN_IDS, Settings, connection_env_name
+from corridor.stack import Stack, free_port, local_stack
+from corridor.warehouse import embedded_uri
+from tests.databases import temporary_database
+
+pytestmark = pytest.mark.e2e
+
+SCHEDULE = "*/1 * * * *"
+RELEASE_BOUND_SECONDS = 12 * 60
+PIPELINE = ("corridor_ingest_ru_customs", "corridor_ingest_kz_customs", "corridor_ingest_comtrade",
+            "corridor_ingest_ports", "corridor_ingest_rail", "corridor_transform",
+            "corridor_publish")
+
+
+def _request(url: str, *, body: dict | None = None, token: str | None = None
+             ) -> tuple[int, dict | str]:
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def _token(stack: Stack, password: str) -> tuple[int, dict | str]:
+    return _request(f"{stack.base_url}/auth/token",
+                    body={"username": stack.username, "password": password})
+
+
+def _runs(stack: Stack, token: str) -> dict[str, list[str]]:
+    """Each pipeline DAG's run states, newest first (for a failure message)."""
+    states = {}
+    for dag_id in PIPELINE:
+        _, runs = _request(f"{stack.base_url}/api/v2/dags/{dag_id}/dagRuns"
+                           "?order_by=-run_after&limit=5", token=token)
+        states[dag_id] = [run["state"] for run in runs.get("dag_runs", [])] \
+            if isinstance(runs, dict) else [str(runs)[:200]]
+    return states
+
+
+def _wait_for_release(stack: Stack, publish_dir: Path, token: str, bound: float) -> str:
+    latest = publish_dir / "LATEST"
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        if latest.exists() and latest.read_text().strip():
+            return latest.read_text().strip()
+        time.sleep(5)
+    pytest.fail(f"no release after {bound:.0f} s; runs: {_runs(stack, token)}; "
+                f"logs in {stack.airflow_home / 'logs'}")
+
+
+def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, monkeypatch):
+    port = free_port()
+    assert port != 8080
+    settings = Settings(period_from="2024-11", period_to="2024-12", sim_scale=0.05,
+                        home_dir=tmp_path / "home", publish_dir=tmp_path / "published",
+                        ingest_schedule=SCHEDULE, ui_port=port)
+    for conn_id in FEED_CONN_IDS.values():  # no configured feeds: the stack starts the simulator
+        monkeypatch.delenv(connection_env_name(conn_id), raising=False)
+
+    with temporary_database(warehouse_server, prefix="up") as dsn:
+        monkeypatch.setenv("AIRFLOW_CONN_CORRIDOR_WAREHOUSE", embedded_uri(dsn))
+        started = time.monotonic()
+        with local_stack(settings) as stack:
+            startup = time.monotonic() - started
+            print(f"\nstack start-up: {startup:.1f} s (UI {stack.base_url}, "
+                  f"simulator {stack.simulator_url})")
+
+            # the UI answers on loopback and the generated password logs in
+            assert stack.base_url == f"http://127.0.0.1:{port}"
+            assert stack.simulator_url and stack.simulator_url.startswith("http://127.0.0.1:")
+            status, _ = _request(f"{stack.base_url}/")
+            assert status == 200
+            assert _request(f"{stack.base_url}/api/v2/dags")[0] == 401
+            assert _token(stack, "not-the-password")[0] == 401
+            status, body = _token(stack, stack.password)
+            assert status == 201, body
+            token = body["access_token"]
+            status, dag = _request(f"{stack.base_url}/api/v2/dags/corridor_ingest_rail",
+                                   token=token)
+            assert status == 200, dag
+            assert dag["is_paused"] is False
+            assert dag["timetable_summary"] == SCHEDULE
+
+            # nobody triggers anything: the schedule and the assets publish a release
+            release_id = _wait_for_release(stack, settings.publish_dir, token,
+                                           RELEASE_BOUND_SECONDS)
+            first_release = time.monotonic() - started
+            print(f"first release {release_id}: {first_release:.1f} s after start "
+                  f"({first_release - startup:.1f} s after the stack was up)")
+
+        release = settings.publish_dir / "releases" / release_id
+        manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["quality"]["success"] is True
+        assert manifest["coverage"] == {"first_period": "2024-11", "last_period": "2024-12"}
+        assert (release / "bilateral_trade.csv").stat().st_size > 0
+        # every service is stopped on exit
+        assert all(process.poll() is not None for process in stack.processes.values())
