@@ -37,6 +37,14 @@ def _setup_logging() -> None:
                         stream=sys.stderr)
 
 
+def _window_text(settings: Settings) -> str:
+    if settings.rolling:
+        return (f"rolling, {settings.window_months} months to the newest month both customs "
+                "feeds have released")
+    return (f"publish {settings.period_from}..{settings.period_to}, ingest from "
+            f"{settings.ingest_from}")
+
+
 def ensure_warehouse(settings: Settings) -> str:
     """Use the configured ``corridor_warehouse`` or start the embedded one; return how."""
     if connection_is_set(WAREHOUSE_CONN_ID):
@@ -62,7 +70,7 @@ def ensure_feeds(settings: Settings, stack: ExitStack) -> str:
 
     simulator = stack.enter_context(start_simulator(SimConfig(
         seed=settings.sim_seed, scale=settings.sim_scale, faults=settings.sim_faults,
-        first_month=settings.ingest_from, last_month=settings.period_to)))
+        **settings.simulator_months())))
     os.environ.update(connection_uris(simulator.base_url))
     faults = f", faults {json.dumps(settings.sim_faults)}" if settings.sim_faults else ""
     return (f"feed simulator at {simulator.base_url} (seed {settings.sim_seed}, "
@@ -80,8 +88,7 @@ def run() -> None:
     with ExitStack() as stack:
         typer.echo(f"warehouse: {ensure_warehouse(settings)}")
         typer.echo(f"feeds:     {ensure_feeds(settings, stack)}")
-        typer.echo(f"window:    publish {settings.period_from}..{settings.period_to}, "
-                   f"ingest from {settings.ingest_from}")
+        typer.echo(f"window:    {_window_text(settings)}")
         try:
             run_pipeline(settings)
         except PipelineError as error:
@@ -108,8 +115,8 @@ def up() -> None:
         with local_stack(settings) as stack:
             typer.echo(f"warehouse: {stack.warehouse}")
             typer.echo(f"feeds:     {stack.simulator_url or 'configured feed connections'}")
-            typer.echo(f"window:    publish {settings.period_from}..{settings.period_to}, "
-                       f"ingest from {settings.ingest_from}, schedule {settings.ingest_schedule}")
+            typer.echo(f"window:    {_window_text(settings)}, "
+                       f"schedule {settings.ingest_schedule}")
             typer.echo(f"logs:      {stack.airflow_home / 'logs'}")
             typer.echo(f"UI: {stack.base_url}  user {stack.username}, "
                        f"password in {stack.password_file}")
@@ -120,8 +127,6 @@ def up() -> None:
     except StackError as error:
         typer.echo(f"FAILED: {error}", err=True)
         raise typer.Exit(1) from error
-
-
 
 
 @app.command()
@@ -138,8 +143,7 @@ def simulator(host: str = "127.0.0.1", port: int = 8765,
 
     settings = get_settings()
     config = SimConfig(seed=settings.sim_seed, scale=settings.sim_scale,
-                       faults=settings.sim_faults,
-                       first_month=settings.ingest_from, last_month=settings.period_to)
+                       faults=settings.sim_faults, **settings.simulator_months())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with start_simulator(config, host=host, port=port) as handle:
@@ -205,11 +209,13 @@ def status(as_of: str = typer.Option(
     from datetime import datetime, timezone
 
     from corridor.config import get_warehouse_dsn
+    from corridor.window import resolve
     from corridor.status import build_grid, cell_text, grid_table, summarise
     from corridor.warehouse import connect
 
     settings = get_settings()
     ensure_warehouse(settings)
+    settings = resolve(settings)
     now = datetime.fromisoformat(as_of) if as_of else datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -61,8 +60,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CORRIDOR_", extra="ignore")
 
-    period_from: str = "2023-01"
-    period_to: str = "2024-12"
+    #: months to publish; both unset: the window rolls with the publishers
+    #: (corridor.window; ``window_months`` long, ending at the newest month both
+    #: customs feeds have released)
+    period_from: str | None = None
+    period_to: str | None = None
+    window_months: int = 24
     home_dir: Path = PROJECT_DIR / ".corridor"
     publish_dir: Path = PROJECT_DIR / "published"
     landing_dir: Path | None = None
@@ -87,7 +90,9 @@ class Settings(BaseSettings):
 
     @field_validator("period_from", "period_to")
     @classmethod
-    def _check_period(cls, value: str) -> str:
+    def _check_period(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         year, _, month = value.partition("-")
         if not (len(year) == 4 and year.isdigit() and len(month) == 2 and month.isdigit()
                 and 1 <= int(month) <= 12):
@@ -104,18 +109,46 @@ class Settings(BaseSettings):
             raise ValueError("due_days: days must be >= 0")
         return {**DUE_DAYS_DEFAULT, **value}
 
-    @cached_property
+    @model_validator(mode="after")
+    def _check_window(self) -> Settings:
+        if (self.period_from is None) != (self.period_to is None):
+            raise ValueError("set both CORRIDOR_PERIOD_FROM and CORRIDOR_PERIOD_TO, or "
+                             "neither (a rolling window)")
+        if self.period_from is not None and self.period_from > self.period_to:
+            raise ValueError(f"CORRIDOR_PERIOD_FROM {self.period_from} is after "
+                             f"CORRIDOR_PERIOD_TO {self.period_to}")
+        if self.window_months < 1:
+            raise ValueError("CORRIDOR_WINDOW_MONTHS must be at least 1")
+        return self
+
+    @property
+    def rolling(self) -> bool:
+        """No fixed window: corridor.window.resolve() reads it from the publishers."""
+        return self.period_from is None
+
+    def _window(self) -> tuple[str, str]:
+        if self.period_from is None or self.period_to is None:
+            raise RuntimeError("the rolling window is not resolved here: "
+                               "corridor.window.resolve(settings) first")
+        return self.period_from, self.period_to
+
+    @property
     def ingest_from(self) -> str:
         """First ingested month: 12 months before the first published one (YoY bases)."""
-        return month_add(self.period_from, -12)
+        return month_add(self._window()[0], -12)
 
     @property
     def ingest_months(self) -> list[str]:
-        return month_range(self.ingest_from, self.period_to)
+        return month_range(self.ingest_from, self._window()[1])
 
     @property
     def publish_months(self) -> list[str]:
-        return month_range(self.period_from, self.period_to)
+        return month_range(*self._window())
+
+    def simulator_months(self) -> dict[str, str]:
+        """The simulator world's months: the ingest window when fixed, else its own."""
+        return {} if self.rolling else {"first_month": self.ingest_from,
+                                        "last_month": self.period_to}
 
     @property
     def landing_root(self) -> Path:

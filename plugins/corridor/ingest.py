@@ -75,7 +75,9 @@ def plan(feed: str, *, force: bool = False, settings: Settings | None = None,
     has no index: every month of the window is planned and each day costs a conditional
     GET (``304`` when unchanged). Ports sync from their high-water mark: one unit.
     """
-    settings = settings or Settings()
+    from corridor.window import resolve
+
+    settings = resolve(settings or Settings(), dsn=dsn, refresh=True)
     months = settings.ingest_months
     if feed == ports.FEED:
         return [{"period_month": "all"}]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import secrets
 import signal
 import socket
@@ -64,6 +63,8 @@ class Stack:
     simulator_url: str | None = None
     username: str = UI_USER
     processes: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
+    #: the services' environment (to run ``airflow`` commands against this deployment)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def password(self) -> str:
@@ -191,7 +192,6 @@ def _kill_group(pgid: int, signum: int) -> None:
         pass
 
 
-_BASE_URL_LINE = re.compile(r"^(http://\S+:\d+)\s*$", re.MULTILINE)
 
 
 def start_simulator_process(settings: Settings, env: Mapping[str, str], log_path: Path,
@@ -199,37 +199,25 @@ def start_simulator_process(settings: Settings, env: Mapping[str, str], log_path
     """``python -m corridor.simulator`` as its own process; return its base URL.
 
     ``--port 0 --port-file FILE`` lets the simulator pick a port and write its base URL
-    once it listens. A simulator without ``--port-file`` exits with a usage error: then
-    ``--port 0`` alone, reading the base URL it prints on its first stdout line.
+    once it listens.
     """
     port_file = log_path.with_suffix(".url")
     port_file.unlink(missing_ok=True)
     common = [sys.executable, "-m", "corridor.simulator", "--host", UI_HOST, "--port", "0",
               "--seed", str(settings.sim_seed), "--scale", str(settings.sim_scale),
-              "--first-month", settings.ingest_from, "--last-month", settings.period_to,
+              *(arg for name, month in settings.simulator_months().items()
+                for arg in (f"--{name.replace('_', '-')}", month)),
               "--faults", json.dumps(settings.sim_faults)]
-    for with_port_file in (True, False):
-        log_path.unlink(missing_ok=True)
-        argv = [*common, "--port-file", str(port_file)] if with_port_file else common
-        process = _spawn(argv, env, log_path)
-        stack.callback(stop_process, process, 10.0)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if with_port_file and port_file.exists() and port_file.read_text().strip():
-                return port_file.read_text().strip()
-            if not with_port_file:
-                match = _BASE_URL_LINE.search(log_path.read_text(errors="replace"))
-                if match:
-                    return match.group(1)
-            if process.poll() is not None:
-                break
-            time.sleep(0.2)
-        output = _tail(log_path)
-        if with_port_file and process.poll() == 2 and "--port-file" in output:
-            log.info("simulator has no --port-file; reading its base URL from stdout")
-            continue
-        raise StackError(f"the feed simulator did not start; see {log_path}\n{output}")
-    raise AssertionError("unreachable")
+    process = _spawn([*common, "--port-file", str(port_file)], env, log_path)
+    stack.callback(stop_process, process, 10.0)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_file.exists() and port_file.read_text().strip():
+            return port_file.read_text().strip()
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise StackError(f"the feed simulator did not start; see {log_path}\n{_tail(log_path)}")
 
 
 def ensure_feed_connections(settings: Settings, env: dict[str, str], log_path: Path,
@@ -324,7 +312,7 @@ def local_stack(settings: Settings, *, ui_port: int | None = None,
 
         result = Stack(base_url=base_url, airflow_home=home, password_file=password_file,
                        logs={name: logs_dir / f"{name}.log" for name in SERVICES},
-                       warehouse=warehouse, simulator_url=simulator_url)
+                       warehouse=warehouse, simulator_url=simulator_url, env=service_env)
         result.logs["simulator"] = logs_dir / "simulator.log"
         for name in SERVICES:
             argv = [sys.executable, "-m", "airflow", name]

@@ -291,8 +291,9 @@ def check_late(now: datetime | None = None, *, settings: Settings | None = None,
     is read)."""
     from corridor.config import get_settings
     from corridor.warehouse import connect
+    from corridor.window import resolve
 
-    settings = settings or get_settings()
+    settings = resolve(settings or get_settings(), dsn=dsn)
     with connect(dsn) as conn:
         grid = build_grid(conn, settings, now or datetime.now(timezone.utc))
     return alert_late([c for c in grid if feed is None or c.feed == feed])

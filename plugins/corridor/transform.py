@@ -47,8 +47,10 @@ def run_dbt(args: list[str], *, settings: Settings | None = None,
     """Invoke ``dbt <args>`` on the project; raise DbtError naming every failed node."""
     from dbt.cli.main import dbtRunner
 
-    settings = settings or get_settings()
+    from corridor.window import resolve
+
     dsn = dsn or get_warehouse_dsn()
+    settings = resolve(settings or get_settings(), dsn=dsn)
     project_dir = settings.dbt_project_dir
     work_dir = target_dir or settings.home_dir / "dbt"
     command = [

@@ -11,7 +11,10 @@ assets then drive corridor_transform and corridor_publish.
 
 from __future__ import annotations
 
+import csv
 import json
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -28,9 +31,11 @@ pytestmark = pytest.mark.e2e
 
 SCHEDULE = "*/1 * * * *"
 RELEASE_BOUND_SECONDS = 12 * 60
-PIPELINE = ("corridor_ingest_ru_customs", "corridor_ingest_kz_customs", "corridor_ingest_comtrade",
-            "corridor_ingest_ports", "corridor_ingest_rail", "corridor_transform",
-            "corridor_publish")
+PIPELINE = ("corridor_poll_ru_customs", "corridor_poll_kz_customs", "corridor_poll_comtrade",
+            "corridor_poll_ports", "corridor_poll_rail", "corridor_transform",
+            "corridor_publish", "corridor_ingest_kz_customs")
+INDEX_PATHS = {"/ru-customs/v1/releases", "/kz-customs/api/v2/periods",
+               "/data/v1/getDa/C/M/HS", "/ports/v1/vessel-calls"}
 
 
 def _request(url: str, *, body: dict | None = None, token: str | None = None
@@ -67,16 +72,52 @@ def _runs(stack: Stack, token: str) -> dict[str, list[str]]:
     return states
 
 
-def _wait_for_release(stack: Stack, publish_dir: Path, token: str, bound: float) -> str:
+def _wait_for_release(stack: Stack, publish_dir: Path, token: str, bound: float,
+                      after: str | None = None) -> str:
     latest = publish_dir / "LATEST"
     deadline = time.monotonic() + bound
     while time.monotonic() < deadline:
         stack.check_alive()
-        if latest.exists() and latest.read_text().strip():
+        if latest.exists() and latest.read_text().strip() not in ("", after):
             return latest.read_text().strip()
         time.sleep(5)
     pytest.fail(f"no release after {bound:.0f} s; runs: {_runs(stack, token)}; "
                 f"logs in {stack.airflow_home / 'logs'}")
+
+
+def _sim_log(sim: str, since: int = 0) -> list[dict]:
+    status, entries = _request(f"{sim}/_sim/requests?since={since}")
+    assert status == 200, entries
+    return entries
+
+
+def _data_requests(entries: list[dict]) -> list[dict]:
+    """Requests that downloaded a data body: not an index call, not a 304 or 404."""
+    return [e for e in entries if e["feed"] not in (None, "control", "ports", "rail")
+            and e["path"] not in INDEX_PATHS and e["status"] == 200] + [
+        e for e in entries if e["feed"] == "rail" and e["status"] == 200]
+
+
+def _revisions(release: Path) -> list[dict]:
+    with (release / "bilateral_trade.revisions.csv").open(encoding="utf-8",
+                                                          newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _wait_for_runs(stack: Stack, token: str, dag_id: str, count: int,
+                   bound: float = 600) -> list[dict]:
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        _, body = _request(f"{stack.base_url}/api/v2/dags/{dag_id}/dagRuns?limit=50",
+                           token=token)
+        runs = [r for r in body.get("dag_runs", []) if r["run_type"] == "backfill"]
+        if len(runs) >= count and all(r["state"] in ("success", "failed") for r in runs):
+            assert all(r["state"] == "success" for r in runs), runs
+            return runs
+        time.sleep(5)
+    pytest.fail(f"{dag_id}: no {count} finished backfill runs after {bound:.0f} s; "
+                f"{_runs(stack, token)}")
 
 
 def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, monkeypatch):
@@ -106,7 +147,7 @@ def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, mo
             status, body = _token(stack, stack.password)
             assert status == 201, body
             token = body["access_token"]
-            status, dag = _request(f"{stack.base_url}/api/v2/dags/corridor_ingest_rail",
+            status, dag = _request(f"{stack.base_url}/api/v2/dags/corridor_poll_rail",
                                    token=token)
             assert status == 200, dag
             assert dag["is_paused"] is False
@@ -118,6 +159,43 @@ def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, mo
             first_release = time.monotonic() - started
             print(f"first release {release_id}: {first_release:.1f} s after start "
                   f"({first_release - startup:.1f} s after the stack was up)")
+
+            # the publishers revise one RU month and one Comtrade unit: the next cycles
+            # fetch only those, and publish a release whose revisions list the change
+            sim = stack.simulator_url
+            reported = _request(f"{sim}/data/v1/getDa/C/M/HS?period=202411")  # no key: 401
+            assert reported[0] == 401
+            mark = _sim_log(sim)[-1]["seq"]
+            _request(f"{sim}/_sim/revise", body={"feed": "ru_customs", "unit": "2024-11"})
+            revised = _request(f"{sim}/_sim/revise", body={"feed": "comtrade",
+                                                           "unit": "156:2024-11"})
+            assert revised[0] == 200, revised
+            second = _wait_for_release(stack, settings.publish_dir, token,
+                                       RELEASE_BOUND_SECONDS, after=release_id)
+            data = _data_requests(_sim_log(sim, mark))
+            assert {(r["feed"], r["path"]) for r in data} == {
+                ("ru_customs", "/ru-customs/v1/data/2024-11.csv"),
+                ("comtrade", "/data/v1/get/C/M/HS")}, data
+            (comtrade_call,) = [r for r in data if r["feed"] == "comtrade"]
+            assert "reporterCode=156&" in comtrade_call["query"]
+            assert "period=202411" in comtrade_call["query"]
+            changes = _revisions(settings.publish_dir / "releases" / second)
+            assert changes and {row["time_period"] for row in changes} == {"2024-11"}, changes
+            print(f"revision cycle: release {second}, {len(changes)} observations revised")
+
+            # backfill: two months of one feed, re-ingested alone
+            mark = _sim_log(sim)[-1]["seq"]
+            backfill = subprocess.run(
+                [sys.executable, "-m", "airflow", "backfill", "create", "--dag-id",
+                 "corridor_ingest_kz_customs", "--from-date", "2023-12-01", "--to-date",
+                 "2024-01-01", "--dag-run-conf", '{"force": true}'],
+                env=stack.env, capture_output=True, text=True, timeout=120)
+            assert backfill.returncode == 0, backfill.stderr[-2000:]
+            runs = _wait_for_runs(stack, token, "corridor_ingest_kz_customs", 2)
+            assert sorted(r["partition_key"] for r in runs) == ["2023-12", "2024-01"], runs
+            data = _data_requests(_sim_log(sim, mark))
+            assert {(r["feed"], r["query"].split("period=")[1][:7]) for r in data} == {
+                ("kz_customs", "2023-12"), ("kz_customs", "2024-01")}, data
 
         release = settings.publish_dir / "releases" / release_id
         manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))

@@ -77,7 +77,7 @@ def test_first_run_and_unchanged_run_stay_within_the_call_targets(comtrade_env,
 def test_the_quota_ends_fetching_at_once_and_the_next_run_fetches_the_rest(
         comtrade_env, fresh_database, other_database):
     start, settings = comtrade_env
-    with start() as clean:
+    with start():
         _poll(settings, other_database)
     with start({"comtrade_quota": {"calls": 6}}) as sim:
         started = time.monotonic()

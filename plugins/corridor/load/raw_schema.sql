@@ -168,3 +168,12 @@ create table if not exists ingest.comtrade_calls (
     calls        integer     not null,
     quota_until  timestamptz
 );
+
+-- The rolling coverage window the last poll resolved from the customs indexes
+-- (corridor.window); one row. Unused when CORRIDOR_PERIOD_FROM/TO are set.
+create table if not exists ingest.coverage_window (
+    id           boolean     primary key default true check (id),
+    period_from  text        not null,
+    period_to    text        not null,
+    resolved_at  timestamptz not null default now()
+);

@@ -216,8 +216,10 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
 def publish_release(quality: dict, *, settings: Settings | None = None,
                     dsn: WarehouseDsn | None = None) -> Path:
     """Read the indicator marts and the loaded units, write a release, make it LATEST."""
-    settings = settings or get_settings()
+    from corridor.window import resolve
+
     dsn = dsn or get_warehouse_dsn()
+    settings = resolve(settings or get_settings(), dsn=dsn)
     with connect(dsn) as conn:
         observations = {dataset.name: read_observations(conn, dataset) for dataset in DATASETS}
         inputs = read_inputs(conn, settings)
