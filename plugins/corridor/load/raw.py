@@ -13,6 +13,7 @@ Connections passed here should be ``autocommit=True`` so that each
 from __future__ import annotations
 
 import bisect
+import hashlib
 import heapq
 import itertools
 import logging
@@ -59,11 +60,28 @@ RAIL_COLUMNS = ("report_date", "revision", "row_number", "point", "partner_railw
 
 
 def ensure_raw_schema(conn: psycopg.Connection) -> None:
-    """Create the raw schema if needed (idempotent; serialised against parallel tasks)."""
+    """Create or update the raw and ingest schemas (idempotent).
+
+    Runs the DDL only when the warehouse does not hold this version of the script yet:
+    every task calls this, and DDL in each of them would take table locks that deadlock
+    with other tasks' loads (one statement, no lock, when the schema is current).
+    """
+    version = _schema_version()
+    if conn.execute("select to_regclass('ingest.schema_version') is not null").fetchone()[0]:
+        if conn.execute("select 1 from ingest.schema_version where sha256 = %s",
+                        (version,)).fetchone():
+            return
     with conn.transaction():
         # Concurrent CREATE ... IF NOT EXISTS can still collide in the catalogs.
         conn.execute("select pg_advisory_xact_lock(hashtextextended('corridor:raw_schema', 0))")
         conn.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+        conn.execute("create table if not exists ingest.schema_version (sha256 text not null)")
+        conn.execute("delete from ingest.schema_version")
+        conn.execute("insert into ingest.schema_version (sha256) values (%s)", (version,))
+
+
+def _schema_version() -> str:
+    return hashlib.sha256(SCHEMA_SQL.read_bytes()).hexdigest()
 
 
 @dataclass
