@@ -95,7 +95,25 @@ def run() -> None:
             typer.echo(f"\nFAILED: {error}", err=True)
             typer.echo(f"Airflow task logs: {settings.home_dir / 'airflow' / 'logs'}", err=True)
             raise typer.Exit(1) from error
+        _print_feed_progress(settings)
     print_summary(settings.publish_dir)
+
+
+def _print_feed_progress(settings: Settings) -> None:
+    """Per feed: units done / due (the `corridor status` lines)."""
+    from datetime import datetime, timezone
+
+    from corridor.config import get_warehouse_dsn
+    from corridor.status import build_grid, summarise
+    from corridor.warehouse import connect
+    from corridor.window import resolve
+
+    settings = resolve(settings)
+    now = datetime.now(timezone.utc)
+    with connect(get_warehouse_dsn()) as conn:
+        grid = build_grid(conn, settings, now)
+    for summary in summarise(grid, now):
+        typer.echo(summary.line())
 
 
 @app.command()

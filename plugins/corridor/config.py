@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     @field_validator("period_from", "period_to")
     @classmethod
     def _check_period(cls, value: str | None) -> str | None:
-        if value is None:
+        if value in (None, ""):  # unset, or set empty (compose's ${VAR:-}): rolling
             return None
         year, _, month = value.partition("-")
         if not (len(year) == 4 and year.isdigit() and len(month) == 2 and month.isdigit()

@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from corridor.config import PROJECT_DIR, Settings
@@ -98,8 +99,25 @@ def run_dag(dag) -> None:
 
 
 def run_pipeline(settings: Settings, dag_ids: tuple[str, ...] = PIPELINE_DAG_IDS) -> None:
-    """Run the ingest, transform and publish DAGs in their asset order."""
+    """Run the poll, transform and publish DAGs in their asset order, saying where it is
+    (a progress bar in a terminal, one log line per DAG otherwise)."""
     prepare_airflow(settings)
     dags = load_dags()
-    for dag_id in dag_ids:
-        run_dag(dags[dag_id])
+    if not sys.stderr.isatty():
+        for number, dag_id in enumerate(dag_ids, start=1):
+            started = time.monotonic()
+            run_dag(dags[dag_id])
+            log.warning("[%d/%d] %s done in %.1f s", number, len(dag_ids), dag_id,
+                        time.monotonic() - started)
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+               "{task.total} DAGs"), TimeElapsedColumn())
+    with Progress(*columns, transient=False) as progress:
+        bar = progress.add_task("pipeline", total=len(dag_ids))
+        for dag_id in dag_ids:
+            progress.update(bar, description=dag_id)
+            run_dag(dags[dag_id])
+            progress.advance(bar)
+        progress.update(bar, description="pipeline")

@@ -54,7 +54,8 @@ def run_dbt(args: list[str], *, settings: Settings | None = None,
     project_dir = settings.dbt_project_dir
     work_dir = target_dir or settings.home_dir / "dbt"
     command = [
-        *args,
+        # node lines go to dbt's log file only; the task logs the summary below
+        "--quiet", *args,
         "--project-dir", str(project_dir),
         "--profiles-dir", str(project_dir),
         "--target-path", str(work_dir / "target"),
@@ -64,6 +65,8 @@ def run_dbt(args: list[str], *, settings: Settings | None = None,
     log.info("dbt %s", " ".join(args))
     with _environment(dsn.dbt_env()):
         result = dbtRunner().invoke(command)
+    for line in summarise(getattr(result.result, "results", None) or []):
+        log.info("dbt %s: %s", args[0], line)
     if result.success:
         return
     failures: list[str] = []
@@ -73,3 +76,19 @@ def run_dbt(args: list[str], *, settings: Settings | None = None,
             failures.append(f"{node_result.node.unique_id}: {status}: {node_result.message}")
     detail = "; ".join(failures) or str(result.exception or "see dbt log")
     raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
+
+
+def summarise(results, slowest: int = 5) -> list[str]:
+    """dbt's run results in a few lines: nodes by type and status, the slowest nodes."""
+    from collections import Counter
+
+    counts = Counter((r.node.resource_type, str(r.status)) for r in results
+                     if getattr(r, "node", None) is not None)
+    if not counts:
+        return []
+    lines = [", ".join(f"{n} {kind}s {status}" for (kind, status), n in sorted(counts.items()))]
+    timed = sorted((r for r in results if getattr(r, "node", None) is not None),
+                   key=lambda r: r.execution_time or 0, reverse=True)[:slowest]
+    lines.append("slowest: " + ", ".join(f"{r.node.name} {r.execution_time:.1f} s"
+                                         for r in timed))
+    return lines
