@@ -43,7 +43,7 @@ def record_loads(feed: str, summaries: list[dict], raw_feed_events) -> dict:
     Raises ``AirflowSkipException`` when no month changed: a skipped task emits no asset
     event, so a poll that found nothing new triggers no transform and no publish.
     """
-    from airflow.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from corridor.status import check_late
 
