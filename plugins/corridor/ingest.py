@@ -117,9 +117,15 @@ def _changed(held: dict[str, Any] | None, revision: int, status: str, sha256: st
 
 def ingest_month(feed: str, period_month: str, *, listing: list | None = None,
                  force: bool = False) -> dict[str, Any]:
-    """One planned month of one feed (a mapped task instance of the ingest DAGs)."""
+    """One planned month of one feed (a mapped task instance of the ingest DAGs). A month
+    outside the ingest window (a monthly DAG's scheduled run for a month no publisher
+    has reached, a backfill past the window) loads nothing."""
+    from corridor.window import resolve
+
     if feed == ports.FEED:
         return ingest_ports(force=force)
+    if period_month not in resolve(Settings()).ingest_months:
+        return _summary(feed, period_month, skipped="outside_window")
     if feed == comtrade.FEED:
         return ingest_comtrade(period_month, listing=listing, force=force)
     return {"ru_customs": ingest_ru_customs, "kz_customs": ingest_kz_customs,

@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -120,6 +121,29 @@ def _wait_for_runs(stack: Stack, token: str, dag_id: str, count: int,
                 f"{_runs(stack, token)}")
 
 
+def _wait_for_cycle(stack: Stack, token: str, after: datetime, bound: float = 300
+                    ) -> list[dict]:
+    """The first run of every poll DAG started after ``after``, once all have finished."""
+    polls = [dag_id for dag_id in PIPELINE if dag_id.startswith("corridor_poll_")]
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        cycle = []
+        for dag_id in polls:
+            _, body = _request(f"{stack.base_url}/api/v2/dags/{dag_id}/dagRuns"
+                               "?order_by=start_date&limit=100", token=token)
+            runs = [r for r in body.get("dag_runs", []) if r.get("start_date")
+                    and datetime.fromisoformat(r["start_date"]) > after]
+            if runs and runs[0]["state"] in ("success", "failed"):
+                cycle.append(runs[0])
+        if len(cycle) == len(polls):
+            assert all(r["state"] == "success" for r in cycle), cycle
+            return [{**r, "start_date": datetime.fromisoformat(r["start_date"]),
+                     "end_date": datetime.fromisoformat(r["end_date"])} for r in cycle]
+        time.sleep(5)
+    pytest.fail(f"no complete poll cycle after {bound:.0f} s; {_runs(stack, token)}")
+
+
 def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, monkeypatch):
     port = free_port()
     assert port != 8080
@@ -196,6 +220,15 @@ def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, mo
             data = _data_requests(_sim_log(sim, mark))
             assert {(r["feed"], r["query"].split("period=")[1][:7]) for r in data} == {
                 ("kz_customs", "2023-12"), ("kz_customs", "2024-01")}, data
+
+            # a cycle in which nothing changed: index calls and 304s only, no new release
+            mark = _sim_log(sim)[-1]["seq"]
+            cycle = _wait_for_cycle(stack, token, after=datetime.now(timezone.utc))
+            assert _data_requests(_sim_log(sim, mark)) == []
+            assert (settings.publish_dir / "LATEST").read_text().strip() == second
+            wall = (max(r["end_date"] for r in cycle) - min(r["start_date"] for r in cycle))
+            print(f"no-change cycle: {wall.total_seconds():.1f} s wall time for the five "
+                  f"poll DAGs, no data body, no release")
 
         release = settings.publish_dir / "releases" / release_id
         manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import psycopg
@@ -142,6 +143,8 @@ def test_a_rerun_with_nothing_changed_downloads_no_data_and_publishes_no_release
     assert by_feed["comtrade"] == {"/data/v1/getDa/C/M/HS"}
     rail = [r["status"] for r in good_run["second_requests"] if r["feed"] == "rail"]
     assert rail and set(rail) <= {304, 404}
+    counts = Counter(r["feed"] for r in good_run["second_requests"])
+    print(f"\nrequests of a no-change cycle, per feed: {dict(sorted(counts.items()))}")
 
 
 def test_rows_sorted_by_key_in_byte_order(good_run):

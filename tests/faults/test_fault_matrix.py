@@ -94,13 +94,11 @@ def ingest_into(database, landing) -> Callable[..., Run]:
     return run
 
 
-def _their_fingerprint(dsn) -> dict | None:
-    """``corridor.load.fingerprint.raw_fingerprint`` when it exists (written in parallel)."""
-    try:
-        from corridor.load.fingerprint import raw_fingerprint
-    except ImportError:
-        return None
+def _their_fingerprint(dsn) -> dict:
+    """The platform's own ``corridor.load.fingerprint.raw_fingerprint`` of the raw schema."""
     import psycopg
+
+    from corridor.load.fingerprint import raw_fingerprint
 
     with psycopg.connect(dsn.conninfo) as conn:
         return raw_fingerprint(conn)
@@ -110,7 +108,7 @@ def assert_identical(run: Run, expected: Run, what: str, *, strict: bool = True)
     """Raw schema identical; ``strict`` also holds the platform's own fingerprint to it."""
     assert_same_raw(run.snapshot, expected.snapshot, what)
     theirs, want = run.their_fingerprint, expected.their_fingerprint
-    if strict and theirs is not None and want is not None:
+    if strict:
         assert theirs == want, (f"{what}: corridor.load.fingerprint.raw_fingerprint differs "
                                 f"although every raw row is equal: {theirs} vs {want}")
 

@@ -1,4 +1,4 @@
-"""One ingest per feed against the local simulator (skipped while it is unavailable)."""
+"""One ingest per feed against the local simulator."""
 
 from __future__ import annotations
 
@@ -6,21 +6,15 @@ import os
 
 import pytest
 
-from corridor import ingest
+from corridor import ingest, simulator
 from corridor.config import Settings
-
-simulator = pytest.importorskip("corridor.simulator")
 
 
 @pytest.fixture()
 def sim(monkeypatch):
     monkeypatch.setenv("CORRIDOR_HTTP_BACKOFF", "0")
-    try:
-        handle = simulator.start_simulator(simulator.SimConfig(
-            scale=0.05, first_month="2024-01", last_month="2024-03"))
-    except Exception as exc:  # noqa: BLE001 - a simulator in progress must not fail us
-        pytest.skip(f"simulator not startable: {exc}")
-    with handle as running:
+    with simulator.start_simulator(simulator.SimConfig(
+            scale=0.05, first_month="2024-01", last_month="2024-03")) as running:
         for name, value in simulator.connection_uris(running.base_url).items():
             monkeypatch.setitem(os.environ, name, value)
         yield running

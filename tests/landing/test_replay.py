@@ -17,44 +17,17 @@ from corridor import ingest
 from corridor.config import Settings, month_range
 from corridor.feeds import kz_customs, ports
 from corridor.landing import LandingStore
+from corridor import simulator
 from corridor.landing.replay import LandingIntegrityError, rebuild_raw_from_landing
+from corridor.load.fingerprint import raw_fingerprint
 
-simulator = pytest.importorskip("corridor.simulator")
-
-try:  # another engineer's shared helper, when it exists
-    from corridor.load.fingerprint import raw_fingerprint
-except ImportError:  # pragma: no cover - local stand-in
-    raw_fingerprint = None
-
-TIMESTAMP_COLUMNS = {"loaded_at", "synced_at"}
 SEED, SCALE = 3, 0.05
 FIRST = "2024-01"
 
 
-def local_raw_fingerprint(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
-    """table -> (rows, md5 of the rows as text, sorted), timestamps of loading excluded."""
-    tables = [r[0] for r in conn.execute(
-        "select table_name from information_schema.tables where table_schema = 'raw'"
-        " and table_type = 'BASE TABLE' order by table_name").fetchall()]
-    result = {}
-    for table in tables:
-        columns = [r[0] for r in conn.execute(
-            "select column_name from information_schema.columns where table_schema = 'raw'"
-            " and table_name = %s order by ordinal_position", (table,)).fetchall()
-            if r[0] not in TIMESTAMP_COLUMNS]
-        column_list = ", ".join(f'"{c}"' for c in columns)
-        count, digest = conn.execute(
-            f"select count(*), md5(coalesce(string_agg(t::text, E'\\n' order by t::text), ''))"
-            f" from (select {column_list} from raw.\"{table}\") t").fetchone()
-        result[f"raw.{table}"] = (count, digest)
-    return result
-
-
 def fingerprint(dsn) -> dict:
     with psycopg.connect(dsn.conninfo) as conn:
-        if raw_fingerprint is not None:
-            return {str(k): tuple(v) for k, v in raw_fingerprint(conn).items()}
-        return local_raw_fingerprint(conn)
+        return {str(k): tuple(v) for k, v in raw_fingerprint(conn).items()}
 
 
 def ingest_world(config, months: list[str], dsn, landing: Path) -> None:
