@@ -58,6 +58,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 from psycopg import sql
 
+from corridor import locks
 from corridor.config import FEED_IDS, WarehouseDsn
 from corridor.feeds import comtrade, kz_customs, ports, rail, ru_customs
 from corridor.feeds.common import RowError, to_int
@@ -602,6 +603,9 @@ def rebuild_raw_from_landing(dsn: WarehouseDsn | None, landing_root: Path | str,
         raw.ensure_raw_schema(conn)
         # One transaction: the load functions' own transactions become savepoints.
         with conn.transaction():
+            # before the truncates: waiting for a dbt build while holding raw tables
+            # that it reads would deadlock (each load takes it again, a no-op)
+            locks.build_shared_in_transaction(conn)
             _clear(conn, selected)
             for feed in selected:
                 _LOAD[feed](conn, plans[feed], reports[feed])
