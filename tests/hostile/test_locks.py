@@ -134,3 +134,137 @@ def test_loads_do_not_wait_for_each_other(warehouse):
             with psycopg.connect(warehouse.conninfo, autocommit=True) as other:
                 other.execute("set lock_timeout = '2s'")
                 assert raw.load_unit(other, _rail_unit("2024-02-02")).loaded
+
+
+# --- publishers on different machines take turns ----------------------------------------
+
+PUBLISHER = """
+import json, sys
+from pathlib import Path
+from corridor.config import WarehouseDsn
+from corridor.publish.release import publish_lock, write_release
+dsn = WarehouseDsn(**json.loads(sys.argv[2]))
+observations = {k: [tuple(r) for r in v] for k, v in json.loads(sys.argv[3]).items()}
+print("ready", flush=True)
+write_release(Path(sys.argv[1]), observations, inputs=[], quality={}, coverage={},
+              lock=publish_lock(Path(sys.argv[1]), dsn))
+"""
+
+
+def test_publishers_sharing_a_warehouse_take_turns_without_sharing_a_disk(fresh_database,
+                                                                        tmp_path):
+    """Two hosts publishing (each its own published root, as if on another machine)
+    against one warehouse: the second waits for the first's warehouse lock; a file lock
+    would not have stopped it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from dataclasses import asdict
+
+    from corridor.publish.release import latest_release, publish_lock
+    from tests.publish.test_release import FIRST
+
+    here, there = tmp_path / "host-a", tmp_path / "host-b"
+    with publish_lock(here, fresh_database):
+        waiting = subprocess.Popen(
+            [sys.executable, "-c", PUBLISHER, str(there), json.dumps(asdict(fresh_database)),
+             json.dumps(FIRST)], stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert waiting.stdout.readline() == "ready\n"
+        time.sleep(2)
+        assert waiting.poll() is None, "the second publisher did not wait"
+        assert latest_release(there) is None
+    assert waiting.wait(timeout=120) == 0
+    assert latest_release(there) is not None
+
+
+# --- the gate and the release read one snapshot -----------------------------------------
+
+@pytest.fixture()
+def publishable(tmp_path, fresh_database):
+    """A good batch, a synced GX context, a fixed window (2024-02) and a published root."""
+    import shutil
+
+    from corridor.config import PROJECT_DIR
+    from corridor.quality.context import sync_context
+    from tests.quality.good_batch import load_good_batch
+
+    load_good_batch(fresh_database)
+    context_dir = tmp_path / "expectations"
+    shutil.copytree(PROJECT_DIR / "expectations", context_dir,
+                    ignore=shutil.ignore_patterns("uncommitted"))
+    sync_context(context_dir, fresh_database.sqlalchemy_url)
+    settings = Settings(period_from="2024-02", period_to="2024-02",
+                        gx_context_dir=context_dir, home_dir=tmp_path / "home",
+                        publish_dir=tmp_path / "published")
+    return settings, fresh_database
+
+
+def _commit_meanwhile(dsn, *statements):
+    with psycopg.connect(dsn.conninfo, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def test_gate_and_release_read_the_state_of_one_snapshot(publishable, monkeypatch):
+    """Once the snapshot is taken, another session deletes rail's loads (the gate would
+    fail on that) and revises a published value: the gate passes and the release
+    holds what the gate checked, the rail units and the old value included."""
+    import json
+
+    import corridor.quality.gate as gate
+    from corridor import publish
+
+    settings, dsn = publishable
+    with psycopg.connect(dsn.conninfo) as conn:
+        [(before,)] = conn.execute("select count(*) from raw.loaded_units "
+                                   "where feed = 'rail'").fetchall()
+    assert before > 0
+    real_get_context = gate.get_context
+
+    def get_context(*args, **kwargs):  # after the snapshot, before any check
+        _commit_meanwhile(dsn, "delete from raw.loaded_units where feed = 'rail'",
+                          "update marts.ind_bilateral_trade set obs_value = obs_value + 1")
+        return real_get_context(*args, **kwargs)
+
+    monkeypatch.setattr(gate, "get_context", get_context)
+    release = publish.run(settings, dsn)
+    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["quality"]["success"] is True
+    assert sum(1 for unit in manifest["inputs"] if unit["feed"] == "rail") > 0
+
+    # the warehouse did change: a gate on the live state fails on it
+    monkeypatch.setattr(gate, "get_context", real_get_context)
+    with pytest.raises(gate.QualityGateFailed):
+        gate.run_gate(settings, dsn)
+
+
+def test_a_failed_gate_writes_nothing(publishable):
+    from corridor import publish
+    from corridor.quality.gate import QualityGateFailed
+
+    settings, dsn = publishable
+    _commit_meanwhile(dsn, "delete from raw.loaded_units where feed = 'rail'")
+    with pytest.raises(QualityGateFailed):
+        publish.run(settings, dsn)
+    assert not (settings.publish_dir / "LATEST").exists()
+    assert not list((settings.publish_dir / "releases").glob("*")) \
+        if (settings.publish_dir / "releases").exists() else True
+
+
+def test_the_snapshot_waits_for_a_running_build(publishable):
+    """A dbt build in progress holds the build lock: the snapshot is taken after it."""
+    from corridor.publish import warehouse_snapshot
+
+    _, dsn = publishable
+    with locks.build_exclusive(dsn):
+        def take():
+            with warehouse_snapshot(dsn) as (_, snapshot):
+                return snapshot
+        thread, outcome = _in_thread(take)
+        thread.join(WAIT)
+        assert thread.is_alive(), "a snapshot was taken in the middle of a build"
+        released = time.monotonic()
+    thread.join(30)
+    assert outcome["value"] and outcome["at"] >= released
