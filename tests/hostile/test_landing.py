@@ -141,3 +141,24 @@ def test_completed_jsonl_survives_a_torn_last_line(tmp_path, caplog):
     assert [r["unit"] for r in store.completed("comtrade")] == ["156:2024-01", "860:2024-01"]
     assert hashlib.sha256(completed.read_bytes()).hexdigest()  # whole lines only
     assert all(json.loads(line) for line in completed.read_text().splitlines())
+
+
+def test_each_manifest_line_is_one_append_write(tmp_path, monkeypatch):
+    """One ``write`` of the whole line on an O_APPEND descriptor: concurrent appenders
+    (other processes, other hosts' tasks on a shared disk) cannot interleave a line."""
+    import fcntl
+    import os
+
+    writes: list[tuple[int, bytes]] = []
+    real_write = os.write
+
+    def spy(fd, data):
+        writes.append((fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND, bytes(data)))
+        return real_write(fd, data)
+
+    store = LandingStore(tmp_path)
+    monkeypatch.setattr(os, "write", spy)
+    store.put("rail", "2024-02-01", "1", b"<x/>", url="http://h/x", status=200, suffix="xml")
+    monkeypatch.undo()
+    manifest = (tmp_path / "rail" / MANIFEST).read_bytes()
+    assert [w for w in writes if w[1].endswith(b"\n")] == [(os.O_APPEND, manifest)]
