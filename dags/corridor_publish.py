@@ -1,7 +1,10 @@
-"""Publish DAG: the GX quality gate, then an immutable release under the published root.
+"""Publish DAG: the GX quality gate and an immutable release, from ONE warehouse state.
 
-The gate fails the run when a critical expectation fails; the release task then never
-runs, so LATEST keeps pointing at the previous good release.
+One task (``gate_and_release``, :func:`corridor.publish.run`): the gate's checks and
+the release's reads share one exported snapshot of the warehouse, so no dbt build or
+unit load can slip in between what was checked and what is published. A critical
+failure fails the task before anything is written: LATEST keeps pointing at the
+previous good release.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from corridor.assets import INDICATOR_MARTS, RELEASE
 
 @dag(
     dag_id="corridor_publish",
-    description="Great Expectations checkpoint gate, then CSV/manifest release and LATEST",
+    description="Great Expectations checkpoint gate and CSV/manifest release (one snapshot)",
     schedule=[INDICATOR_MARTS],
     start_date=datetime(2025, 1, 1),
     catchup=False,
@@ -24,19 +27,13 @@ from corridor.assets import INDICATOR_MARTS, RELEASE
     tags=["corridor", "quality", "publish"],
 )
 def corridor_publish():
-    @task
-    def quality_gate() -> dict:
-        from corridor.quality.gate import run_gate
-
-        return run_gate()
-
     @task(outlets=[RELEASE])
-    def publish_release(quality: dict) -> str:
-        from corridor.publish.release import publish_release as write_release
+    def gate_and_release() -> str:
+        from corridor.publish import run
 
-        return str(write_release(quality))
+        return str(run())
 
-    publish_release(quality_gate())
+    gate_and_release()
 
 
 corridor_publish()

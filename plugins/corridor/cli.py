@@ -204,18 +204,19 @@ def docs() -> None:
 
 @app.command()
 def publish() -> None:
-    """Run the quality gate and publish a release (the publish DAG's code path)."""
-    from corridor.publish.release import publish_release
-    from corridor.quality.gate import QualityGateFailed, run_gate
+    """Run the quality gate and publish a release from one warehouse snapshot (the
+    publish DAG's code path, corridor.publish.run)."""
+    from corridor.publish import run
+    from corridor.quality.gate import QualityGateFailed
 
     _setup_logging()
     ensure_warehouse(get_settings())
     try:
-        quality = run_gate()
+        release = run()
     except QualityGateFailed as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
-    typer.echo(publish_release(quality))
+    typer.echo(release)
 
 
 @app.command()

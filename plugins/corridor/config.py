@@ -7,7 +7,7 @@ secrets backend); everything else is a ``CORRIDOR_*`` environment variable.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -163,9 +163,21 @@ def get_settings() -> Settings:
     return Settings()
 
 
-@dataclass(frozen=True)
+def _masked_repr(self) -> str:
+    """A dataclass repr with the password shown as ``'***'`` (None when unset): reprs
+    end up in logs, tracebacks and Airflow's rendered fields."""
+    shown = []
+    for spec in fields(self):
+        value = getattr(self, spec.name)
+        if spec.name == "password" and value:
+            value = "***"
+        shown.append(f"{spec.name}={value!r}")
+    return f"{type(self).__name__}({', '.join(shown)})"
+
+
+@dataclass(frozen=True, repr=False)
 class Endpoint:
-    """What a client needs from an Airflow Connection."""
+    """What a client needs from an Airflow Connection (its repr masks the password)."""
 
     conn_id: str
     conn_type: str
@@ -174,6 +186,8 @@ class Endpoint:
     schema: str | None
     login: str | None
     password: str | None
+
+    __repr__ = __str__ = _masked_repr
 
     @property
     def base_url(self) -> str:
@@ -221,15 +235,18 @@ def http_connection_uri(base_url: str, login: str | None = None,
     return f"{parts.scheme}://{auth}{parts.netloc}{parts.path}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class WarehouseDsn:
-    """The PostgreSQL warehouse, as libpq parameters (host may be a unix socket dir)."""
+    """The PostgreSQL warehouse, as libpq parameters (host may be a unix socket dir; the
+    repr masks the password)."""
 
     host: str
     port: int
     user: str
     password: str
     dbname: str
+
+    __repr__ = __str__ = _masked_repr
 
     @classmethod
     def from_uri(cls, uri: str) -> WarehouseDsn:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from corridor import locks
 from corridor.config import Settings, WarehouseDsn, get_settings, get_warehouse_dsn
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,10 @@ def run_dbt(args: list[str], *, settings: Settings | None = None,
         "--vars", dbt_vars(settings),
     ]
     log.info("dbt %s", " ".join(args))
-    with _environment(dsn.dbt_env()):
+    # The build lock, exclusively, for the whole invocation (corridor.locks): no unit
+    # load commits while dbt reads raw or rebuilds the marts. The profile's password is
+    # in os.environ for this call only.
+    with locks.build_exclusive(dsn), _environment(dsn.dbt_env()):
         result = dbtRunner().invoke(command)
     for line in summarise(getattr(result.result, "results", None) or []):
         log.info("dbt %s: %s", args[0], line)

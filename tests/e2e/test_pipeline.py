@@ -280,7 +280,7 @@ def test_failed_gate_publishes_nothing_and_keeps_latest(good_run, warehouse_serv
     with pytest.raises(PipelineError) as failure:
         _run(settings, dsn, bad, monkeypatch)
     assert failure.value.dag_id == "corridor_publish"
-    assert failure.value.failed_tasks == ["quality_gate"]
+    assert failure.value.failed_tasks == ["gate_and_release"]
     assert (settings.publish_dir / "LATEST").read_text() == latest_before
     assert sorted(os.listdir(settings.publish_dir / "releases")) == releases_before
     assert not [p for p in settings.publish_dir.iterdir() if p.name.startswith(".staging")]

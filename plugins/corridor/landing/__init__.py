@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.jsonl"
 #: Per feed, one line per unit fetch that completed: which landed files make the unit.
@@ -25,9 +28,63 @@ class LandedFile:
     bytes: int
 
 
+#: Longest label kept readable in a file name; longer ones are hashed.
+MAX_LABEL = 64
+_READABLE = re.compile(r"[A-Za-z0-9._:-]+")
+
+
+class ManifestError(ValueError):
+    """A manifest (or completed.jsonl) line that is not the torn last one does not parse."""
+
+
 def _safe(part: str) -> str:
-    """A path component from a unit or revision label ('156:2024-01' -> '156_2024-01')."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", part) or "_"
+    """A path component from a unit, revision or part label.
+
+    Our own labels stay readable as they always were ('156:2024-01' -> '156_2024-01',
+    ':' being the only separator our unit names use). A label that carries anything
+    else (feed text: '/', spaces, control characters, '..'), or is longer than
+    :data:`MAX_LABEL`, becomes ``h-`` and 16 hex digits of its sha256: stable, short,
+    and never a path. The manifest keeps the label itself.
+    """
+    text = str(part)
+    if (text and len(text) <= MAX_LABEL and _READABLE.fullmatch(text)
+            and not text.startswith(".")):
+        return text.replace(":", "_")
+    return "h-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of an append-only JSON-lines file written by :class:`LandingStore`.
+
+    A torn LAST line (unterminated, or not JSON: a writer killed mid-append) is skipped
+    with a warning naming the file; a bad line anywhere else raises
+    :class:`ManifestError` naming file and line, as that is not what a crash leaves.
+    """
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    # data ends with "\n": the last element is b"" (nothing torn)
+    torn = lines.pop()
+    records: list[dict] = []
+    last = len(lines)
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            if number == last and not torn:
+                log.warning("%s: line %d is torn (%s): skipped", path, number, exc)
+                continue
+            raise ManifestError(f"{path}: line {number} does not parse: {exc}") from exc
+        records.append(record)
+    if torn.strip():
+        log.warning("%s: line %d is torn (no line end, %d bytes): skipped", path, last + 1,
+                    len(torn))
+    return records
 
 
 def strip_credentials(url: str) -> str:
@@ -41,10 +98,13 @@ def strip_credentials(url: str) -> str:
 
 
 class LandingStore:
-    """Files under ``root/<feed>/<unit>/<revision or fetched-ts>-<sha8>.<suffix>``.
+    """Files under ``root/<feed>/<unit>/<revision or fetched-ts>[-<part>]-<sha8>.<suffix>``
+    (each label through :func:`_safe`: feed text never reaches a path unhashed).
 
     Written to a temporary file then renamed (``os.replace``): a reader never sees
-    half a file. ``root/<feed>/manifest.jsonl`` gets one JSON line per file.
+    half a file. ``root/<feed>/manifest.jsonl`` gets one JSON line per file,
+    appended whole (:meth:`_append_manifest`); readers skip a torn last line
+    (:func:`read_jsonl`).
     """
 
     def __init__(self, root: Path) -> None:
@@ -57,13 +117,13 @@ class LandingStore:
         unit (a page, a query split), so the pieces of one revision sit side by side."""
         fetched_at = datetime.now(UTC)
         sha256 = hashlib.sha256(payload).hexdigest()
-        label = (f"r{revision}" if revision is not None
-                 else fetched_at.strftime("%Y%m%dT%H%M%S%fZ"))
+        label = _safe(f"r{revision}" if revision is not None
+                      else fetched_at.strftime("%Y%m%dT%H%M%S%fZ"))
         if part:
-            label += f"-{part}"
+            label += f"-{_safe(part)}"
         directory = self.root / _safe(feed) / _safe(unit)
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{_safe(label)}-{sha256[:8]}.{suffix.lstrip('.')}"
+        path = directory / f"{label}-{sha256[:8]}.{_safe(suffix.lstrip('.'))}"
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".landing-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -92,23 +152,38 @@ class LandingStore:
         self._append_manifest(directory / COMPLETED, record)
 
     def completed(self, feed: str) -> list[dict]:
-        path = self.root / _safe(feed) / COMPLETED
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+        return read_jsonl(self.root / _safe(feed) / COMPLETED)
 
     @staticmethod
     def _append_manifest(manifest: Path, record: dict) -> None:
+        """Append one line with ONE ``write`` on an ``O_APPEND`` descriptor (the kernel
+        places it whole at the end), under an exclusive ``flock`` so that the repair
+        below cannot race another writer.
+
+        A writer killed mid-line leaves an unterminated tail: it is cut off before this
+        line is appended (readers skip it meanwhile), or it would glue onto this line
+        and turn into a bad line in the middle.
+        """
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        with manifest.open("ab") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # parallel tasks append whole lines
+        fd = os.open(manifest, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                handle.write(line)
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    keep = os.pread(fd, size, 0).rfind(b"\n") + 1
+                    log.warning("%s: cutting a torn last line (%d bytes) before appending",
+                                manifest, size - keep)
+                    os.ftruncate(fd, keep)
+                written = os.write(fd, line)
+                if written != len(line):  # a full disk: never leave half a line behind
+                    os.ftruncate(fd, os.fstat(fd).st_size - written)
+                    raise OSError(f"{manifest}: short write ({written} of {len(line)} bytes)")
+                os.fsync(fd)
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def manifest(self, feed: str) -> list[dict]:
-        path = self.root / _safe(feed) / MANIFEST
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+        return read_jsonl(self.root / _safe(feed) / MANIFEST)

@@ -58,10 +58,11 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 from psycopg import sql
 
+from corridor import locks
 from corridor.config import FEED_IDS, WarehouseDsn
 from corridor.feeds import comtrade, kz_customs, ports, rail, ru_customs
 from corridor.feeds.common import RowError, to_int
-from corridor.landing import MANIFEST, LandingStore, _safe
+from corridor.landing import MANIFEST, LandingStore, ManifestError, _safe
 from corridor.load import raw
 from corridor.warehouse import connect
 
@@ -170,13 +171,25 @@ def part_of(record: dict[str, Any]) -> str | None:
 def _resolve(root: Path, feed: str, record: dict[str, Any]) -> Path:
     """The file under *this* root (the manifest keeps the path it was written to; the
     landing folder may have been moved or copied since)."""
-    name = Path(str(record["path"])).name
-    return root / _safe(feed) / _safe(str(record["unit"])) / name
+    recorded = Path(str(record["path"]))
+    # the unit folder as it was written (however that version of _safe named it); a
+    # name that could leave the feed folder is not trusted: derived from the unit again
+    folder = recorded.parent.name
+    if folder in ("", ".", "..") or "/" in folder:
+        folder = _safe(str(record["unit"]))
+    name = recorded.name
+    if name in ("", ".", ".."):
+        raise LandingError(f"{root / _safe(feed) / MANIFEST}: row names no file: {recorded}")
+    return root / _safe(feed) / folder / name
 
 
 def read_manifest(root: Path, feed: str) -> list[Landed]:
+    try:
+        records = LandingStore(root).manifest(feed)
+    except ManifestError as exc:
+        raise LandingError(str(exc)) from exc
     return [Landed(index, record, _resolve(root, feed, record))
-            for index, record in enumerate(LandingStore(root).manifest(feed))]
+            for index, record in enumerate(records)]
 
 
 def _file_sha256(path: Path) -> tuple[str, int]:
@@ -347,7 +360,10 @@ def _plan_comtrade(entries: list[Landed], report: FeedReport) -> list[Candidate]
     by_name = {entry.path.name: entry for entry in entries}
     root = entries[0].path.parents[2]
     winners: dict[str, Candidate] = {}
-    completions = LandingStore(root).completed(comtrade.FEED)
+    try:
+        completions = LandingStore(root).completed(comtrade.FEED)
+    except ManifestError as exc:
+        raise LandingError(str(exc)) from exc
     for record in completions:
         files = [by_name.get(Path(f["path"]).name) for f in record["files"]]
         if any(f is None for f in files):
@@ -518,8 +534,11 @@ def _load_rail(conn: psycopg.Connection, winners: list[Candidate], report: FeedR
     for c in sorted(winners, key=lambda c: c.unit):
         root = rail.parse_xml_root(c.entries[0].read())
         parsed = rail.parse_report(root, c.unit)
+        # as ingest_rail: a report rejected whole is recorded as rejected
+        rejected_whole = any(r.row_ref == "report" for r in parsed.rejections)
         _count(report, raw.load_unit(conn, raw.UnitLoad(
-            feed, c.unit, c.unit[:7], parsed.meta.get("revision"), None, c.sha256,
+            feed, c.unit, c.unit[:7], parsed.meta.get("revision"),
+            "rejected" if rejected_whole else None, c.sha256,
             [raw.TableRows("raw.rail_consignments", raw.RAIL_COLUMNS, parsed.rows,
                            "delete from raw.rail_consignments where report_date = %s",
                            (c.unit,))],
@@ -584,6 +603,9 @@ def rebuild_raw_from_landing(dsn: WarehouseDsn | None, landing_root: Path | str,
         raw.ensure_raw_schema(conn)
         # One transaction: the load functions' own transactions become savepoints.
         with conn.transaction():
+            # before the truncates: waiting for a dbt build while holding raw tables
+            # that it reads would deadlock (each load takes it again, a no-op)
+            locks.build_shared_in_transaction(conn)
             _clear(conn, selected)
             for feed in selected:
                 _LOAD[feed](conn, plans[feed], reports[feed])

@@ -27,6 +27,7 @@ from typing import IO, Any, Iterable, Mapping, Sequence
 import psycopg
 from psycopg.rows import dict_row
 
+from corridor import locks
 from corridor.feeds import ru_customs, ru_keys
 from corridor.feeds.comtrade import QuotaExhausted
 from corridor.feeds.common import Rejection, make_rejection
@@ -126,6 +127,10 @@ class LoadOutcome:
 
 
 def _lock_unit(conn: psycopg.Connection, feed: str, unit: str) -> None:
+    """The first statements of every unit load: the build lock SHARED (a running dbt
+    build finishes first, and none starts until this transaction ends; see
+    :mod:`corridor.locks`), then the unit itself."""
+    locks.build_shared_in_transaction(conn)
     conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{feed}:{unit}",))
 
 

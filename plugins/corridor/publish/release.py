@@ -16,11 +16,12 @@ import os
 import secrets
 import shutil
 import subprocess
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
-from corridor import __version__
+from corridor import __version__, locks
 from corridor.config import PROJECT_DIR, Settings, WarehouseDsn, get_settings, get_warehouse_dsn
 from corridor.publish.datasets import DATASETS, read_csv, read_observations, write_csv
 from corridor.publish.revisions import count_changes, diff_releases, revisions_header
@@ -83,16 +84,31 @@ def _replace_latest(published: Path, release_id: str) -> None:
 
 
 @contextmanager
-def _publish_lock(published: Path):
-    """One publisher at a time per published root (the DAG and ``corridor publish`` or
-    ``corridor run`` may both publish): an exclusive ``flock``, released by the kernel
-    when its holder exits, killed or not."""
+def publish_lock(published: Path, dsn: WarehouseDsn | None = None) -> Iterator[None]:
+    """One publisher at a time (the DAG and ``corridor publish`` or ``corridor run`` may
+    both publish, from different machines).
+
+    With a warehouse (``dsn``): a PostgreSQL advisory lock held by a session of its own
+    (:data:`corridor.locks.PUBLISH`), one publisher per warehouse on any host, dropped
+    by the server when its holder's connection goes. Without one (``write_release`` from
+    plain observations, as the tests do): an exclusive ``flock`` on
+    ``<published>/.publish.lock``, which holds on one machine only. Either is released
+    when its holder exits, killed or not.
+    """
+    if dsn is not None:
+        with locks.session_lock(dsn, locks.PUBLISH, purpose="another publish"):
+            yield
+        return
+    published.mkdir(parents=True, exist_ok=True)
     with open(published / ".publish.lock", "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_publish_lock = publish_lock  # the name the tests and older callers use
 
 
 def _remove_leftovers(published: Path) -> None:
@@ -128,7 +144,8 @@ def _file_entry(path: Path, rows: int | None = None) -> dict:
 
 def write_release(published: Path, observations: dict[str, list[tuple[str, ...]]], *,
                   inputs: list[dict], quality: dict, coverage: dict[str, str],
-                  status: Snapshot | None = None) -> Path:
+                  status: Snapshot | None = None,
+                  lock: AbstractContextManager | None = None) -> Path:
     """Write every file of a release from its observations; make it LATEST.
 
     ``observations`` maps each dataset name to its plain-CSV rows (text, sorted). The
@@ -137,10 +154,12 @@ def write_release(published: Path, observations: dict[str, list[tuple[str, ...]]
     ``releases/`` and only then is ``LATEST`` replaced, so a crash at any point leaves
     either no new release or a complete one, and ``LATEST`` unchanged until the end.
     ``status`` (the warehouse's loads) gives the manifest's ``feed_status``, judged at
-    the release's creation time.
+    the release's creation time. ``lock`` is the publish lock to hold while writing
+    (default: the file lock, :func:`publish_lock` without a warehouse); a caller that
+    holds it already passes ``contextlib.nullcontext()``.
     """
     (published / "releases").mkdir(parents=True, exist_ok=True)
-    with _publish_lock(published):
+    with publish_lock(published) if lock is None else lock:
         _remove_leftovers(published)
         return _write_locked(published, observations, inputs=inputs, quality=quality,
                              coverage=coverage, status=status)
@@ -214,19 +233,28 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
 
 
 def publish_release(quality: dict, *, settings: Settings | None = None,
-                    dsn: WarehouseDsn | None = None) -> Path:
-    """Read the indicator marts and the loaded units, write a release, make it LATEST."""
+                    dsn: WarehouseDsn | None = None, conn=None,
+                    lock: AbstractContextManager | None = None) -> Path:
+    """Read the indicator marts and the loaded units, write a release, make it LATEST.
+
+    ``conn``: read on this connection (:func:`corridor.publish.run` passes the one whose
+    snapshot the gate checked), else on a new one. ``lock``: the publish lock to hold
+    while writing, default the warehouse's (:func:`publish_lock` with ``dsn``).
+    """
     from corridor.window import resolve
 
     dsn = dsn or get_warehouse_dsn()
     settings = resolve(settings or get_settings(), dsn=dsn)
-    with connect(dsn) as conn:
-        observations = {dataset.name: read_observations(conn, dataset) for dataset in DATASETS}
-        inputs = read_inputs(conn, settings)
-        status = read_snapshot(conn, settings)
+    with nullcontext(conn) if conn is not None else connect(dsn) as reader:
+        observations = {dataset.name: read_observations(reader, dataset)
+                        for dataset in DATASETS}
+        inputs = read_inputs(reader, settings)
+        status = read_snapshot(reader, settings)
     return write_release(settings.publish_dir, observations, inputs=inputs, quality=quality,
                          coverage={"first_period": settings.period_from,
-                                   "last_period": settings.period_to}, status=status)
+                                   "last_period": settings.period_to}, status=status,
+                         lock=publish_lock(settings.publish_dir, dsn) if lock is None
+                         else lock)
 
 
 def latest_release(published: Path) -> Path | None:

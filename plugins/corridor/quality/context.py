@@ -28,15 +28,28 @@ ID_NAMESPACE = uuid.UUID("5b0c1d2e-7c43-4a59-9a57-0c7d1f1e2a10")
 RESULT_FORMAT = {"result_format": "SUMMARY"}
 
 
+#: What ``${CORRIDOR_GX_WAREHOUSE_URL}`` resolves to when no warehouse is given.
+UNSET_URL = "postgresql+psycopg2://unset"
+
+
 def get_context(context_dir: Path, warehouse_url: str | None = None):
-    """Open the file context (``context_dir/gx``); set the warehouse URL if given."""
+    """Open the file context (``context_dir/gx``) with the warehouse URL if given.
+
+    The URL (with its password) reaches GX as the context's *runtime environment*,
+    which GX's config substitution reads before ``os.environ``: it is never put in the
+    process environment, where every later subprocess and crash report would see it.
+    """
     import great_expectations as gx
 
     if warehouse_url is not None:
-        os.environ[URL_VARIABLE] = warehouse_url
-    os.environ.setdefault(URL_VARIABLE, "postgresql+psycopg2://unset")
+        runtime = {URL_VARIABLE: warehouse_url}
+    elif URL_VARIABLE in os.environ:  # set by the operator: GX reads it from there
+        runtime = {}
+    else:
+        runtime = {URL_VARIABLE: UNSET_URL}
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    return gx.get_context(mode="file", project_root_dir=str(context_dir))
+    return gx.get_context(mode="file", project_root_dir=str(context_dir),
+                          runtime_environment=runtime)
 
 
 def _validation_name(spec: SuiteSpec) -> str:

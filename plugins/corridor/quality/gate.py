@@ -10,12 +10,16 @@ is that site's ``index.html``, which the release manifest links to.
 from __future__ import annotations
 
 import logging
+import secrets
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import unquote, urlsplit
 
 from corridor.config import Settings, WarehouseDsn, get_settings, get_warehouse_dsn
 from corridor.quality.context import (
     CHECKPOINT,
+    DATASOURCE,
     DOCS_SITE,
     get_context,
     summarise_checkpoint,
@@ -38,6 +42,20 @@ class QualityGateFailed(RuntimeError):
                          f"{docs}")
 
 
+def _dispose_engines(context) -> None:
+    """Close GX's pooled warehouse connections now (their transactions read the
+    snapshot; they must not outlive the exporting transaction's use)."""
+    try:
+        datasource = context.data_sources.get(DATASOURCE)
+    except Exception:  # noqa: BLE001 - nothing opened
+        return
+    execution_engine = getattr(datasource, "_execution_engine", None)
+    for engine in (getattr(datasource, "_engine", None),
+                   getattr(execution_engine, "engine", None)):
+        if engine is not None and hasattr(engine, "dispose"):
+            engine.dispose()
+
+
 def build_data_docs(context, checkpoint_result) -> str | None:
     """Render this run's validation results into the local Data Docs site (and its
     index); return the absolute path of the site's ``index.html``."""
@@ -50,16 +68,60 @@ def build_data_docs(context, checkpoint_result) -> str | None:
     return None
 
 
-def run_gate(settings: Settings | None = None, dsn: WarehouseDsn | None = None) -> dict:
+@contextmanager
+def reading_snapshot(url: str, snapshot: str | None) -> Iterator[str]:
+    """``url`` for GX whose every transaction reads the exported ``snapshot``.
+
+    GX opens its own SQLAlchemy engine and connections; each transaction it begins on
+    them first runs ``SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`` and
+    ``SET TRANSACTION SNAPSHOT`` (a ``begin`` listener on every Engine while the block
+    runs, acting only on engines opened with this URL, which carries a unique
+    ``application_name``). A snapshot that cannot be imported fails the statement, so
+    the gate never silently reads another state.
+    """
+    if snapshot is None:
+        yield url
+        return
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    tag = f"corridor-gate-{secrets.token_hex(6)}"
+    tagged = make_url(url).update_query_dict({"application_name": tag})
+
+    def import_snapshot(connection) -> None:
+        if connection.engine.url.query.get("application_name") != tag:
+            return
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute("set transaction isolation level repeatable read, read only")
+            cursor.execute("set transaction snapshot %s", (snapshot,))
+        finally:
+            cursor.close()
+
+    sqlalchemy.event.listen(sqlalchemy.Engine, "begin", import_snapshot)
+    try:
+        yield tagged.render_as_string(hide_password=False)
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.Engine, "begin", import_snapshot)
+
+
+def run_gate(settings: Settings | None = None, dsn: WarehouseDsn | None = None, *,
+             snapshot: str | None = None) -> dict:
     """Run the checkpoint against the warehouse; raise QualityGateFailed if it must block.
 
-    The summary (also on failure, in the exception) carries ``data_docs``: the
-    absolute path of the Data Docs index, None if the site could not be built.
+    ``snapshot``: an exported snapshot (``pg_export_snapshot()``) every check reads,
+    see :func:`corridor.publish.run`. The summary (also on failure, in the exception)
+    carries ``data_docs``: the absolute path of the Data Docs index, None if the site
+    could not be built.
     """
     settings = settings or get_settings()
     dsn = dsn or get_warehouse_dsn()
-    context = get_context(settings.gx_context_dir, warehouse_url=dsn.sqlalchemy_url)
-    result = context.checkpoints.get(CHECKPOINT).run()
+    with reading_snapshot(dsn.sqlalchemy_url, snapshot) as url:
+        context = get_context(settings.gx_context_dir, warehouse_url=url)
+        try:
+            result = context.checkpoints.get(CHECKPOINT).run()
+        finally:
+            _dispose_engines(context)
     summary = summarise_checkpoint(result)
     try:
         summary["data_docs"] = build_data_docs(context, result)
