@@ -86,6 +86,8 @@ def max_retry_after() -> float:
 #: Bytes asked of the stream per read (decoded bytes: a compressed body decodes at most
 #: this much per read).
 CHUNK_BYTES = 1 << 16
+#: A body in memory past this many bytes is spooled to a temporary file while it streams.
+SPOOL_BYTES = 16 << 20
 #: Decoded bytes of an unexpected status's body kept for the error (and the quota check).
 ERROR_BODY_BYTES = 1 << 16
 
@@ -350,12 +352,14 @@ class FeedClient:
                 return FeedResponse(status, shown, dict(response.headers), b"")
             if into_dir is not None:
                 return _to_file(response, deadline, shown)
-            sink = io.BytesIO()
-            size, sha256 = self._read(response, sink, limit=self.max_body_bytes,
-                                      deadline=deadline, unit=unit, shown=shown)
-            check_complete(response, size)
-            content = sink.getvalue()
-            del sink
+            # spooled: a body on its way to the cap (a gzip bomb) sits on disk, not in
+            # memory; only a whole body under the cap is read into memory, once
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
+                size, sha256 = self._read(response, sink, limit=self.max_body_bytes,
+                                          deadline=deadline, unit=unit, shown=shown)
+                check_complete(response, size)
+                sink.seek(0)
+                content = sink.read()
             # what requests would have read itself: validators use response.content
             response._content, response._content_consumed = content, True
             parsed = None
