@@ -339,6 +339,36 @@ def test_a_silent_server_fails_at_the_deadline_not_the_read_timeout(hostile):
     assert time.monotonic() - started < 3.0
 
 
+def test_trickled_headers_fail_at_the_deadline(hostile):
+    server = hostile[0]
+
+    def route(handler) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        handler.wfile.flush()
+        for _ in range(60):
+            handler.wfile.write(b"X")  # one header byte every 0.2 s: never a timeout
+            handler.wfile.flush()
+            time.sleep(0.2)
+
+    server.routes["/headers"] = route
+    client = FeedClient("rail", server.endpoint(), attempts=2, deadline_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        client.get("/headers", unit="2024-01-15")
+    assert server.hits("/headers") == 2
+    assert time.monotonic() - started < 4.0
+
+
+def test_503_retries_inside_urllib3_each_get_their_own_deadline(hostile):
+    server = hostile[0]
+    answers = [(503, {"Retry-After": "1"}, b"busy"), (503, {"Retry-After": "1"}, b"busy"),
+               (200, {}, b'{"ok": 1}')]
+    server.routes["/x"] = lambda h: send(h, *(answers.pop(0) if len(answers) > 1 else answers[0]))
+    client = FeedClient("ports", server.endpoint(), deadline_s=1.5)
+    assert client.get("/x", validate=json_body).parsed == {"ok": 1}
+    assert server.hits("/x") == 3
+
+
 def test_comtrade_retries_a_deadline_counting_each_call(hostile):
     server = hostile[0]
     server.routes[comtrade.AVAILABILITY_PATH] = trickle(1000, 0.5)

@@ -34,7 +34,9 @@ import io
 import json
 import logging
 import os
+import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -49,6 +51,8 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential,
 )
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.util.retry import Retry
@@ -166,6 +170,85 @@ class FeedResponse:
     path: Path | None = None  # with ``into_dir``: the temporary file holding the body
 
 
+# ------------------------------------------------------------------ the deadline
+
+#: The deadline watch of the attempt running in this thread (see :class:`_Watch`).
+_ATTEMPT = threading.local()
+
+
+class _Watch:
+    """The overall deadline of one attempt, connect to last body byte. Each request the
+    attempt sends (urllib3's own status retries included) restarts it; a watchdog thread
+    shuts the attempt's sockets down when it passes, so nothing (a trickle of headers or
+    of body, a silent peer) holds an attempt past it: the blocked read ends at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.fired = False
+        self._connections: list = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="feed-deadline", daemon=True)
+        self._thread.start()
+
+    def restart(self, connection) -> None:
+        with self._lock:
+            self.deadline = time.monotonic() + self.seconds
+            self._connections.append(connection)
+
+    def _run(self) -> None:
+        while not self._done.wait(max(self.deadline - time.monotonic(), 0.0) + 0.01):
+            with self._lock:
+                if time.monotonic() < self.deadline:
+                    continue  # restarted meanwhile
+                self.fired = True
+                for connection in self._connections:
+                    sock = getattr(connection, "sock", None)
+                    if sock is not None:
+                        try:
+                            sock.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
+            return
+
+    def stop(self) -> None:
+        self._done.set()
+
+
+class _WatchedConnection(HTTPConnection):
+    def request(self, *args, **kwargs):  # type: ignore[override]
+        watch = getattr(_ATTEMPT, "watch", None)
+        if watch is not None:
+            watch.restart(self)
+        return super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def request(self, *args, **kwargs):  # type: ignore[override]
+        watch = getattr(_ATTEMPT, "watch", None)
+        if watch is not None:
+            watch.restart(self)
+        return super().request(*args, **kwargs)
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose connections report to the running attempt's deadline."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool,
+                                                   "https": _WatchedHTTPSPool}
+
+
 def _apply_auth(feed: str, session: requests.Session, endpoint: Endpoint) -> None:
     password = endpoint.password or ""
     if feed == "kz_customs":
@@ -204,7 +287,7 @@ def make_session(feed: str, endpoint: Endpoint, *, retries: int | None = None,
         raise_on_status=True,
     )
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
+    adapter = DeadlineAdapter(max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -256,7 +339,7 @@ class FeedClient:
         return self.base_url + "/" + path.lstrip("/")
 
     def _read(self, response: requests.Response, sink: IO[bytes], *, limit: int,
-              deadline: float, unit: str | None, shown: str, fail_over: bool = True
+              watch: _Watch, unit: str | None, shown: str, fail_over: bool = True
               ) -> tuple[int, str]:
         """Stream the decoded body into ``sink`` (hashing it) until its end, ``limit``
         bytes (``fail_over``: raise :class:`BodyTooLarge`; else stop there) or the
@@ -265,6 +348,7 @@ class FeedClient:
         size = 0
         read_timeout = self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
         while True:
+            deadline = watch.deadline
             left = deadline - time.monotonic()
             if left <= 0:
                 raise DeadlineExceeded(f"{self.feed} {unit or ''}: GET {shown}: no whole "
@@ -321,42 +405,48 @@ class FeedClient:
         url = self.url(path)
 
         def once() -> FeedResponse:
-            deadline = time.monotonic() + self.deadline_s
             connect, read = (self.timeout if isinstance(self.timeout, tuple)
                              else (self.timeout, self.timeout))
             left = max(self.deadline_s, 0.001)
-            response = self.session.get(url, params=params, headers=headers, stream=True,
-                                        allow_redirects=False,
-                                        timeout=(min(connect, left), min(read, left)))
-            if getattr(getattr(response.raw, "retries", None), "history", None):
-                # urllib3 retried statuses (and waited) inside the call: the deadline is
-                # the last attempt's, whose headers have just come
-                deadline = time.monotonic() + self.deadline_s
+            watch = _ATTEMPT.watch = _Watch(self.deadline_s)
             try:
-                return _answer(response, deadline)
+                response = self.session.get(url, params=params, headers=headers,
+                                            stream=True, allow_redirects=False,
+                                            timeout=(min(connect, left), min(read, left)))
+                try:
+                    return _answer(response, watch)
+                finally:
+                    response.close()  # an unread rest (over the cap, an error) is dropped
+            except (requests.exceptions.RequestException, IncompleteBody, OSError) as exc:
+                if watch.fired and not isinstance(exc, DeadlineExceeded):
+                    raise DeadlineExceeded(
+                        f"{self.feed} {unit or ''}: GET {url}: no whole answer within "
+                        f"{self.deadline_s:g} s") from exc
+                raise
             finally:
-                response.close()  # an unread rest (over the cap, an error) is dropped
+                watch.stop()
+                _ATTEMPT.watch = None
 
-        def _answer(response: requests.Response, deadline: float) -> FeedResponse:
+        def _answer(response: requests.Response, watch: _Watch) -> FeedResponse:
             shown = response.url  # credentials are never in the URL
             status = response.status_code
             if status not in ok_statuses:
                 if 300 <= status < 400:
                     raise FeedRedirect(self.feed, unit, shown, status, response.headers)
                 sink = io.BytesIO()
-                self._read(response, sink, limit=ERROR_BODY_BYTES, deadline=deadline,
+                self._read(response, sink, limit=ERROR_BODY_BYTES, watch=watch,
                            unit=unit, shown=shown, fail_over=False)
                 body = sink.getvalue().decode(response.encoding or "utf-8", "replace")
                 raise FeedHTTPError(self.feed, shown, status, body, response.headers)
             if status != 200:  # 304 and the like: no body to keep
                 return FeedResponse(status, shown, dict(response.headers), b"")
             if into_dir is not None:
-                return _to_file(response, deadline, shown)
+                return _to_file(response, watch, shown)
             # spooled: a body on its way to the cap (a gzip bomb) sits on disk, not in
             # memory; only a whole body under the cap is read into memory, once
             with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
                 size, sha256 = self._read(response, sink, limit=self.max_body_bytes,
-                                          deadline=deadline, unit=unit, shown=shown)
+                                          watch=watch, unit=unit, shown=shown)
                 check_complete(response, size)
                 sink.seek(0)
                 content = sink.read()
@@ -373,14 +463,14 @@ class FeedClient:
             return FeedResponse(status, shown, dict(response.headers), content, parsed,
                                 sha256, size)
 
-        def _to_file(response: requests.Response, deadline: float, shown: str
+        def _to_file(response: requests.Response, watch: _Watch, shown: str
                      ) -> FeedResponse:
             Path(into_dir).mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=into_dir, prefix=".landing-", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as handle:
                     size, sha256 = self._read(response, handle, limit=self.max_body_bytes,
-                                              deadline=deadline, unit=unit, shown=shown)
+                                              watch=watch, unit=unit, shown=shown)
                     check_complete(response, size)
                     handle.flush()
                     os.fsync(handle.fileno())
