@@ -160,11 +160,11 @@ def status(key):
             if line.startswith(key):
                 return int(line.split()[1]) * 1024
 
-feed, port, into = sys.argv[1], int(sys.argv[2]), sys.argv[3] or None
+feed, port, into, path = sys.argv[1], int(sys.argv[2]), sys.argv[3] or None, sys.argv[4]
 client = FeedClient(feed, Endpoint("t", "http", "127.0.0.1", port, None, "u", "p"))
 rss = status("VmRSS:")
 try:
-    client.get("/bomb", unit="2024-01", into_dir=into)
+    client.get(path, unit="2024-01", into_dir=into)
     outcome = "loaded"
 except BodyTooLarge as exc:
     outcome = str(exc)
@@ -172,9 +172,10 @@ print(json.dumps({"rss_before": rss, "hwm_after": status("VmHWM:"), "outcome": o
 """
 
 
-def _measure(server: HostileServer, feed: str, into: Path | None, env: dict) -> dict:
+def _measure(server: HostileServer, feed: str, into: Path | None, env: dict,
+             path: str = "/bomb") -> dict:
     run = subprocess.run(
-        [sys.executable, "-c", _MEASURE, feed, str(server.port), str(into or "")],
+        [sys.executable, "-c", _MEASURE, feed, str(server.port), str(into or ""), path],
         env={**os.environ, "PYTHONPATH": f"{PLUGINS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
              "CORRIDOR_HTTP_BACKOFF": "0", **env},
         capture_output=True, text=True, timeout=300, check=True)
@@ -202,6 +203,35 @@ def test_gzip_bomb_stops_at_the_cap_without_inflating_in_memory(hostile, tmp_pat
     assert server.hits("/bomb") == 1  # over the cap: not retried
     if spool is not None:
         assert not list(spool.iterdir())  # the partial temporary file is gone
+
+
+def test_a_bomb_on_a_retried_503_is_dropped_undecoded(hostile):
+    """urllib3 drains a retried status's body before asking again: raw bytes, never
+    decoded, so a bomb there costs its wire size only."""
+    server = hostile[0]
+    answers = ["bomb", "ok"]
+
+    def route(handler) -> None:
+        if answers.pop(0) == "bomb":
+            handler.send_response(503)
+            handler.send_header("Retry-After", "0")
+            handler.send_header("Content-Encoding", "gzip")
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            handler.close_connection = True
+            packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+            for _ in range(512):  # 512 MiB inflated: drained whole, so kept small
+                handler.wfile.write(packer.compress(bytes(MiB)))
+            handler.wfile.write(packer.flush())
+        else:
+            send(handler, 200, {}, b'{"ok": 1}')
+
+    server.routes["/503"] = route
+    figures = _measure(server, "kz_customs", None, {}, path="/503")
+    growth = figures["hwm_after"] - figures["rss_before"]
+    print(f"503 bomb: peak RSS growth {growth / MiB:.1f} MiB")
+    assert figures["outcome"] == "loaded" and server.hits("/503") == 2
+    assert growth < 100 * MiB
 
 
 def test_body_over_the_cap_fails_at_once_naming_feed_unit_and_cap(hostile):
@@ -367,6 +397,26 @@ def test_503_retries_inside_urllib3_each_get_their_own_deadline(hostile):
     client = FeedClient("ports", server.endpoint(), deadline_s=1.5)
     assert client.get("/x", validate=json_body).parsed == {"ok": 1}
     assert server.hits("/x") == 3
+
+
+def test_a_close_delimited_trickle_cut_at_the_deadline_is_not_a_whole_body(hostile):
+    server = hostile[0]
+
+    def route(handler) -> None:  # no Content-Length: the body ends when the socket does
+        handler.send_response(200)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.close_connection = True
+        for _ in range(40):
+            handler.wfile.write(b"<a/>")
+            handler.wfile.flush()
+            time.sleep(0.1)
+
+    server.routes["/close"] = route
+    client = FeedClient("rail", server.endpoint(), attempts=1, timeout=(5.0, 0.5),
+                        deadline_s=1.0)
+    with pytest.raises(DeadlineExceeded):
+        client.get("/close")
 
 
 def test_comtrade_retries_a_deadline_counting_each_call(hostile):

@@ -373,6 +373,10 @@ class FeedClient:
             except OSError as exc:  # a socket timeout or reset below urllib3's wrapping
                 raise requests.exceptions.ConnectionError(exc) from exc
             if not chunk:
+                if watch.fired:  # the watchdog ended the stream: a cut body, not its end
+                    raise DeadlineExceeded(f"{self.feed} {unit or ''}: GET {shown}: no whole "
+                                           f"body within {self.deadline_s:g} s ({size} "
+                                           f"bytes)")
                 return size, digest.hexdigest()
             if size + len(chunk) > limit:
                 if not fail_over:

@@ -19,7 +19,6 @@ A source is the payload ``bytes``, a path to the landed file, or an iterable of
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import itertools
 import logging
