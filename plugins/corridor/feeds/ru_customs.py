@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import tempfile
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -693,6 +694,10 @@ class RuFetch:
     url: str | None = None
     not_modified: bool = False
     size: int = 0
+
+    def __post_init__(self) -> None:
+        if self.path is not None:  # a temporary file nobody landed goes with its fetch
+            weakref.finalize(self, Path(self.path).unlink, missing_ok=True)
 
     @property
     def payload(self) -> bytes | None:
