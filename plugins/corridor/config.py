@@ -37,6 +37,17 @@ DUE_DAYS_DEFAULT = {
     "rail": 3,         # a day's report is out next morning, re-issues within days
 }
 
+GiB, MiB = 1 << 30, 1 << 20
+#: Decoded bytes one response body may have, per feed (corridor.feeds.http): a RU month
+#: CSV, or one JSON page / one XML day of the others. CORRIDOR_MAX_BODY_BYTES='{"rail":
+#: 1048576}' overrides some feeds, the others keep these.
+MAX_BODY_BYTES_DEFAULT = {"ru_customs": 4 * GiB, "kz_customs": 256 * MiB,
+                          "comtrade": 256 * MiB, "ports": 256 * MiB, "rail": 256 * MiB}
+#: Seconds one HTTP request may take, connect to the last body byte, per feed (one attempt;
+#: retries get their own). RU months are GiBs: an hour. CORRIDOR_HTTP_DEADLINE_S overrides.
+HTTP_DEADLINE_S_DEFAULT = {"ru_customs": 3600.0, "kz_customs": 300.0, "comtrade": 300.0,
+                           "ports": 300.0, "rail": 300.0}
+
 
 def month_add(period_month: str, months: int) -> str:
     """Shift a ``YYYY-MM`` period by ``months`` (may be negative)."""
@@ -85,6 +96,13 @@ class Settings(BaseSettings):
     #: days after a month's end by which each feed's units of that month are due
     #: (JSON in CORRIDOR_DUE_DAYS; feeds not named keep DUE_DAYS_DEFAULT)
     due_days: dict[str, int] = DUE_DAYS_DEFAULT
+    #: decoded bytes a response body may have, per feed (JSON in CORRIDOR_MAX_BODY_BYTES;
+    #: feeds not named keep MAX_BODY_BYTES_DEFAULT); over it a fetch fails, not retried
+    max_body_bytes: dict[str, int] = MAX_BODY_BYTES_DEFAULT
+    #: seconds one request may take, connect to last body byte, per feed (JSON in
+    #: CORRIDOR_HTTP_DEADLINE_S; feeds not named keep HTTP_DEADLINE_S_DEFAULT); past it the
+    #: attempt fails as a transient fault (retried)
+    http_deadline_s: dict[str, float] = HTTP_DEADLINE_S_DEFAULT
     #: where ``corridor up`` serves the Airflow UI, on 127.0.0.1
     ui_port: int = 8080
 
@@ -108,6 +126,18 @@ class Settings(BaseSettings):
         if any(days < 0 for days in value.values()):
             raise ValueError("due_days: days must be >= 0")
         return {**DUE_DAYS_DEFAULT, **value}
+
+    @field_validator("max_body_bytes", "http_deadline_s")
+    @classmethod
+    def _check_per_feed_limit(cls, value: dict, info) -> dict:
+        unknown = sorted(set(value) - set(FEED_IDS))
+        if unknown:
+            raise ValueError(f"{info.field_name}: unknown feed(s) {', '.join(unknown)}")
+        if any(not limit > 0 for limit in value.values()):
+            raise ValueError(f"{info.field_name}: limits must be > 0")
+        defaults = (MAX_BODY_BYTES_DEFAULT if info.field_name == "max_body_bytes"
+                    else HTTP_DEADLINE_S_DEFAULT)
+        return {**defaults, **value}
 
     @model_validator(mode="after")
     def _check_window(self) -> Settings:

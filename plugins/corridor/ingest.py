@@ -150,19 +150,28 @@ def ingest_ru_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
     _, client, store = _setup(feed, settings, endpoint)
     with _warehouse(dsn) as conn:
         held = {} if force else raw.loaded_unit(conn, feed, period_month) or {}
+        # Streamed to a temporary file in the unit's landing folder and verified there
+        # (sha256 of the release entry): landing it is a rename, loading it a stream.
         fetched = ru_customs.fetch_period(client, period_month, held_sha256=held.get("sha256"),
-                                          held_status=held.get("status"))
-        if not fetched.released:
-            return _summary(feed, period_month, skipped="not_released")
-        if fetched.not_modified:
-            return _summary(feed, period_month, revision=held.get("revision"),
-                            status=held.get("status"), rows_loaded=held.get("rows_loaded", 0),
-                            rows_rejected=held.get("rows_rejected", 0), skipped="unchanged")
-        if held.get("revision") is not None and held["revision"] > fetched.revision:
-            return _summary(feed, period_month, revision=held["revision"],
-                            status=held.get("status"), skipped="older_revision")
-        landed = store.put(feed, period_month, fetched.revision, fetched.payload,
-                           url=fetched.url, status=fetched.status, suffix="csv")
+                                          held_status=held.get("status"),
+                                          spool_dir=store.unit_dir(feed, period_month))
+        try:
+            if not fetched.released:
+                return _summary(feed, period_month, skipped="not_released")
+            if fetched.not_modified:
+                return _summary(feed, period_month, revision=held.get("revision"),
+                                status=held.get("status"),
+                                rows_loaded=held.get("rows_loaded", 0),
+                                rows_rejected=held.get("rows_rejected", 0), skipped="unchanged")
+            if held.get("revision") is not None and held["revision"] > fetched.revision:
+                return _summary(feed, period_month, revision=held["revision"],
+                                status=held.get("status"), skipped="older_revision")
+            landed = store.put_file(feed, period_month, fetched.revision, fetched.path,
+                                    sha256=fetched.sha256, size=fetched.size, url=fetched.url,
+                                    status=fetched.status, suffix="csv")
+            fetched.path = None  # landed: no longer a temporary file
+        finally:
+            fetched.discard()
         # Streamed from the landed file: the load holds no period in memory.
         outcome = raw.load_ru_customs_csv(conn, landed.path, period_month, fetched.revision,
                                           fetched.status, fetched.sha256)

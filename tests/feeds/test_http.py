@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 
@@ -78,3 +79,30 @@ def test_credentials_never_logged(fake_server, caplog):
     with caplog.at_level(logging.DEBUG):
         FeedClient("kz_customs", fake_server.endpoint()).get("/x", validate=json_body)
     assert "s3cret" not in caplog.text
+
+
+def test_body_is_hashed_as_it_streams(fake_server):
+    fake_server.routes["/x"] = [(200, {}, BODY)]
+    response = FeedClient("ports", fake_server.endpoint()).get("/x", validate=json_body)
+    assert response.size == len(BODY) and response.path is None
+    assert response.sha256 == hashlib.sha256(BODY).hexdigest()
+
+
+def test_into_dir_streams_to_a_temporary_file(fake_server, tmp_path):
+    fake_server.routes["/x"] = [(200, {}, BODY, 5), (200, {}, BODY)]  # cut once: retried
+    client = FeedClient("ru_customs", fake_server.endpoint())
+    response = client.get("/x", unit="2024-01", into_dir=tmp_path / "unit")
+    assert response.content == b"" and response.path.read_bytes() == BODY
+    assert list((tmp_path / "unit").iterdir()) == [response.path]  # the cut one is gone
+    assert response.sha256 == hashlib.sha256(BODY).hexdigest()
+    with pytest.raises(TypeError):
+        client.get("/x", into_dir=tmp_path, validate=json_body)
+
+
+def test_limits_come_from_settings(monkeypatch, fake_server):
+    monkeypatch.setenv("CORRIDOR_MAX_BODY_BYTES", '{"rail": 1000}')
+    monkeypatch.setenv("CORRIDOR_HTTP_DEADLINE_S", '{"ru_customs": 7}')
+    rail = FeedClient("rail", fake_server.endpoint())
+    ru = FeedClient("ru_customs", fake_server.endpoint())
+    assert (rail.max_body_bytes, rail.deadline_s) == (1000, 300.0)
+    assert (ru.max_body_bytes, ru.deadline_s) == (4 << 30, 7.0)

@@ -214,12 +214,16 @@ class Calls:
         self.on_quota = on_quota
         self.made = 0
 
-    def get(self, path: str, params: dict[str, str]) -> tuple[dict[str, Any], str, bytes]:
+    def get(self, path: str, params: dict[str, str], *, unit: str | None = None
+            ) -> tuple[dict[str, Any], str, bytes]:
+        """One call's parsed body, URL and bytes. A redirect (:class:`FeedRedirect`) or a
+        body over the cap (:class:`BodyTooLarge`) fails at once: one call counted."""
         for attempt in range(1, self.attempts + 1):
             self.take_call()
             self.made += 1
             try:
-                response = self.client.get(path, params=params, validate=_comtrade_json)
+                response = self.client.get(path, params=params, validate=_comtrade_json,
+                                           unit=unit)
                 return response.parsed, response.url, response.content
             except FeedHTTPError as exc:
                 if is_quota_answer(exc):
@@ -262,7 +266,7 @@ def availability(calls: Calls, reporters: Iterable[int], periods: Iterable[str]
     wanted = {comtrade_period(p): p for p in periods}
     params = {"reporterCode": ",".join(str(r) for r in sorted(set(reporters))),
               "period": ",".join(sorted(wanted))}
-    body, url, payload = calls.get(AVAILABILITY_PATH, params)
+    body, url, payload = calls.get(AVAILABILITY_PATH, params, unit="availability")
     listing: dict[tuple[int, str], Published] = {}
     for position, row in enumerate(body["data"], start=1):
         try:
@@ -320,11 +324,11 @@ def _fetch_split(calls: Calls, fetch: BatchFetch, base: dict[str, str], reporter
                  partners: list[int], flows: list[str], record_cap: int) -> None:
     params = {**base, "reporterCode": ",".join(map(str, reporters)),
               "partnerCode": ",".join(map(str, partners)), "flowCode": ",".join(flows)}
-    body, url, payload = calls.get(DATA_PATH, params)
+    part = (f"data-r{'_'.join(map(str, reporters))}-p{'_'.join(map(str, partners))}"
+            f"-f{'_'.join(flows)}")
+    body, url, payload = calls.get(DATA_PATH, params, unit=f"{fetch.period_month} {part}")
     data = body["data"]
     if int(body.get("count") or 0) < record_cap and len(data) < record_cap:
-        part = (f"data-r{'_'.join(map(str, reporters))}-p{'_'.join(map(str, partners))}"
-                f"-f{'_'.join(flows)}")
         fetch.payloads.append((part, url, payload))
         for record in data:
             fetch.records[reporter_of(record, reporters)].append(record)

@@ -142,7 +142,7 @@ class KzFetch:
 
 
 def list_periods(client: FeedClient) -> list[dict[str, Any]]:
-    response = client.get(PERIODS_PATH, validate=json_body)
+    response = client.get(PERIODS_PATH, validate=json_body, unit="periods")
     return list(response.parsed.get("periods") or [])
 
 
@@ -164,7 +164,8 @@ def fetch_period(client: FeedClient, period_month: str, *, max_restarts: int = 3
                 if cursor:
                     params["cursor"] = cursor
                 try:
-                    response = client.get(TRADE_PATH, params=params, validate=json_body)
+                    response = client.get(TRADE_PATH, params=params, validate=json_body,
+                                          unit=f"{period_month} page {len(fetch.pages) + 1}")
                 except FeedHTTPError as exc:
                     if exc.status == 404:
                         return KzFetch(period_month, published=False)

@@ -160,7 +160,7 @@ def fetch_pages(client: FeedClient, port: str, updated_since: str, *, on_page=No
     page_no = 0
     while True:
         response = client.get(CALLS_PATH, params=query_string(port, updated_since, token),
-                              validate=json_body)
+                              validate=json_body, unit=f"{port} page {page_no + 1}")
         page_no += 1
         if on_page is not None:
             on_page(page_no, response.content, response.url)

@@ -161,7 +161,7 @@ def fetch_day(client: FeedClient, day: str, *, held_sha256: str | None = None) -
     headers = {"If-None-Match": f'"{held_sha256}"'} if held_sha256 else None
     try:
         response = client.get(f"/rail/v1/crossings/{day}.xml", headers=headers,
-                              ok_statuses=(200, 304), validate=validate)
+                              ok_statuses=(200, 304), validate=validate, unit=day)
     except FeedHTTPError as exc:
         if exc.status == 404:
             return RailFetch(day, "not_out")

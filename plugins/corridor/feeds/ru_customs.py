@@ -19,15 +19,16 @@ A source is the payload ``bytes``, a path to the landed file, or an iterable of
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import itertools
 import logging
 import os
 import re
 import tempfile
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Union
 
 from corridor.feeds import ru_keys
@@ -687,25 +688,47 @@ class RuFetch:
     revision: int | None = None
     status: str | None = None
     sha256: str | None = None
-    payload: bytes | None = None  # None with released=True: 304, the held bytes are current
+    #: the verified CSV, a temporary file in ``spool_dir`` (rename it into place or
+    #: :meth:`discard` it); None with released=True: 304, the held bytes are current
+    path: Path | None = None
     url: str | None = None
     not_modified: bool = False
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        if self.path is not None:  # a temporary file nobody landed goes with its fetch
+            weakref.finalize(self, Path(self.path).unlink, missing_ok=True)
+
+    @property
+    def payload(self) -> bytes | None:
+        """The whole file in memory (small files and tests only: a month is GiBs)."""
+        return None if self.path is None else Path(self.path).read_bytes()
+
+    def discard(self) -> None:
+        if self.path is not None:
+            Path(self.path).unlink(missing_ok=True)
+            self.path = None
 
 
 def list_releases(client: FeedClient) -> list[dict[str, Any]]:
-    response = client.get(RELEASES_PATH, validate=json_body)
+    response = client.get(RELEASES_PATH, validate=json_body, unit="releases")
     return list(response.parsed.get("releases") or [])
 
 
 def fetch_period(client: FeedClient, period_month: str, *, held_sha256: str | None = None,
-                 held_status: str | None = None, max_attempts: int = 3) -> RuFetch:
+                 held_status: str | None = None, max_attempts: int = 3,
+                 spool_dir: Path | str | None = None) -> RuFetch:
     """The CSV of ``period_month`` whose sha256 equals its release entry.
 
+    The body is streamed to a temporary file in ``spool_dir`` (default: the system's
+    temporary directory; the ingest passes the landing zone's unit folder, so landing it
+    is a rename) and hashed on the way: a month is never held in memory.
     ``held_sha256``/``held_status``: what we already hold; the sha is sent as
     ``If-None-Match`` when both are the entry's, so an unchanged file costs a 304.
     A body with another sha means the URL
     moved to a newer revision between the listing and the download: list again.
     """
+    spool_dir = spool_dir if spool_dir is not None else tempfile.gettempdir()
     for attempt in range(1, max_attempts + 1):
         entry = next((e for e in list_releases(client) if e.get("period") == period_month),
                      None)
@@ -717,7 +740,8 @@ def fetch_period(client: FeedClient, period_month: str, *, held_sha256: str | No
         held = held_sha256 == sha and held_status == status
         headers = {"If-None-Match": f'"{sha}"'} if held else None
         try:
-            response = client.get(path, headers=headers, ok_statuses=(200, 304))
+            response = client.get(path, headers=headers, ok_statuses=(200, 304),
+                                  unit=period_month, into_dir=spool_dir)
         except FeedHTTPError as exc:
             if exc.status == 404:
                 return RuFetch(period_month, released=False)
@@ -725,10 +749,11 @@ def fetch_period(client: FeedClient, period_month: str, *, held_sha256: str | No
         if response.status == 304:
             return RuFetch(period_month, True, revision, status, sha, None, response.url,
                            not_modified=True)
-        got = hashlib.sha256(response.content).hexdigest()
+        got = response.sha256
         if got == sha:
-            return RuFetch(period_month, True, revision, status, sha, response.content,
-                           response.url)
+            return RuFetch(period_month, True, revision, status, sha, response.path,
+                           response.url, size=response.size)
+        Path(response.path).unlink(missing_ok=True)
         log.warning("%s %s: downloaded sha256 %s is not the release entry's %s "
                     "(attempt %d): listing again", FEED, period_month, got[:12], sha[:12],
                     attempt)

@@ -142,6 +142,39 @@ class LandingStore:
         self._append_manifest(self.root / _safe(feed) / MANIFEST, record)
         return LandedFile(path=path, sha256=sha256, bytes=len(payload))
 
+    def unit_dir(self, feed: str, unit: str) -> Path:
+        """The folder of ``unit``'s files (not created here): where a large body is
+        streamed to a temporary file before :meth:`put_file` renames it into place."""
+        return self.root / _safe(feed) / _safe(unit)
+
+    def put_file(self, feed: str, unit: str, revision: int | str | None, tmp_path: Path, *,
+                 sha256: str, size: int, url: str, status: int | str | None, suffix: str,
+                 part: str | None = None) -> LandedFile:
+        """Land an already-written temporary file (in :meth:`unit_dir`, written and
+        fsynced by the caller, which hashed it on the way: ``sha256``, ``size``) by
+        renaming it to the name :meth:`put` would give it: the same layout and manifest
+        line, without holding the payload in memory."""
+        fetched_at = datetime.now(UTC)
+        label = (f"r{revision}" if revision is not None
+                 else fetched_at.strftime("%Y%m%dT%H%M%S%fZ"))
+        if part:
+            label += f"-{part}"
+        directory = self.unit_dir(feed, unit)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{_safe(label)}-{sha256[:8]}.{suffix.lstrip('.')}"
+        try:
+            os.replace(tmp_path, path)
+        except BaseException:
+            Path(tmp_path).unlink(missing_ok=True)
+            raise
+        record = {
+            "feed": feed, "unit": unit, "revision": revision, "status": status,
+            "url": strip_credentials(url), "fetched_at": fetched_at.isoformat(),
+            "bytes": size, "sha256": sha256, "path": str(path), "part": part,
+        }
+        self._append_manifest(self.root / _safe(feed) / MANIFEST, record)
+        return LandedFile(path=path, sha256=sha256, bytes=size)
+
     def complete(self, feed: str, unit: str, files: list[LandedFile], **extra: object) -> None:
         """Record that a fetch of ``unit`` completed and which landed files it is made of
         (a Comtrade call may hold several units; replay reads this, not file names)."""
