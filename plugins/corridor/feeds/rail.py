@@ -1,9 +1,14 @@
 """rail: daily railway border-crossing reports (namespaced XML).
 
-Parsed with the stdlib ``xml.etree.ElementTree``: the reports are small, flat and
-namespace-qualified (Clark ``{uri}name`` tags match whatever prefix the sender uses),
-so lxml's extras (XPath, schemas) buy nothing, and the stdlib parser does not fetch
-external entities or DTDs.
+Parsed with ``defusedxml.ElementTree`` (the stdlib parser, hardened): a DTD, an entity
+declaration or an external reference is refused outright (``forbid_dtd``), so no
+"billion laughs" expansion and no fetch. The reports are small, flat and
+namespace-qualified (Clark ``{uri}name`` tags match whatever prefix the sender uses).
+
+Only the direct children the contract names are read: crossingReport > crossing >
+movement > consignment. Any other element, at any depth, is one rejection
+(``unparsable``, naming its path) and its content is not read: never dropped, never
+counted twice (a consignment nested in an unknown element is not a consignment).
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import defusedxml.ElementTree as DefusedET
+from defusedxml import DefusedXmlException
+
 from corridor.feeds.common import (
+    FeedError,
     ParseResult,
     RowError,
     check_code,
+    check_storable,
     to_decimal,
     to_int,
 )
@@ -37,9 +47,19 @@ def _q(name: str) -> str:
     return f"{{{NS}}}{name}"
 
 
+class ForbiddenXml(Exception):
+    """A DTD or entity in a report: refused (not a ``ValueError``, so the HTTP layer
+    does not retry it as a cut body)."""
+
+
 def parse_xml_root(payload: bytes) -> ET.Element:
     """Parse and check the document element (used inside the HTTP retry: a cut body fails)."""
-    root = ET.fromstring(payload)
+    try:
+        root = DefusedET.fromstring(payload, forbid_dtd=True, forbid_entities=True,
+                                    forbid_external=True)
+    except DefusedXmlException as exc:
+        raise ForbiddenXml(f"{FEED}: the report declares a DTD or entity, refused: "
+                           f"{exc!r}") from None
     if root.tag != _q("crossingReport"):
         raise ValueError(f"root element {root.tag!r} is not {{{NS}}}crossingReport")
     return root
@@ -70,16 +90,37 @@ def parse_report(payload: bytes | ET.Element, day: str) -> ParseResult:
         return result
     the_day = date.fromisoformat(day)
     row_number = 0
-    for crossing in root.iter(_q("crossing")):
+
+    def unexpected(element: ET.Element, path: str) -> None:
+        text = ET.tostring(element, encoding="unicode").strip()
+        result.reject(path, RowError("unparsable", f"unexpected element {element.tag!r} at "
+                                                   f"{path}: not read"), text[:2000])
+
+    crossings = movements = 0
+    for crossing in root:
+        if crossing.tag != _q("crossing"):
+            unexpected(crossing, f"crossingReport/{_name(crossing)}")
+            continue
+        crossings += 1
         point = (crossing.get("point") or "").strip()
         partner_railway = crossing.get("partnerRailway")
-        for movement in crossing.iter(_q("movement")):
-            for consignment in movement.iter(_q("consignment")):
+        where = f"crossingReport/crossing[{crossings}]"
+        for movement in crossing:
+            if movement.tag != _q("movement"):
+                unexpected(movement, f"{where}/{_name(movement)}")
+                continue
+            movements += 1
+            for consignment in movement:
+                if consignment.tag != _q("consignment"):
+                    unexpected(consignment, f"{where}/movement[{movements}]/"
+                                            f"{_name(consignment)}")
+                    continue
                 row_number += 1
                 raw = (f"point={point!r} direction={movement.get('direction')!r} "
                        f"transit={movement.get('transit')!r} "
                        + ET.tostring(consignment, encoding="unicode").strip())
                 try:
+                    check_storable(partner_railway, "partnerRailway")
                     row = _consignment(point, movement, consignment)
                 except RowError as exc:
                     result.reject(row_number, exc, raw)
@@ -87,7 +128,16 @@ def parse_report(payload: bytes | ET.Element, day: str) -> ParseResult:
                 row.update(report_date=the_day, revision=result.meta["revision"],
                            row_number=row_number, partner_railway=partner_railway)
                 result.rows.append(row)
+                for inner in consignment:  # a consignment has no content
+                    unexpected(inner, f"{where}/movement[{movements}]/consignment"
+                                      f"[row {row_number}]/{_name(inner)}")
     return result
+
+
+def _name(element: ET.Element) -> str:
+    """An element's name in a path: local name in the report's namespace, else Clark."""
+    tag = element.tag if isinstance(element.tag, str) else repr(element.tag)
+    return tag.removeprefix(f"{{{NS}}}")
 
 
 def _consignment(point: str, movement: ET.Element, consignment: ET.Element) -> dict[str, Any]:
@@ -166,6 +216,13 @@ def fetch_day(client: FeedClient, day: str, *, held_sha256: str | None = None) -
         if exc.status == 404:
             return RailFetch(day, "not_out")
         raise
+    except ForbiddenXml as exc:
+        raise FeedError(FEED, day, "report", str(exc)) from None
+    except IncompleteBody as exc:
+        # Retried as a cut body, and still not well-formed XML (a NUL, an invalid
+        # character reference, ...): the day fails, nothing of it loads.
+        raise FeedError(FEED, day, "report", f"not a well-formed report after retries: "
+                                             f"{exc}") from exc
     if response.status == 304:
         return RailFetch(day, "not_modified", sha256=held_sha256, url=response.url)
     return RailFetch(day, "new", response.content, response.parsed,
