@@ -1,0 +1,16 @@
+"""The scripted feed server of tests/feeds, for the hostile-feed cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.feeds.conftest import FakeFeedServer
+
+
+@pytest.fixture()
+def fake_server(monkeypatch):
+    monkeypatch.setenv("CORRIDOR_HTTP_BACKOFF", "0")
+    monkeypatch.setenv("CORRIDOR_HTTP_RETRIES", "2")
+    server = FakeFeedServer()
+    yield server
+    server.close()
