@@ -521,6 +521,17 @@ def test_rail_reads_only_the_contracts_children():
     assert len(result.rows) + len(result.rejections) == 8
 
 
+def test_rail_content_of_a_rejected_consignment_is_rejected_too():
+    body = rail_report('<crossing point="DOSTYK"><movement direction="inbound" '
+                       f'transit="false"><consignment gng="1">{CONSIGNMENT}</consignment>'
+                       '</movement></crossing>')
+    result = rail.parse_report(body, "2024-02-01")
+    assert result.rows == []
+    assert [(r.row_ref, r.reason) for r in result.rejections] == [
+        ("crossingReport/crossing[1]/movement[1]/consignment[row 1]/consignment",
+         "unparsable"), ("1", "bad_code_length")]
+
+
 def test_rail_unexpected_elements_load_as_rejections(fake_server, kw):
     body = rail_report('<crossing point="DOSTYK" partnerRailway="CR">'
                        f'<movement direction="inbound" transit="false">{CONSIGNMENT}'

@@ -116,6 +116,9 @@ def parse_report(payload: bytes | ET.Element, day: str) -> ParseResult:
                                             f"{_name(consignment)}")
                     continue
                 row_number += 1
+                for inner in consignment:  # a consignment has no content
+                    unexpected(inner, f"{where}/movement[{movements}]/consignment"
+                                      f"[row {row_number}]/{_name(inner)}")
                 raw = (f"point={point!r} direction={movement.get('direction')!r} "
                        f"transit={movement.get('transit')!r} "
                        + ET.tostring(consignment, encoding="unicode").strip())
@@ -128,9 +131,6 @@ def parse_report(payload: bytes | ET.Element, day: str) -> ParseResult:
                 row.update(report_date=the_day, revision=result.meta["revision"],
                            row_number=row_number, partner_railway=partner_railway)
                 result.rows.append(row)
-                for inner in consignment:  # a consignment has no content
-                    unexpected(inner, f"{where}/movement[{movements}]/consignment"
-                                      f"[row {row_number}]/{_name(inner)}")
     return result
 
 
