@@ -488,35 +488,39 @@ def test_ru_rows_reconciled_inside_the_stream_transaction(fake_server, kw, state
 # ================================================================= 4. rail structure
 
 def test_rail_reads_only_the_contracts_children():
-    """Unknown elements at every depth: one rejection each, naming its path; what they
-    contain (a consignment too) is not read, so nothing is counted twice."""
+    """Report elements off their place, at every depth: one rejection each, naming its
+    path; what they contain is not read, so nothing is counted twice. Unknown extra
+    elements holding none of them are ignored (the contract's unknown fields)."""
     body = rail_report(
-        '<summary total="3"/>'
+        '<summary total="3"/>'                                           # unknown: ignored
         '<crossing point="DOSTYK" partnerRailway="CR">'
-        '  <note>late</note>'
+        '  <note>late</note>'                                            # unknown: ignored
         '  <movement direction="inbound" transit="false">'
         f'    {CONSIGNMENT}'
         f'    <extra><consignment gng="10019900" wagons="1" teu="0" tonnes="1.000"/></extra>'
-        '    <x:ext xmlns:x="urn:other"/>'
+        '    <x:ext xmlns:x="urn:other"/>'                               # unknown: ignored
+        '    <x:consignment xmlns:x="urn:other" gng="10019900"/>'        # misplaced name
         '    <consignment gng="10019900" wagons="12" teu="0" tonnes="812.000" origin="KZ" '
-        f'     destination="CN">{CONSIGNMENT}</consignment>'
+        f'     destination="CN"><note/>{CONSIGNMENT}</consignment>'
         '  </movement>'
+        f'  {CONSIGNMENT}'                                               # not in a movement
         '</crossing>'
         '<wrapper><crossing point="DOSTYK"><movement direction="inbound" transit="false">'
-        f'{CONSIGNMENT}</movement></crossing></wrapper>')
+        f'{CONSIGNMENT}</movement></crossing></wrapper>'
+        '<movement direction="inbound" transit="false"/>')               # not in a crossing
     result = rail.parse_report(body, "2024-02-01")
     assert [row["row_number"] for row in result.rows] == [1, 2]
     assert [(r.row_ref, r.reason) for r in result.rejections] == [
-        ("crossingReport/summary", "unparsable"),
-        ("crossingReport/crossing[1]/note", "unparsable"),
         ("crossingReport/crossing[1]/movement[1]/extra", "unparsable"),
-        ("crossingReport/crossing[1]/movement[1]/{urn:other}ext", "unparsable"),
+        ("crossingReport/crossing[1]/movement[1]/{urn:other}consignment", "unparsable"),
         ("crossingReport/crossing[1]/movement[1]/consignment[row 2]/consignment",
          "unparsable"),
-        ("crossingReport/wrapper", "unparsable")]
+        ("crossingReport/crossing[1]/consignment", "unparsable"),
+        ("crossingReport/wrapper", "unparsable"),
+        ("crossingReport/movement", "unparsable")]
     assert "unexpected element" in result.rejections[0].detail
-    assert "rail unit 2024-02-01 row crossingReport/wrapper" in result.rejections[-1].detail
-    assert 'gng="84713000"' in result.rejections[-1].raw_record
+    assert "rail unit 2024-02-01 row crossingReport/wrapper" in result.rejections[-2].detail
+    assert 'gng="84713000"' in result.rejections[-2].raw_record
     # delivered: 2 consignments where the contract puts them + 6 elements off it
     assert len(result.rows) + len(result.rejections) == 8
 

@@ -6,9 +6,16 @@ declaration or an external reference is refused outright (``forbid_dtd``), so no
 namespace-qualified (Clark ``{uri}name`` tags match whatever prefix the sender uses).
 
 Only the direct children the contract names are read: crossingReport > crossing >
-movement > consignment. Any other element, at any depth, is one rejection
-(``unparsable``, naming its path) and its content is not read: never dropped, never
-counted twice (a consignment nested in an unknown element is not a consignment).
+movement > consignment (never ``iter()`` over all descendants). An element off that
+path is either
+
+* an unknown extra element (its name, and every name inside it, outside the report's
+  vocabulary: ``<summary/>``, ``<locomotive/>``): ignored, as the contract says of
+  unknown extra fields; or
+* an element of the vocabulary (``crossing``, ``movement``, ``consignment``, in any
+  namespace) in the wrong place, or an unknown element holding one: one rejection
+  (``unparsable``, ``row_ref`` = its path), its content not read. So a consignment
+  is never dropped silently and never counted twice.
 """
 
 from __future__ import annotations
@@ -92,6 +99,8 @@ def parse_report(payload: bytes | ET.Element, day: str) -> ParseResult:
     row_number = 0
 
     def unexpected(element: ET.Element, path: str) -> None:
+        if not any(_local(inner.tag) in VOCABULARY for inner in element.iter()):
+            return  # an unknown extra element: ignored
         text = ET.tostring(element, encoding="unicode").strip()
         result.reject(path, RowError("unparsable", f"unexpected element {element.tag!r} at "
                                                    f"{path}: not read"), text[:2000])
@@ -132,6 +141,14 @@ def parse_report(payload: bytes | ET.Element, day: str) -> ParseResult:
                            row_number=row_number, partner_railway=partner_railway)
                 result.rows.append(row)
     return result
+
+
+#: The report's element names (local): off their place, an element is rejected.
+VOCABULARY = frozenset({"crossingReport", "crossing", "movement", "consignment"})
+
+
+def _local(tag: Any) -> str | None:
+    return tag.rpartition("}")[2] if isinstance(tag, str) else None
 
 
 def _name(element: ET.Element) -> str:
