@@ -18,8 +18,6 @@ from urllib.parse import parse_qs
 
 import psycopg
 import pytest
-from psycopg.rows import dict_row
-
 from corridor import ingest
 from corridor.config import Settings
 from corridor.feeds import comtrade, kz_customs, ports, rail, ru_customs
@@ -27,6 +25,7 @@ from corridor.feeds.common import FeedError, make_rejection
 from corridor.feeds.http import FeedClient, make_session
 from corridor.load import raw
 from corridor.load.fingerprint import raw_fingerprint
+from psycopg.rows import dict_row
 
 # ------------------------------------------------------------------------- helpers
 
@@ -188,7 +187,7 @@ RAIL_NS = "urn:corridor:rail:crossing:1"
 def rail_report(inner: str, day: str = "2024-02-01", prolog: str = "") -> bytes:
     return (f'<?xml version="1.0" encoding="UTF-8"?>{prolog}'
             f'<crossingReport xmlns="{RAIL_NS}" date="{day}" revision="1">{inner}'
-            f'</crossingReport>').encode("utf-8")
+            f'</crossingReport>').encode()
 
 
 CONSIGNMENT = ('<consignment gng="84713000" wagons="2" teu="4" tonnes="36.400" origin="CN" '

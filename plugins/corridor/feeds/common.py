@@ -37,6 +37,9 @@ class FeedError(Exception):
         super().__init__(f"{feed} unit {unit}{where}: {message}")
         self.feed, self.unit, self.position, self.message = feed, unit, position, message
 
+    def __reduce__(self):  # picklable (a task's error may cross a process boundary)
+        return type(self), (self.feed, self.unit, self.position, self.message)
+
 
 class RowError(Exception):
     """One row breaks a rule; ``reason`` is one of :data:`REASONS`."""

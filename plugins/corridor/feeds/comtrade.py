@@ -17,7 +17,6 @@ from typing import Any, Callable, Iterable, Sequence
 import requests
 
 from corridor.feeds.common import (
-    FeedError,
     ParseResult,
     RowError,
     check_storable_fields,
