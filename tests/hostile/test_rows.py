@@ -506,22 +506,23 @@ def test_rail_reads_only_the_contracts_children():
         '</crossing>'
         '<wrapper><crossing point="DOSTYK"><movement direction="inbound" transit="false">'
         f'{CONSIGNMENT}</movement></crossing></wrapper>'
-        '<movement direction="inbound" transit="false"/>')               # not in a crossing
+        '<movement direction="inbound" transit="false"/>'                # not in a crossing
+        '<movement direction="outbound" transit="false"/>')
     result = rail.parse_report(body, "2024-02-01")
     assert [row["row_number"] for row in result.rows] == [1, 2]
     assert [(r.row_ref, r.reason) for r in result.rejections] == [
-        ("crossingReport/crossing[1]/movement[1]/extra", "unparsable"),
-        ("crossingReport/crossing[1]/movement[1]/{urn:other}consignment", "unparsable"),
-        ("crossingReport/crossing[1]/movement[1]/consignment[row 2]/consignment",
-         "unparsable"),
-        ("crossingReport/crossing[1]/consignment", "unparsable"),
-        ("crossingReport/wrapper", "unparsable"),
-        ("crossingReport/movement", "unparsable")]
+        ("crossingReport/crossing[1]/movement[1]/extra[1]", "unparsable"),
+        ("crossingReport/crossing[1]/movement[1]/{urn:other}consignment[1]", "unparsable"),
+        ("crossingReport/crossing[1]/movement[1]/consignment[2]/consignment", "unparsable"),
+        ("crossingReport/crossing[1]/consignment[1]", "unparsable"),
+        ("crossingReport/wrapper[1]", "unparsable"),
+        ("crossingReport/movement[1]", "unparsable"),
+        ("crossingReport/movement[2]", "unparsable")]
     assert "unexpected element" in result.rejections[0].detail
-    assert "rail unit 2024-02-01 row crossingReport/wrapper" in result.rejections[-2].detail
-    assert 'gng="84713000"' in result.rejections[-2].raw_record
-    # delivered: 2 consignments where the contract puts them + 6 elements off it
-    assert len(result.rows) + len(result.rejections) == 8
+    assert "rail unit 2024-02-01 row crossingReport/wrapper[1]" in result.rejections[-3].detail
+    assert 'gng="84713000"' in result.rejections[-3].raw_record
+    # delivered: 2 consignments where the contract puts them + 7 elements off it
+    assert len(result.rows) + len(result.rejections) == 9
 
 
 def test_rail_content_of_a_rejected_consignment_is_rejected_too():
@@ -531,7 +532,7 @@ def test_rail_content_of_a_rejected_consignment_is_rejected_too():
     result = rail.parse_report(body, "2024-02-01")
     assert result.rows == []
     assert [(r.row_ref, r.reason) for r in result.rejections] == [
-        ("crossingReport/crossing[1]/movement[1]/consignment[row 1]/consignment",
+        ("crossingReport/crossing[1]/movement[1]/consignment[1]/consignment",
          "unparsable"), ("1", "bad_code_length")]
 
 
@@ -543,7 +544,7 @@ def test_rail_unexpected_elements_load_as_rejections(fake_server, kw):
     summary = ingest.ingest_rail("2024-02", **kw)
     assert (summary["rows_loaded"], summary["rows_rejected"]) == (1, 1)
     [row] = rejected(kw["dsn"], "rail")
-    assert row["row_ref"] == "crossingReport/crossing[1]/movement[1]/bundle"
+    assert row["row_ref"] == "crossingReport/crossing[1]/movement[1]/bundle[1]"
 
 
 @pytest.mark.parametrize("prolog", [

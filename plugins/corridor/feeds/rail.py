@@ -24,6 +24,7 @@ import calendar
 import hashlib
 import logging
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -105,29 +106,28 @@ def parse_report(payload: bytes | ET.Element, day: str) -> ParseResult:
         result.reject(path, RowError("unparsable", f"unexpected element {element.tag!r} at "
                                                    f"{path}: not read"), text[:2000])
 
-    crossings = movements = 0
-    for crossing in root:
-        if crossing.tag != _q("crossing"):
-            unexpected(crossing, f"crossingReport/{_name(crossing)}")
-            continue
-        crossings += 1
+    def children(parent: ET.Element, name: str, path: str):
+        """(path, child) of ``parent``'s ``name`` children, XPath-like (``name[n]``);
+        the others go to ``unexpected`` (each ``other[n]`` by its own count)."""
+        counts: Counter[str] = Counter()
+        for child in parent:
+            child_name = _name(child)
+            counts[child_name] += 1
+            child_path = f"{path}/{child_name}[{counts[child_name]}]"
+            if child.tag == _q(name):
+                yield child_path, child
+            else:
+                unexpected(child, child_path)
+
+    for where, crossing in children(root, "crossing", "crossingReport"):
         point = (crossing.get("point") or "").strip()
         partner_railway = crossing.get("partnerRailway")
-        where = f"crossingReport/crossing[{crossings}]"
-        for movement in crossing:
-            if movement.tag != _q("movement"):
-                unexpected(movement, f"{where}/{_name(movement)}")
-                continue
-            movements += 1
-            for consignment in movement:
-                if consignment.tag != _q("consignment"):
-                    unexpected(consignment, f"{where}/movement[{movements}]/"
-                                            f"{_name(consignment)}")
-                    continue
+        for movement_path, movement in children(crossing, "movement", where):
+            for consignment_path, consignment in children(movement, "consignment",
+                                                          movement_path):
                 row_number += 1
                 for inner in consignment:  # a consignment has no content
-                    unexpected(inner, f"{where}/movement[{movements}]/consignment"
-                                      f"[row {row_number}]/{_name(inner)}")
+                    unexpected(inner, f"{consignment_path}/{_name(inner)}")
                 raw = (f"point={point!r} direction={movement.get('direction')!r} "
                        f"transit={movement.get('transit')!r} "
                        + ET.tostring(consignment, encoding="unicode").strip())
