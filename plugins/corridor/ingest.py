@@ -24,6 +24,7 @@ from corridor.config import (
     get_endpoint,
 )
 from corridor.feeds import comtrade, kz_customs, ports, rail, ru_customs
+from corridor.feeds.common import FeedError
 from corridor.feeds.http import FeedClient, make_session
 from corridor.landing import LandingStore
 from corridor.load import raw
@@ -174,7 +175,8 @@ def ingest_ru_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
             fetched.discard()
         # Streamed from the landed file: the load holds no period in memory.
         outcome = raw.load_ru_customs_csv(conn, landed.path, period_month, fetched.revision,
-                                          fetched.status, fetched.sha256)
+                                          fetched.status, fetched.sha256,
+                                          expected_rows=fetched.rows)
     return _from_outcome(outcome)
 
 
@@ -205,9 +207,18 @@ def ingest_kz_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
             store.put(feed, period_month, fetch.revision, payload, url=url,
                       status=fetch.status, suffix="json", part=f"p{page_no:05d}")
 
-        fetched = kz_customs.fetch_period(client, period_month, on_page=land)
+        fetched = kz_customs.fetch_period(client, period_month, on_page=land,
+                                          records=int(entry["records"]))
         if not fetched.published:
             return _summary(feed, period_month, skipped="not_published")
+        if fetched.revision != int(entry["revision"]):
+            # Re-published while paging: the records stated for the revision paged.
+            entry = kz_customs.period_entry(client, period_month)
+            if entry is None or int(entry["revision"]) != fetched.revision:
+                raise FeedError(feed, period_month, None,
+                                f"the pages are revision {fetched.revision}, /periods lists "
+                                f"{None if entry is None else entry['revision']}: its "
+                                "records cannot be reconciled")
         parsed = kz_customs.parse_pages(fetched.pages, period_month, fetched.revision,
                                         fetched.status)
         outcome = raw.load_unit(conn, raw.UnitLoad(
@@ -216,7 +227,7 @@ def ingest_kz_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
             [raw.TableRows("raw.kz_customs_rows", raw.KZ_CUSTOMS_COLUMNS, parsed.rows,
                            "delete from raw.kz_customs_rows where period_month = %s",
                            (period_month,))],
-            parsed.rejections))
+            parsed.rejections, expected_rows=int(entry["records"])))
     return _from_outcome(outcome, pages=len(fetched.pages))
 
 

@@ -38,7 +38,8 @@ def test_ingest_ru_customs_rerun_and_revision(fake_server, fresh_database, setti
         sha = hashlib.sha256(state["body"]).hexdigest()
         return (200, {}, json.dumps({"releases": [
             {"period": "2024-01", "revision": state["revision"], "status": "final",
-             "sha256": sha, "rows": 3, "path": "/ru-customs/v1/data/2024-01.csv"}]}).encode())
+             "sha256": sha, "rows": state["body"].count(b"\r\n") - 1,
+             "path": "/ru-customs/v1/data/2024-01.csv"}]}).encode())
 
     def data(path, query, headers):
         sha = hashlib.sha256(state["body"]).hexdigest()

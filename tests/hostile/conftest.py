@@ -1,4 +1,4 @@
-"""Fixtures of the hostile-input and concurrency tests."""
+"""Fixtures of the hostile-input and concurrency tests (and tests/feeds' scripted server)."""
 
 from __future__ import annotations
 

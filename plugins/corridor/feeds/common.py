@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Hashable
+from typing import Any, Hashable, Iterable
 
 #: Rejection reasons (raw.rejected_rows.reason), spec/feeds.md "Rows".
 REASONS = frozenset({
@@ -24,6 +24,21 @@ class Rejection:
     reason: str
     detail: str
     raw_record: str | None
+
+
+class FeedError(Exception):
+    """A payload the contract does not allow as a whole (wrong shape, a count that does
+    not reconcile, paging that does not end): the unit fails and nothing of it loads.
+    Not a ``ValueError``: raised inside an HTTP ``validate`` it is not retried as a cut
+    body."""
+
+    def __init__(self, feed: str, unit: str, position: str | None, message: str) -> None:
+        where = f" {position}" if position else ""
+        super().__init__(f"{feed} unit {unit}{where}: {message}")
+        self.feed, self.unit, self.position, self.message = feed, unit, position, message
+
+    def __reduce__(self):  # picklable (a task's error may cross a process boundary)
+        return type(self), (self.feed, self.unit, self.position, self.message)
 
 
 class RowError(Exception):
@@ -54,8 +69,61 @@ class ParseResult:
 def make_rejection(feed: str, unit: str, row_ref: str | int, reason: str, message: str,
                    raw_record: str | None) -> Rejection:
     # The detail names feed, unit and row so that a log line or a table row stands alone.
-    detail = f"{feed} unit {unit} row {row_ref}: {message}"
-    return Rejection(feed, unit, str(row_ref), reason, detail, raw_record)
+    # Every text is made storable: a rejection must never make the unit's COPY fail.
+    unit, row_ref = storable_text(unit), storable_text(str(row_ref))
+    detail = storable_text(f"{feed} unit {unit} row {row_ref}: {message}")
+    return Rejection(feed, unit, row_ref, reason, detail,
+                     None if raw_record is None else storable_text(raw_record))
+
+
+def unstorable(text: str) -> str | None:
+    """Why PostgreSQL cannot store ``text`` (a NUL character, a lone surrogate), or None."""
+    if "\x00" in text:
+        return "a NUL character"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "a lone surrogate"
+    return None
+
+
+def storable_text(text: str) -> str:
+    """``text`` with what PostgreSQL cannot store made visible: NUL as ``\\u0000``, a
+    lone surrogate as its ``\\udXXX`` escape (backslashreplace)."""
+    if unstorable(text) is None:
+        return text
+    text = text.replace("\x00", "\\u0000")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def check_storable(value: Any, name: str) -> Any:
+    """``value`` unchanged, or a RowError (``unparsable``) naming the field when it is text
+    PostgreSQL cannot store."""
+    if isinstance(value, str):
+        why = unstorable(value)
+        if why is not None:
+            raise RowError("unparsable", f"{name} holds {why}, which cannot be stored: "
+                                         f"{storable_text(value)!r}")
+    return value
+
+
+def check_storable_fields(record: dict[str, Any], names: Iterable[str]) -> None:
+    """:func:`check_storable` on every text value of ``names`` in ``record``, nested
+    objects and lists included."""
+    for name in names:
+        _check_nested(record.get(name), name)
+
+
+def _check_nested(value: Any, name: str) -> None:
+    if isinstance(value, str):
+        check_storable(value, name)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _check_nested(inner, f"{name}.{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _check_nested(inner, f"{name}[{index}]")
 
 
 def require(record: dict[str, Any], name: str) -> Any:

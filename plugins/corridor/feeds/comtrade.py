@@ -19,6 +19,7 @@ import requests
 from corridor.feeds.common import (
     ParseResult,
     RowError,
+    check_storable_fields,
     duplicate_keys,
     require,
     to_decimal,
@@ -33,6 +34,12 @@ from corridor.feeds.http import (
     default_backoff,
     json_body,
     max_retry_after,
+)
+from corridor.feeds.shapes import (
+    ComtradeAvailability,
+    ComtradeAvailabilityRow,
+    ComtradeData,
+    validated,
 )
 
 log = logging.getLogger(__name__)
@@ -112,6 +119,7 @@ def _row(record: dict[str, Any], reporter_code: int, period_month: str,
          partners: set[int] | None) -> dict[str, Any]:
     for name in (*KEY_FIELDS, "primaryValue"):
         require(record, name)
+    check_storable_fields(record, KEY_FIELDS)
     reporter = to_int(record["reporterCode"], "reporterCode")
     partner = to_int(record["partnerCode"], "partnerCode")
     partner2 = to_int(record["partner2Code"], "partner2Code")
@@ -181,11 +189,12 @@ class QuotaExhausted(Exception):
     What was not fetched is fetched by a later run; nothing waits for it."""
 
 
-def _comtrade_json(response) -> dict[str, Any]:
+def _comtrade_json(response) -> Any:
+    """The parsed body (inside the retry: a cut body does not parse). Its shape is
+    checked by the caller, which knows the units (:mod:`corridor.feeds.shapes`): a
+    whole body of the wrong shape is no transient fault, and a retry costs a call."""
     body = json_body(response)
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise IncompleteBody("not a Comtrade data response")
-    if body.get("error"):
+    if isinstance(body, dict) and body.get("error"):
         raise RuntimeError(f"{FEED}: API error {body['error']!r}")
     return body
 
@@ -267,15 +276,17 @@ def availability(calls: Calls, reporters: Iterable[int], periods: Iterable[str]
     params = {"reporterCode": ",".join(str(r) for r in sorted(set(reporters))),
               "period": ",".join(sorted(wanted))}
     body, url, payload = calls.get(AVAILABILITY_PATH, params, unit="availability")
+    rows = validated(ComtradeAvailability, body, FEED, "availability", "listing").data
     listing: dict[tuple[int, str], Published] = {}
-    for position, row in enumerate(body["data"], start=1):
-        try:
-            reporter, period = int(row["reporterCode"]), str(row["period"])
-            published = Published(reporter, wanted.get(period, period), int(row["totalRecords"]),
-                                  str(row["datasetChecksum"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RuntimeError(f"{FEED}: availability row {position} is malformed "
-                               f"({type(exc).__name__}: {exc}): {row!r:.200}") from exc
+    for position, row in enumerate(rows, start=1):
+        unit = "availability"
+        if isinstance(row, dict) and row.get("reporterCode") is not None:
+            unit = f"{row.get('reporterCode')}:{row.get('period')}"
+        checked = validated(ComtradeAvailabilityRow, row, FEED, unit,
+                            f"availability row {position}")
+        reporter, period = checked.reporterCode, str(checked.period)
+        published = Published(reporter, wanted.get(period, period), checked.totalRecords,
+                              checked.datasetChecksum)
         if period in wanted:
             listing[(reporter, published.period_month)] = published
     return listing, url, payload
@@ -326,9 +337,11 @@ def _fetch_split(calls: Calls, fetch: BatchFetch, base: dict[str, str], reporter
               "partnerCode": ",".join(map(str, partners)), "flowCode": ",".join(flows)}
     part = (f"data-r{'_'.join(map(str, reporters))}-p{'_'.join(map(str, partners))}"
             f"-f{'_'.join(flows)}")
+    units = ",".join(unit_of(reporter, fetch.period_month) for reporter in reporters)
     body, url, payload = calls.get(DATA_PATH, params, unit=f"{fetch.period_month} {part}")
+    shape = validated(ComtradeData, body, FEED, units, f"call {part}")
     data = body["data"]
-    if int(body.get("count") or 0) < record_cap and len(data) < record_cap:
+    if int(shape.count or 0) < record_cap and len(data) < record_cap:
         fetch.payloads.append((part, url, payload))
         for record in data:
             fetch.records[reporter_of(record, reporters)].append(record)

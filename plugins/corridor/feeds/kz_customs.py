@@ -13,14 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corridor.feeds.common import (
+    FeedError,
     ParseResult,
     RowError,
     check_code,
+    check_storable_fields,
     duplicate_keys,
     require,
     to_decimal,
 )
 from corridor.feeds.http import FeedClient, FeedHTTPError, json_body
+from corridor.feeds.shapes import KzPage, KzPeriods, validated
 from corridor.reference import m49_codes
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,13 @@ FLOWS = ("export", "import")
 TRANSPORT_MODES = ("rail", "sea", "road", "pipeline", "air", "other")
 REPORTER_M49 = 398
 PAGE_SIZE = 1000
+#: Pages beyond ``ceil(records / PAGE_SIZE)`` a period may take (an empty last page, a
+#: publisher serving a little less than asked) before paging is an error.
+PAGE_MARGIN = 2
+#: Pages of a period whose ``records`` are not known (never more, whatever the cursor).
+MAX_PAGES = 10_000
+#: Stored text fields of an item (checked to be storable).
+TEXT_FIELDS = (*REQUIRED, "partner_name_ru", "supp_unit", "period")
 PERIODS_PATH = "/kz-customs/api/v2/periods"
 TRADE_PATH = "/kz-customs/api/v2/trade"
 
@@ -42,14 +52,15 @@ def parse_pages(pages: list[dict[str, Any]], period_month: str, revision: int, s
     result = ParseResult(FEED, period_month)
     parsed = []
     row_number = 0
-    for page in pages:
-        page_period = page.get("period")
-        for item in page.get("items") or []:
+    for page_no, page in enumerate(pages, start=1):
+        # A page of another shape (items null, missing, not a list, an item that is not
+        # an object) fails the unit: an error naming the page, never an empty unit.
+        shape = validated(KzPage, page, FEED, period_month, f"page {page_no}")
+        page_period = shape.period
+        for item in page["items"]:
             row_number += 1
             key = None
             try:
-                if not isinstance(item, dict):
-                    raise RowError("unparsable", "item is not an object")
                 key = _key(item)
                 row = _row(item, period_month, page_period)
                 row.update(period_month=period_month, revision=revision, status=status,
@@ -82,6 +93,7 @@ def _key(item: dict[str, Any]) -> tuple | None:
 
 
 def _row(item: dict[str, Any], period_month: str, page_period: str | None) -> dict[str, Any]:
+    check_storable_fields(item, TEXT_FIELDS)
     for name in REQUIRED:
         require(item, name)
     flow = item["flow"]
@@ -142,24 +154,44 @@ class KzFetch:
 
 
 def list_periods(client: FeedClient) -> list[dict[str, Any]]:
+    """The /periods listing, each entry checked (period, revision, records)."""
     response = client.get(PERIODS_PATH, validate=json_body, unit="periods")
-    return list(response.parsed.get("periods") or [])
+    body = response.parsed
+    listing = validated(KzPeriods, body, FEED, "periods", "listing")
+    return [dict(raw, **entry.model_dump())
+            for raw, entry in zip(body["periods"], listing.periods, strict=True)]
 
 
 def period_entry(client: FeedClient, period_month: str) -> dict[str, Any] | None:
     return next((p for p in list_periods(client) if p.get("period") == period_month), None)
 
 
+def max_pages(records: int | None) -> int:
+    """The most pages a period of ``records`` items may take."""
+    if records is None:
+        return MAX_PAGES
+    return min(-(-max(records, 0) // PAGE_SIZE) + PAGE_MARGIN, MAX_PAGES)
+
+
 def fetch_period(client: FeedClient, period_month: str, *, max_restarts: int = 3,
-                 on_page=None) -> KzFetch:
+                 on_page=None, records: int | None = None) -> KzFetch:
     """All pages of one period at one revision; restarts on ``409 revision_changed``
     (or a page of another revision). ``on_page(fetch, page_no, payload, url)`` lands
-    each page as it arrives."""
+    each page as it arrives.
+
+    Paging is bounded: a cursor seen before in this pass, or more pages than
+    ``records`` (the /periods count) allow (:func:`max_pages`), is a FeedError."""
+    limit = max_pages(records)
     for attempt in range(1, max_restarts + 2):
         fetch = KzFetch(period_month, published=True)
         cursor: str | None = None
+        seen: set[str] = set()
         try:
-            while True:
+            for page_no in range(1, limit + 2):
+                if page_no > limit:
+                    raise FeedError(FEED, period_month, f"page {page_no}",
+                                    f"still a next_cursor after {limit} pages (records "
+                                    f"{records}, page_size {PAGE_SIZE}): paging does not end")
                 params = {"period": period_month, "page_size": str(PAGE_SIZE)}
                 if cursor:
                     params["cursor"] = cursor
@@ -173,7 +205,8 @@ def fetch_period(client: FeedClient, period_month: str, *, max_restarts: int = 3
                         raise RevisionChanged(str(exc)) from exc
                     raise
                 page = response.parsed
-                revision = int(page["revision"])
+                shape = validated(KzPage, page, FEED, period_month, f"page {page_no}")
+                revision = shape.revision
                 if fetch.revision is None:
                     fetch.revision, fetch.status = revision, str(page.get("status"))
                 elif revision != fetch.revision:
@@ -183,11 +216,17 @@ def fetch_period(client: FeedClient, period_month: str, *, max_restarts: int = 3
                 fetch.urls.append(response.url)
                 if on_page is not None:
                     on_page(fetch, len(fetch.pages), response.content, response.url)
-                cursor = page.get("next_cursor")
+                cursor = shape.next_cursor
                 if not cursor:
                     # The newest page's status is the unit's (status comes from the newest version).
                     fetch.status = str(page.get("status", fetch.status))
                     return fetch
+                if cursor in seen:
+                    raise FeedError(FEED, period_month, f"page {page_no}",
+                                    f"next_cursor {cursor!r} repeats an earlier page's: "
+                                    "paging would not end")
+                seen.add(cursor)
+            raise AssertionError("unreachable")
         except RevisionChanged as exc:
             log.warning("%s %s: revision changed while paging (%s), restart %d",
                         FEED, period_month, exc, attempt)

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 from urllib.parse import quote
 
-from corridor.feeds.common import RowError, make_rejection, require, to_decimal, to_int
+from corridor.feeds.common import (
+    FeedError,
+    RowError,
+    check_storable,
+    make_rejection,
+    require,
+    to_decimal,
+    to_int,
+)
 from corridor.feeds.http import FeedClient, json_body
+from corridor.feeds.shapes import PortsPage, validated
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +31,8 @@ PAGE_LIMIT = 500
 STATUSES = ("scheduled", "at_berth", "departed", "cancelled")
 OPERATIONS = ("load", "discharge")
 CARGO_TYPES = ("container", "dry_bulk", "liquid_bulk", "general", "ro_ro")
+#: Pages one sync of a port may take (``CORRIDOR_PORTS_MAX_PAGES``): more is an error.
+MAX_PAGES = 10_000
 #: First request of a port never synced: everything.
 INITIAL_HIGH_WATER_MARK = "1970-01-01T00:00:00+00:00"
 
@@ -53,21 +66,25 @@ class PortsParse:
 def parse_calls(records: Iterable[dict[str, Any]], port: str) -> PortsParse:
     """De-duplicate on (call_id, version), keep each call's highest version whatever the
     arrival order, and split it into a ``raw.port_calls`` row and cargo-line rows.
-    A cargo line without ``tonnes`` (or otherwise bad) is rejected alone."""
+    A cargo line without ``tonnes`` (or otherwise bad) is rejected alone. A record that
+    is not an object is a FeedError (the sync fails); a malformed record, or one of
+    another port than ``port``, is a rejection with ref :func:`row_ref` (the loader
+    keeps it when its version is above the one stored)."""
     out = PortsParse(port)
     best: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {}
     newest: datetime | None = None
     for position, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise FeedError(FEED, port, f"record {position}",
+                            f"a record is an object, not {type(record).__name__}")
         out.records_seen += 1
         raw = json.dumps(record, ensure_ascii=False, default=str)
-        call_id = record.get("call_id") if isinstance(record, dict) else None
+        call_id = record.get("call_id")
         unit = str(call_id) if call_id else f"{port}:record"
         try:
-            if not isinstance(record, dict):
-                raise RowError("unparsable", "record is not an object")
-            call = _call(record)
+            call = _call(record, port)
         except RowError as exc:
-            ref = (f"{call_id} v{record.get('version')}" if call_id
+            ref = (row_ref(call_id, record.get("version")) if call_id
                    else f"{port} updated_at {record.get('updated_at')} record {position}")
             out.rejections.append(make_rejection(FEED, unit, ref,
                                                  exc.reason, exc.message, raw))
@@ -81,7 +98,7 @@ def parse_calls(records: Iterable[dict[str, Any]], port: str) -> PortsParse:
     for version, call, record in best.values():
         out.calls.append(call)
         for line_number, line in enumerate(record.get("cargo") or [], start=1):
-            ref = f"{call['call_id']} v{version} line {line_number}"
+            ref = row_ref(call["call_id"], version, line_number)
             try:
                 out.cargo_lines.append(_cargo(line, call["call_id"], version, line_number))
             except RowError as exc:
@@ -91,9 +108,32 @@ def parse_calls(records: Iterable[dict[str, Any]], port: str) -> PortsParse:
     return out
 
 
-def _call(record: dict[str, Any]) -> dict[str, Any]:
+def row_ref(call_id: Any, version: Any, line_number: int | None = None) -> str:
+    """The ``row_ref`` of a call's rejection: ``<call_id> v<version>[ line <n>]``."""
+    ref = f"{call_id} v{version}"
+    return ref if line_number is None else f"{ref} line {line_number}"
+
+
+_REF = re.compile(r" v(-?[0-9]+)(?: line ([0-9]+))?$")
+
+
+def ref_version(ref: str) -> tuple[int | None, int | None]:
+    """(version, cargo line) a :func:`row_ref` names (None where it names none)."""
+    found = _REF.search(ref)
+    if found is None:
+        return None, None
+    return int(found[1]), (int(found[2]) if found[2] else None)
+
+
+def _call(record: dict[str, Any], port: str) -> dict[str, Any]:
     for name in ("call_id", "port", "version", "updated_at", "status"):
         require(record, name)
+    for name in ("call_id", "port", "updated_at", "status", "arrived_at", "departed_at",
+                 "previous_port", "next_port"):
+        check_storable(record.get(name), name)
+    if record["port"] != port:
+        raise RowError("unparsable", f"port={record['port']!r} is not the port asked for "
+                                     f"({port})")
     version = to_int(record["version"], "version")
     parse_instant(record["updated_at"], "updated_at")
     parse_instant(record.get("arrived_at"), "arrived_at", optional=True)
@@ -103,6 +143,8 @@ def _call(record: dict[str, Any]) -> dict[str, Any]:
     vessel = record.get("vessel") or {}
     if not isinstance(vessel, dict):
         raise RowError("unparsable", "vessel is not an object")
+    for name in ("imo", "name", "flag"):
+        check_storable(vessel.get(name), f"vessel.{name}")
     if not isinstance(record.get("cargo") or [], list):
         raise RowError("unparsable", "cargo is not a list")
 
@@ -123,6 +165,8 @@ def _cargo(line: Any, call_id: str, version: int, line_number: int) -> dict[str,
         raise RowError("unparsable", "cargo line is not an object")
     for name in ("operation", "cargo_type", "tonnes"):
         require(line, name)
+    for name in ("operation", "cargo_type", "hs_chapter"):
+        check_storable(line.get(name), name)
     if line["operation"] not in OPERATIONS:
         raise RowError("unparsable", f"operation={line['operation']!r} is not load/discharge")
     if line["cargo_type"] not in CARGO_TYPES:
@@ -151,22 +195,40 @@ def query_string(port: str, updated_since: str, page_token: str | None) -> str:
     return "&".join(f"{name}={quote(value, safe='')}" for name, value in params)
 
 
-def fetch_pages(client: FeedClient, port: str, updated_since: str, *, on_page=None
-                ) -> list[dict[str, Any]]:
+def default_max_pages() -> int:
+    value = os.environ.get("CORRIDOR_PORTS_MAX_PAGES")
+    return int(value) if value not in (None, "") else MAX_PAGES
+
+
+def fetch_pages(client: FeedClient, port: str, updated_since: str, *, on_page=None,
+                max_pages: int | None = None) -> list[dict[str, Any]]:
     """Every record changed since ``updated_since`` (inclusive), all pages.
-    ``on_page(page_no, payload, url)`` lands each page as it arrives."""
+    ``on_page(page_no, payload, url)`` lands each page as it arrives. A page of another
+    shape, a ``next_page_token`` seen before, or more than ``max_pages`` pages
+    (:func:`default_max_pages`) is a FeedError."""
+    limit = default_max_pages() if max_pages is None else max_pages
     records: list[dict[str, Any]] = []
     token: str | None = None
-    page_no = 0
-    while True:
+    seen: set[str] = set()
+    for page_no in range(1, limit + 1):
         response = client.get(CALLS_PATH, params=query_string(port, updated_since, token),
-                              validate=json_body, unit=f"{port} page {page_no + 1}")
-        page_no += 1
+                              validate=json_body, unit=f"{port} page {page_no}")
         if on_page is not None:
             on_page(page_no, response.content, response.url)
         body = response.parsed
-        records.extend(body.get("data") or [])
-        token = body.get("next_page_token")
+        shape = validated(PortsPage, body, FEED, port, f"page {page_no}")
+        for index, record in enumerate(body["data"], start=1):
+            if not isinstance(record, dict):
+                raise FeedError(FEED, port, f"page {page_no} record {index}",
+                                f"a record is an object, not {type(record).__name__}")
+        records.extend(body["data"])
+        token = shape.next_page_token
         if not token:
             return records
-
+        if token in seen:
+            raise FeedError(FEED, port, f"page {page_no}",
+                            f"next_page_token {token!r} repeats an earlier page's: paging "
+                            "would not end")
+        seen.add(token)
+    raise FeedError(FEED, port, f"page {limit}",
+                    f"still a next_page_token after {limit} pages (CORRIDOR_PORTS_MAX_PAGES)")

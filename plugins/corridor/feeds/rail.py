@@ -1,9 +1,21 @@
 """rail: daily railway border-crossing reports (namespaced XML).
 
-Parsed with the stdlib ``xml.etree.ElementTree``: the reports are small, flat and
-namespace-qualified (Clark ``{uri}name`` tags match whatever prefix the sender uses),
-so lxml's extras (XPath, schemas) buy nothing, and the stdlib parser does not fetch
-external entities or DTDs.
+Parsed with ``defusedxml.ElementTree`` (the stdlib parser, hardened): a DTD, an entity
+declaration or an external reference is refused outright (``forbid_dtd``), so no
+"billion laughs" expansion and no fetch. The reports are small, flat and
+namespace-qualified (Clark ``{uri}name`` tags match whatever prefix the sender uses).
+
+Only the direct children the contract names are read: crossingReport > crossing >
+movement > consignment (never ``iter()`` over all descendants). An element off that
+path is either
+
+* an unknown extra element (its name, and every name inside it, outside the report's
+  vocabulary: ``<summary/>``, ``<locomotive/>``): ignored, as the contract says of
+  unknown extra fields; or
+* an element of the vocabulary (``crossing``, ``movement``, ``consignment``, in any
+  namespace) in the wrong place, or an unknown element holding one: one rejection
+  (``unparsable``, ``row_ref`` = its path), its content not read. So a consignment
+  is never dropped silently and never counted twice.
 """
 
 from __future__ import annotations
@@ -12,14 +24,20 @@ import calendar
 import hashlib
 import logging
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import defusedxml.ElementTree as DefusedET
+from defusedxml import DefusedXmlException
+
 from corridor.feeds.common import (
+    FeedError,
     ParseResult,
     RowError,
     check_code,
+    check_storable,
     to_decimal,
     to_int,
 )
@@ -37,9 +55,19 @@ def _q(name: str) -> str:
     return f"{{{NS}}}{name}"
 
 
+class ForbiddenXml(Exception):
+    """A DTD or entity in a report: refused (not a ``ValueError``, so the HTTP layer
+    does not retry it as a cut body)."""
+
+
 def parse_xml_root(payload: bytes) -> ET.Element:
     """Parse and check the document element (used inside the HTTP retry: a cut body fails)."""
-    root = ET.fromstring(payload)
+    try:
+        root = DefusedET.fromstring(payload, forbid_dtd=True, forbid_entities=True,
+                                    forbid_external=True)
+    except DefusedXmlException as exc:
+        raise ForbiddenXml(f"{FEED}: the report declares a DTD or entity, refused: "
+                           f"{exc!r}") from None
     if root.tag != _q("crossingReport"):
         raise ValueError(f"root element {root.tag!r} is not {{{NS}}}crossingReport")
     return root
@@ -70,16 +98,41 @@ def parse_report(payload: bytes | ET.Element, day: str) -> ParseResult:
         return result
     the_day = date.fromisoformat(day)
     row_number = 0
-    for crossing in root.iter(_q("crossing")):
+
+    def unexpected(element: ET.Element, path: str) -> None:
+        if not any(_local(inner.tag) in VOCABULARY for inner in element.iter()):
+            return  # an unknown extra element: ignored
+        text = ET.tostring(element, encoding="unicode").strip()
+        result.reject(path, RowError("unparsable", f"unexpected element {element.tag!r} at "
+                                                   f"{path}: not read"), text[:2000])
+
+    def children(parent: ET.Element, name: str, path: str):
+        """(path, child) of ``parent``'s ``name`` children, XPath-like (``name[n]``);
+        the others go to ``unexpected`` (each ``other[n]`` by its own count)."""
+        counts: Counter[str] = Counter()
+        for child in parent:
+            child_name = _name(child)
+            counts[child_name] += 1
+            child_path = f"{path}/{child_name}[{counts[child_name]}]"
+            if child.tag == _q(name):
+                yield child_path, child
+            else:
+                unexpected(child, child_path)
+
+    for where, crossing in children(root, "crossing", "crossingReport"):
         point = (crossing.get("point") or "").strip()
         partner_railway = crossing.get("partnerRailway")
-        for movement in crossing.iter(_q("movement")):
-            for consignment in movement.iter(_q("consignment")):
+        for movement_path, movement in children(crossing, "movement", where):
+            for consignment_path, consignment in children(movement, "consignment",
+                                                          movement_path):
                 row_number += 1
+                for inner in consignment:  # a consignment has no content
+                    unexpected(inner, f"{consignment_path}/{_name(inner)}")
                 raw = (f"point={point!r} direction={movement.get('direction')!r} "
                        f"transit={movement.get('transit')!r} "
                        + ET.tostring(consignment, encoding="unicode").strip())
                 try:
+                    check_storable(partner_railway, "partnerRailway")
                     row = _consignment(point, movement, consignment)
                 except RowError as exc:
                     result.reject(row_number, exc, raw)
@@ -88,6 +141,20 @@ def parse_report(payload: bytes | ET.Element, day: str) -> ParseResult:
                            row_number=row_number, partner_railway=partner_railway)
                 result.rows.append(row)
     return result
+
+
+#: The report's element names (local): off their place, an element is rejected.
+VOCABULARY = frozenset({"crossingReport", "crossing", "movement", "consignment"})
+
+
+def _local(tag: Any) -> str | None:
+    return tag.rpartition("}")[2] if isinstance(tag, str) else None
+
+
+def _name(element: ET.Element) -> str:
+    """An element's name in a path: local name in the report's namespace, else Clark."""
+    tag = element.tag if isinstance(element.tag, str) else repr(element.tag)
+    return tag.removeprefix(f"{{{NS}}}")
 
 
 def _consignment(point: str, movement: ET.Element, consignment: ET.Element) -> dict[str, Any]:
@@ -166,6 +233,13 @@ def fetch_day(client: FeedClient, day: str, *, held_sha256: str | None = None) -
         if exc.status == 404:
             return RailFetch(day, "not_out")
         raise
+    except ForbiddenXml as exc:
+        raise FeedError(FEED, day, "report", str(exc)) from None
+    except IncompleteBody as exc:
+        # Retried as a cut body, and still not well-formed XML (a NUL, an invalid
+        # character reference, ...): the day fails, nothing of it loads.
+        raise FeedError(FEED, day, "report", f"not a well-formed report after retries: "
+                                             f"{exc}") from exc
     if response.status == 304:
         return RailFetch(day, "not_modified", sha256=held_sha256, url=response.url)
     return RailFetch(day, "new", response.content, response.parsed,

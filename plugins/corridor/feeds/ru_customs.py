@@ -33,15 +33,18 @@ from typing import IO, Any, Iterable, Iterator, Union
 
 from corridor.feeds import ru_keys
 from corridor.feeds.common import (
+    FeedError,
     ParseResult,
     RowError,
     check_code,
     duplicate_keys,
     make_rejection,
     require,
+    storable_text,
     to_decimal,
 )
 from corridor.feeds.http import FeedClient, FeedHTTPError, json_body
+from corridor.feeds.shapes import RuRelease, RuReleases, validated
 from corridor.reference import iso2_codes
 
 log = logging.getLogger(__name__)
@@ -273,12 +276,28 @@ _ANY_LINE = re.compile(rf"[^\r\n]*{_LINE_END}")
 _ANY_LINE_BYTES = re.compile(_ANY_LINE.pattern.encode("ascii"))
 
 
+_BOM_AS_1251 = "\ufeff".encode("utf-8").decode(ENCODING)
+
+
 def _read_header(lines: Iterator[str], period_month: str) -> list[str]:
     try:
         header = next(csv.reader(lines, delimiter=";"))
     except StopIteration:
         raise ValueError(f"{FEED} {period_month}: empty file") from None
+    if header and header[0].startswith(_BOM_AS_1251):
+        # A UTF-8 byte order mark. The contract says windows-1251, where these bytes
+        # read "п»ї": not a column name. Decided: refuse the file, naming the BOM, rather
+        # than strip it: a BOM says the file was written as UTF-8, and decoding the rest
+        # as windows-1251 would load garbled text (or reject every row) without a word.
+        raise FeedError(FEED, period_month, "header",
+                        f"the file starts with a UTF-8 byte order mark (EF BB BF), not "
+                        f"{ENCODING} text: refused")
     header = [name.strip().lower() for name in header]
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        # Which of the two columns holds the values cannot be known: the file fails.
+        raise FeedError(FEED, period_month, "header",
+                        f"column {repeated[0]!r} occurs more than once in the header")
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise ValueError(f"{FEED} {period_month}: header lacks required columns {missing}")
@@ -296,7 +315,9 @@ def _record_fields(line: str, lines: Iterator[str]) -> list[str]:
 
 
 def _is_blank(fields: list[str]) -> bool:
-    return not fields or all(not field.strip() for field in fields)
+    """An empty line (no character but its end): not a data line, skipped. A record of
+    empty fields (``;;;;``, blanks) is a data line: :func:`_row` rejects it."""
+    return not fields or fields == [""]
 
 
 def _classify(fields: list[str], index: dict[str, int], expected_period: str
@@ -336,7 +357,7 @@ def parse_csv(payload: Source, period_month: str, revision: int, status: str) ->
             for line in lines:
                 fields = _record_fields(line, lines)
                 if _is_blank(fields):
-                    continue  # blank line (e.g. a trailing CRLF)
+                    continue  # an empty line (e.g. after the last CRLF)
                 row_number += 1
                 row, error, key = _classify(fields, index, expected_period)
                 if row is not None:
@@ -652,6 +673,14 @@ class CsvScan:
 
 
 def _row(record: dict[str, str | None], expected_period: str) -> dict[str, Any]:
+    for name, value in record.items():
+        # windows-1251 text holds no surrogate; a NUL cannot be stored (the fast paths'
+        # patterns exclude it, so such a line always comes here).
+        if value and "\x00" in value:
+            raise RowError("unparsable", f"{name} holds a NUL character, which cannot be "
+                                         f"stored: {storable_text(value)!r}")
+    if not any(record.values()):
+        raise RowError("missing_field", "blank record: every field is empty")
     for name in REQUIRED:
         require(record, name)
     napr = record["napr"]
@@ -694,6 +723,7 @@ class RuFetch:
     url: str | None = None
     not_modified: bool = False
     size: int = 0
+    rows: int | None = None  # data lines the release entry states
 
     def __post_init__(self) -> None:
         if self.path is not None:  # a temporary file nobody landed goes with its fetch
@@ -710,9 +740,22 @@ class RuFetch:
             self.path = None
 
 
+def release_entries(body: Any) -> list[dict[str, Any]]:
+    """The entries of a /releases body, each checked (an object with period, revision,
+    status, sha256, rows): another shape is a FeedError naming the entry."""
+    listing = validated(RuReleases, body, FEED, "releases", "listing")
+    entries = []
+    for position, entry in enumerate(listing.releases, start=1):
+        unit = str(entry.get("period")) if isinstance(entry, dict) and entry.get("period") \
+            else "releases"
+        checked = validated(RuRelease, entry, FEED, unit, f"releases entry {position}")
+        entries.append(dict(entry, **checked.model_dump()))
+    return entries
+
+
 def list_releases(client: FeedClient) -> list[dict[str, Any]]:
     response = client.get(RELEASES_PATH, validate=json_body, unit="releases")
-    return list(response.parsed.get("releases") or [])
+    return release_entries(response.parsed)
 
 
 def fetch_period(client: FeedClient, period_month: str, *, held_sha256: str | None = None,
@@ -752,7 +795,7 @@ def fetch_period(client: FeedClient, period_month: str, *, held_sha256: str | No
         got = response.sha256
         if got == sha:
             return RuFetch(period_month, True, revision, status, sha, response.path,
-                           response.url, size=response.size)
+                           response.url, size=response.size, rows=int(entry["rows"]))
         Path(response.path).unlink(missing_ok=True)
         log.warning("%s %s: downloaded sha256 %s is not the release entry's %s "
                     "(attempt %d): listing again", FEED, period_month, got[:12], sha[:12],

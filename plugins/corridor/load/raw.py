@@ -28,9 +28,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from corridor import locks
-from corridor.feeds import ru_customs, ru_keys
+from corridor.feeds import ports, ru_customs, ru_keys
 from corridor.feeds.comtrade import QuotaExhausted
-from corridor.feeds.common import Rejection, make_rejection
+from corridor.feeds.common import FeedError, Rejection, make_rejection
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,9 @@ class UnitLoad:
     sha256: str | None
     tables: list[TableRows]
     rejections: list[Rejection] = field(default_factory=list)
+    #: The rows the publisher states the unit has (KZ ``records``): the load fails,
+    #: inside its transaction, unless loaded + rejected rows equal it.
+    expected_rows: int | None = None
 
 
 @dataclass
@@ -249,6 +252,17 @@ def _record_unit(cur: psycopg.Cursor, feed: str, unit: str, period_month: str,
     return LoadOutcome(feed, unit, revision, status, True, None, rows_loaded, rows_rejected)
 
 
+def reconcile(feed: str, unit: str, stated: int | None, rows_loaded: int,
+              rows_rejected: int) -> None:
+    """Raise (inside the unit's transaction: nothing of it is committed) unless the rows
+    the publisher states equal the rows counted, loaded plus rejected."""
+    if stated is not None and rows_loaded + rows_rejected != stated:
+        raise FeedError(feed, unit, None,
+                        f"the publisher states {stated} rows, {rows_loaded + rows_rejected} "
+                        f"were delivered ({rows_loaded} loaded + {rows_rejected} rejected): "
+                        "the unit is not loaded")
+
+
 def load_unit(conn: psycopg.Connection, unit_load: UnitLoad) -> LoadOutcome:
     """Replace one unit in one transaction, unless it is unchanged or older."""
     ul = unit_load
@@ -267,6 +281,7 @@ def load_unit(conn: psycopg.Connection, unit_load: UnitLoad) -> LoadOutcome:
         cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s",
                     (ul.feed, ul.unit))
         rows_rejected = _copy_rejections(cur, ul.rejections)
+        reconcile(ul.feed, ul.unit, ul.expected_rows, rows_loaded, rows_rejected)
         outcome = _record_unit(cur, ul.feed, ul.unit, ul.period_month, ul.revision, ul.status,
                                ul.sha256, rows_loaded, rows_rejected)
     log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected",
@@ -278,7 +293,8 @@ def load_unit(conn: psycopg.Connection, unit_load: UnitLoad) -> LoadOutcome:
 
 def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
                         period_month: str, revision: int, status: str,
-                        sha256: str | None) -> LoadOutcome:
+                        sha256: str | None, *, expected_rows: int | None = None
+                        ) -> LoadOutcome:
     """Stream one ru_customs file (bytes, a landed file's path, or bytes chunks) into
     ``raw.ru_customs_rows`` in one transaction; same result as ``load_unit`` of
     ``parse_csv``, in constant memory.
@@ -288,7 +304,8 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
     and indexes every row's key in bounded memory. Then the accepted rows that the
     duplicate-key rule rejects (the second copy of a key can only be known after the
     first was sent) are deleted again by row number, and every rejection is written in
-    row order.
+    row order. ``expected_rows`` (the release entry's ``rows``): known only after the
+    stream, checked before the transaction commits (a mismatch raises: nothing loads).
     """
     feed, unit = ru_customs.FEED, period_month
     with ru_customs.CsvScan(source, period_month, revision, status) as scan, \
@@ -313,6 +330,7 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
         _copy_ru_rejections(cur, feed, unit, scan.rejections, duplicates)
         rows_loaded = scan.rows_accepted - len(duplicates)
         rows_rejected = scan.rows_rejected + len(duplicates)
+        reconcile(feed, unit, expected_rows, rows_loaded, rows_rejected)
         outcome = _record_unit(cur, feed, unit, period_month, revision, status, sha256,
                                rows_loaded, rows_rejected)
     log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys, "
@@ -449,19 +467,32 @@ class PortLoadOutcome:
         return dict(self.__dict__)
 
 
+def _keep_port_rejection(rejection: Rejection, newer_version: Mapping[str, int],
+                         held: Mapping[str, int]) -> bool:
+    """Whether a ports rejection is kept: a cargo line's, when its call's version is the
+    one loaded now; a record's (malformed, another port), when its version is above the
+    version held (or it names none): never dropped while an older version counts."""
+    version, line = ports.ref_version(rejection.row_ref)
+    if line is not None:
+        return newer_version.get(rejection.unit) == version
+    return version is None or rejection.unit not in held or version > held[rejection.unit]
+
+
 def load_port_calls(conn: psycopg.Connection, port: str, calls: Sequence[Mapping[str, Any]],
                     cargo_lines: Sequence[Mapping[str, Any]], rejections: Sequence[Rejection],
                     high_water_mark: str | None) -> PortLoadOutcome:
     """Upsert calls whose version is higher than the stored one, replacing their cargo
     lines and rejections; move the port's high-water mark in the same transaction.
 
-    ``calls`` holds at most one (the highest) version per call_id. Rejections whose
-    ``unit`` is a call_id belong to that call's version in ``calls``; others (a call
-    without a usable call_id or version) are replaced by (unit, row_ref).
+    ``calls`` holds at most one (the highest) version per call_id. A rejection's
+    ``unit`` is its call_id and its ``row_ref`` names the version
+    (:func:`corridor.feeds.ports.row_ref`): a cargo line's is kept with its call's
+    version, a malformed record's whenever its version is above the one held (see
+    :func:`_keep_port_rejection`); rejections are replaced by (unit, row_ref).
     """
     with conn.transaction(), conn.cursor() as cur:
         _lock_unit(conn, "ports", port)
-        ids = [call["call_id"] for call in calls]
+        ids = sorted({call["call_id"] for call in calls} | {r.unit for r in rejections})
         stored: dict[str, int] = {}
         if ids:
             cur.execute("select call_id, version from raw.port_calls where call_id = any(%s)"
@@ -471,23 +502,29 @@ def load_port_calls(conn: psycopg.Connection, port: str, calls: Sequence[Mapping
                  if call["call_id"] not in stored or call["version"] > stored[call["call_id"]]]
         newer_ids = {call["call_id"] for call in newer}
         newer_version = {call["call_id"]: call["version"] for call in newer}
+        held = {**stored, **newer_version}  # each call's version once this commits
         lines = [line for line in cargo_lines
                  if newer_version.get(line["call_id"]) == line["version"]]
-        call_rejections = [r for r in rejections if r.unit in newer_ids]
-        other_rejections = [r for r in rejections if r.unit not in {c["call_id"] for c in calls}]
+        kept = [r for r in rejections if _keep_port_rejection(r, newer_version, held)]
         if newer_ids:
             id_list = sorted(newer_ids)
             cur.execute("delete from raw.port_cargo_lines where call_id = any(%s)", (id_list,))
             cur.execute("delete from raw.port_calls where call_id = any(%s)", (id_list,))
-            cur.execute("delete from raw.rejected_rows where feed = 'ports' and unit = any(%s)",
-                        (id_list,))
+            # The rejections of the versions the new one replaces (a malformed version
+            # above it stays rejected: it is newer than what counts).
+            cur.execute(
+                "delete from raw.rejected_rows r using unnest(%s::text[], %s::bigint[]) "
+                "as n(call_id, version) where r.feed = 'ports' and r.unit = n.call_id and "
+                "coalesce(substring(r.row_ref from ' v(-?[0-9]+)(?: line [0-9]+)?$')::bigint,"
+                " -1) <= n.version", (id_list, [newer_version[i] for i in id_list]))
             _copy_rows(cur, "raw.port_calls", PORT_CALL_COLUMNS, newer)
         loaded_lines = _copy_rows(cur, "raw.port_cargo_lines", PORT_CARGO_COLUMNS, lines)
-        for rejection in other_rejections:
-            cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s"
-                        " and row_ref = %s", (rejection.feed, rejection.unit,
-                                              rejection.row_ref))
-        rejected = _copy_rejections(cur, [*call_rejections, *other_rejections])
+        if kept:
+            cur.execute("delete from raw.rejected_rows r using unnest(%s::text[], %s::text[]) "
+                        "as k(unit, row_ref) where r.feed = 'ports' and r.unit = k.unit "
+                        "and r.row_ref = k.row_ref",
+                        ([r.unit for r in kept], [r.row_ref for r in kept]))
+        rejected = _copy_rejections(cur, kept)
         mark = port_high_water_mark(conn, port)
         if high_water_mark and (mark is None or _instant(high_water_mark) > _instant(mark)):
             mark = high_water_mark
