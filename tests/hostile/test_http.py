@@ -473,7 +473,7 @@ def test_ru_month_streams_to_a_temporary_file_in_the_spool_dir(hostile, tmp_path
     stale = b"old revision"
     sha = hashlib.sha256(body).hexdigest()
     releases = json.dumps({"releases": [{"period": "2024-01", "revision": 2,
-                                         "status": "final", "sha256": sha,
+                                         "status": "final", "sha256": sha, "rows": 999,
                                          "path": "/ru-customs/v1/data/2024-01.csv"}]}).encode()
     server.routes["/ru-customs/v1/releases"] = lambda h: send(h, 200, {}, releases)
     answers = [stale, body]
