@@ -16,16 +16,17 @@ import json
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 
+import psycopg
 import pytest
-
 from corridor.config import FEED_CONN_IDS, Settings, connection_env_name
 from corridor.stack import Stack, free_port, local_stack
 from corridor.warehouse import embedded_uri
+
 from tests.databases import temporary_database
 
 pytestmark = pytest.mark.e2e
@@ -74,13 +75,16 @@ def _runs(stack: Stack, token: str) -> dict[str, list[str]]:
 
 
 def _wait_for_release(stack: Stack, publish_dir: Path, token: str, bound: float,
-                      after: str | None = None) -> str:
+                      after: str | None = None, created_after: datetime | None = None
+                      ) -> str:
     latest = publish_dir / "LATEST"
     deadline = time.monotonic() + bound
     while time.monotonic() < deadline:
         stack.check_alive()
-        if latest.exists() and latest.read_text().strip() not in ("", after):
-            return latest.read_text().strip()
+        release_id = latest.read_text().strip() if latest.exists() else ""
+        if release_id not in ("", after) and (created_after is None or _created_at(
+                publish_dir / "releases" / release_id) > created_after):
+            return release_id
         time.sleep(5)
     pytest.fail(f"no release after {bound:.0f} s; runs: {_runs(stack, token)}; "
                 f"logs in {stack.airflow_home / 'logs'}")
@@ -99,10 +103,35 @@ def _data_requests(entries: list[dict]) -> list[dict]:
         e for e in entries if e["feed"] == "rail" and e["status"] == 200]
 
 
-def _revisions(release: Path) -> list[dict]:
-    with (release / "bilateral_trade.revisions.csv").open(encoding="utf-8",
-                                                          newline="") as handle:
-        return list(csv.DictReader(handle))
+def _created_at(release: Path) -> datetime:
+    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    return datetime.strptime(manifest["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=timezone.utc)
+
+
+def _changed_keys(before: Path, after: Path) -> set[tuple[str, ...]]:
+    """Keys of bilateral observations that appeared, disappeared or changed value."""
+    def rows(release: Path) -> dict[tuple[str, ...], tuple[str, ...]]:
+        with (release / "bilateral_trade.csv").open(encoding="utf-8", newline="") as handle:
+            return {tuple(r[:6]): tuple(r[6:]) for r in list(csv.reader(handle))[1:]}
+
+    old, new = rows(before), rows(after)
+    return {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+
+
+def _wait_for_loads(dsn, units: set[tuple[str, str]], after: datetime,
+                    bound: float = RELEASE_BOUND_SECONDS) -> datetime:
+    """When the last of ``units`` was (re)loaded after ``after``."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        with psycopg.connect(dsn.conninfo) as conn:
+            rows = conn.execute("select feed, unit, loaded_at from raw.loaded_units "
+                                "where loaded_at > %s", (after,)).fetchall()
+        loaded = {(feed, unit): at for feed, unit, at in rows if (feed, unit) in units}
+        if set(loaded) == units:
+            return max(loaded.values())
+        time.sleep(5)
+    pytest.fail(f"{sorted(units)} not reloaded after {bound:.0f} s")
 
 
 def _wait_for_runs(stack: Stack, token: str, dag_id: str, count: int,
@@ -190,22 +219,34 @@ def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, mo
             reported = _request(f"{sim}/data/v1/getDa/C/M/HS?period=202411")  # no key: 401
             assert reported[0] == 401
             mark = _sim_log(sim)[-1]["seq"]
+            mark_time = datetime.now(timezone.utc)
             _request(f"{sim}/_sim/revise", body={"feed": "ru_customs", "unit": "2024-11"})
             revised = _request(f"{sim}/_sim/revise", body={"feed": "comtrade",
                                                            "unit": "156:2024-11"})
             assert revised[0] == 200, revised
+            # the two may land in one cycle or in two (each poll DAG runs on its own), so
+            # wait until both are loaded, then for a release made after that
+            loaded_at = _wait_for_loads(dsn, {("ru_customs", "2024-11"),
+                                              ("comtrade", "156:2024-11")}, after=mark_time)
             second = _wait_for_release(stack, settings.publish_dir, token,
-                                       RELEASE_BOUND_SECONDS, after=release_id)
+                                       RELEASE_BOUND_SECONDS, after=release_id,
+                                       created_after=loaded_at)
             data = _data_requests(_sim_log(sim, mark))
             assert {(r["feed"], r["path"]) for r in data} == {
                 ("ru_customs", "/ru-customs/v1/data/2024-11.csv"),
                 ("comtrade", "/data/v1/get/C/M/HS")}, data
+            assert len(data) == 2, data  # each fetched once
             (comtrade_call,) = [r for r in data if r["feed"] == "comtrade"]
             assert "reporterCode=156&" in comtrade_call["query"]
             assert "period=202411" in comtrade_call["query"]
-            changes = _revisions(settings.publish_dir / "releases" / second)
-            assert changes and {row["time_period"] for row in changes} == {"2024-11"}, changes
-            print(f"revision cycle: release {second}, {len(changes)} observations revised")
+            changes = _changed_keys(settings.publish_dir / "releases" / release_id,
+                                    settings.publish_dir / "releases" / second)
+            assert changes and {key[-1] for key in changes} == {"2024-11"}, changes
+            # CHN's mirror values (the Comtrade unit) and Russia's own (the RU month) moved
+            assert any(k[2] == "CHN" and k[3].startswith("MIRROR_") for k in changes)
+            assert any(k[1] == "RUS" and not k[3].startswith(("MIRROR_", "ASYM_"))
+                       for k in changes)
+            print(f"revision cycle: release {second}, {len(changes)} observations changed")
 
             # backfill: two months of one feed, re-ingested alone
             mark = _sim_log(sim)[-1]["seq"]
