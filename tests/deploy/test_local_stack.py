@@ -119,19 +119,46 @@ def _changed_keys(before: Path, after: Path) -> set[tuple[str, ...]]:
     return {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
 
 
-def _wait_for_loads(dsn, units: set[tuple[str, str]], after: datetime,
+def _wait_for_loads(dsn, versions: dict[tuple[str, str], tuple[str, object]],
                     bound: float = RELEASE_BOUND_SECONDS) -> datetime:
-    """When the last of ``units`` was (re)loaded after ``after``."""
+    """When the last of the units reached its version ((feed, unit) -> (column, value)
+    of raw.loaded_units)."""
     deadline = time.monotonic() + bound
     while time.monotonic() < deadline:
         with psycopg.connect(dsn.conninfo) as conn:
-            rows = conn.execute("select feed, unit, loaded_at from raw.loaded_units "
-                                "where loaded_at > %s", (after,)).fetchall()
-        loaded = {(feed, unit): at for feed, unit, at in rows if (feed, unit) in units}
-        if set(loaded) == units:
-            return max(loaded.values())
+            rows = conn.execute("select feed, unit, revision, sha256, loaded_at "
+                                "from raw.loaded_units").fetchall()
+        held = {(f, u): {"revision": r, "sha256": sha, "loaded_at": at}
+                for f, u, r, sha, at in rows}
+        done = [held[unit]["loaded_at"] for unit, (column, value) in versions.items()
+                if unit in held and held[unit][column] == value]
+        if len(done) == len(versions):
+            return max(done)
         time.sleep(5)
-    pytest.fail(f"{sorted(units)} not reloaded after {bound:.0f} s")
+    pytest.fail(f"{versions} not loaded after {bound:.0f} s")
+
+
+def _wait_for_idle(stack: Stack, token: str, dag_ids: tuple[str, ...],
+                   bound: float = RELEASE_BOUND_SECONDS) -> None:
+    """Until none of the DAGs has had a queued or running run for 15 s (an asset event
+    takes the scheduler a few seconds to turn into a run)."""
+    deadline = time.monotonic() + bound
+    idle_since: float | None = None
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        busy = []
+        for dag_id in dag_ids:
+            _, body = _request(f"{stack.base_url}/api/v2/dags/{dag_id}/dagRuns"
+                               "?state=queued&state=running", token=token)
+            busy += body.get("dag_runs", [])
+        if busy:
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= 15:
+            return
+        time.sleep(5)
+    pytest.fail(f"{dag_ids} still busy after {bound:.0f} s: {_runs(stack, token)}")
 
 
 def _wait_for_runs(stack: Stack, token: str, dag_id: str, count: int,
@@ -213,23 +240,28 @@ def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, mo
             print(f"first release {release_id}: {first_release:.1f} s after start "
                   f"({first_release - startup:.1f} s after the stack was up)")
 
+            # the first release may come from the feeds that finished first (any raw
+            # event starts the transform): let a whole poll cycle pass, and the
+            # transform and publish it started, before the baseline is taken
+            _wait_for_cycle(stack, token, after=datetime.now(timezone.utc))
+            _wait_for_idle(stack, token, ("corridor_transform", "corridor_publish"))
+            baseline = (settings.publish_dir / "LATEST").read_text().strip()
+
             # the publishers revise one RU month and one Comtrade unit: the next cycles
-            # fetch only those, and publish a release whose revisions list the change
+            # fetch only those, and publish a release with exactly that change
             sim = stack.simulator_url
-            reported = _request(f"{sim}/data/v1/getDa/C/M/HS?period=202411")  # no key: 401
-            assert reported[0] == 401
             mark = _sim_log(sim)[-1]["seq"]
-            mark_time = datetime.now(timezone.utc)
-            _request(f"{sim}/_sim/revise", body={"feed": "ru_customs", "unit": "2024-11"})
-            revised = _request(f"{sim}/_sim/revise", body={"feed": "comtrade",
-                                                           "unit": "156:2024-11"})
-            assert revised[0] == 200, revised
+            ru = _request(f"{sim}/_sim/revise", body={"feed": "ru_customs", "unit": "2024-11"})
+            mirror = _request(f"{sim}/_sim/revise", body={"feed": "comtrade",
+                                                          "unit": "156:2024-11"})
+            assert ru[0] == 200 and mirror[0] == 200, (ru, mirror)
             # the two may land in one cycle or in two (each poll DAG runs on its own), so
-            # wait until both are loaded, then for a release made after that
-            loaded_at = _wait_for_loads(dsn, {("ru_customs", "2024-11"),
-                                              ("comtrade", "156:2024-11")}, after=mark_time)
+            # wait until both revisions are loaded, then for a release made after that
+            loaded_at = _wait_for_loads(dsn, {
+                ("ru_customs", "2024-11"): ("revision", ru[1]["revision"]),
+                ("comtrade", "156:2024-11"): ("sha256", mirror[1]["datasetChecksum"])})
             second = _wait_for_release(stack, settings.publish_dir, token,
-                                       RELEASE_BOUND_SECONDS, after=release_id,
+                                       RELEASE_BOUND_SECONDS, after=baseline,
                                        created_after=loaded_at)
             data = _data_requests(_sim_log(sim, mark))
             assert {(r["feed"], r["path"]) for r in data} == {
@@ -239,7 +271,7 @@ def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, mo
             (comtrade_call,) = [r for r in data if r["feed"] == "comtrade"]
             assert "reporterCode=156&" in comtrade_call["query"]
             assert "period=202411" in comtrade_call["query"]
-            changes = _changed_keys(settings.publish_dir / "releases" / release_id,
+            changes = _changed_keys(settings.publish_dir / "releases" / baseline,
                                     settings.publish_dir / "releases" / second)
             assert changes and {key[-1] for key in changes} == {"2024-11"}, changes
             # CHN's mirror values (the Comtrade unit) and Russia's own (the RU month) moved
