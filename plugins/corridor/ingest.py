@@ -260,7 +260,7 @@ def plan_comtrade(months: list[str], *, dsn: WarehouseDsn | None = None,
                   ) -> dict[str, Any]:
     """One availability call for the whole window: the months with a unit to (re)load,
     each with its listing rows, so the month tasks make no availability call of their own."""
-    settings, store = settings or Settings(), None
+    settings = settings or Settings()
     client = _comtrade_client(endpoint)
     store = LandingStore(settings.landing_root)
     with _warehouse(dsn) as conn:
