@@ -115,32 +115,20 @@ class LandingStore:
             ) -> LandedFile:
         """Store ``payload`` as delivered. ``part`` names one piece of a multi-request
         unit (a page, a query split), so the pieces of one revision sit side by side."""
-        fetched_at = datetime.now(UTC)
-        sha256 = hashlib.sha256(payload).hexdigest()
-        label = _safe(f"r{revision}" if revision is not None
-                      else fetched_at.strftime("%Y%m%dT%H%M%S%fZ"))
-        if part:
-            label += f"-{_safe(part)}"
-        directory = self.root / _safe(feed) / _safe(unit)
+        directory = self.unit_dir(feed, unit)
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{label}-{sha256[:8]}.{_safe(suffix.lstrip('.'))}"
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".landing-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        record = {
-            "feed": feed, "unit": unit, "revision": revision, "status": status,
-            "url": strip_credentials(url), "fetched_at": fetched_at.isoformat(),
-            "bytes": len(payload), "sha256": sha256, "path": str(path), "part": part,
-        }
-        self._append_manifest(self.root / _safe(feed) / MANIFEST, record)
-        return LandedFile(path=path, sha256=sha256, bytes=len(payload))
+        return self.put_file(feed, unit, revision, Path(tmp),
+                             sha256=hashlib.sha256(payload).hexdigest(), size=len(payload),
+                             url=url, status=status, suffix=suffix, part=part)
 
     def unit_dir(self, feed: str, unit: str) -> Path:
         """The folder of ``unit``'s files (not created here): where a large body is
@@ -152,16 +140,15 @@ class LandingStore:
                  part: str | None = None) -> LandedFile:
         """Land an already-written temporary file (in :meth:`unit_dir`, written and
         fsynced by the caller, which hashed it on the way: ``sha256``, ``size``) by
-        renaming it to the name :meth:`put` would give it: the same layout and manifest
-        line, without holding the payload in memory."""
+        renaming it into place, with its manifest line; :meth:`put` lands bytes so."""
         fetched_at = datetime.now(UTC)
-        label = (f"r{revision}" if revision is not None
-                 else fetched_at.strftime("%Y%m%dT%H%M%S%fZ"))
+        label = _safe(f"r{revision}" if revision is not None
+                      else fetched_at.strftime("%Y%m%dT%H%M%S%fZ"))
         if part:
-            label += f"-{part}"
+            label += f"-{_safe(part)}"
         directory = self.unit_dir(feed, unit)
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{_safe(label)}-{sha256[:8]}.{suffix.lstrip('.')}"
+        path = directory / f"{label}-{sha256[:8]}.{_safe(suffix.lstrip('.'))}"
         try:
             os.replace(tmp_path, path)
         except BaseException:
