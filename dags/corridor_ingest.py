@@ -38,7 +38,9 @@ PARAMS = {"force": Param(False, type="boolean",
                          description="Reload units even when the publisher's index says they "
                                      "are unchanged")}
 MONTHLY_FEEDS = ("ru_customs", "kz_customs", "comtrade", "rail")
-START = datetime(2025, 1, 1)
+#: what the poll and the monthly DAGs of a feed share
+COMMON = {"start_date": datetime(2025, 1, 1), "catchup": False, "default_args": DEFAULT_ARGS,
+          "params": PARAMS}
 
 
 def _month_tasks(feed: str):
@@ -68,12 +70,9 @@ def _poll_dag(feed: str):
         dag_id=f"corridor_poll_{feed}",
         description=f"Ask the {feed} publisher what changed; load the new or changed months",
         schedule=get_settings().ingest_schedule,
-        start_date=START,
-        catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
-        params=PARAMS,
         tags=["corridor", "ingest", "poll", feed],
+        **COMMON,
     )
     def poll_dag():
         ingest_month, record_loads = _month_tasks(feed)
@@ -97,12 +96,9 @@ def _monthly_dag(feed: str):
         # poll DAG loads it whenever the publisher releases it)
         schedule=CronPartitionTimetable("0 0 1 * *", timezone="UTC", run_offset=-1,
                                         key_format="%Y-%m"),
-        start_date=START,
-        catchup=False,
         max_active_runs=2,
-        default_args=DEFAULT_ARGS,
-        params=PARAMS,
         tags=["corridor", "ingest", "month", feed],
+        **COMMON,
     )
     def monthly_dag():
         ingest_month, record_loads = _month_tasks(feed)
