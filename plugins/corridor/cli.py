@@ -208,12 +208,13 @@ def publish() -> None:
     publish DAG's code path, corridor.publish.run)."""
     from corridor.publish import run
     from corridor.quality.gate import QualityGateFailed
+    from corridor.transform import MartsNotBuilt
 
     _setup_logging()
     ensure_warehouse(get_settings())
     try:
         release = run()
-    except QualityGateFailed as error:
+    except (MartsNotBuilt, QualityGateFailed) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
     typer.echo(release)

@@ -13,16 +13,28 @@ import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from corridor import locks
 from corridor.config import Settings, WarehouseDsn, get_settings, get_warehouse_dsn
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
 
 class DbtError(RuntimeError):
     """dbt finished with errors or failing tests."""
+
+
+class MartsNotBuilt(RuntimeError):
+    """The marts are not those of a finished, successful dbt build: nothing may be
+    published from them."""
+
+
+#: dbt commands that rebuild the marts: each is recorded in ``ingest.dbt_builds``.
+REBUILDS = ("build", "run")
 
 
 @contextmanager
@@ -67,8 +79,14 @@ def run_dbt(args: list[str], *, settings: Settings | None = None,
     # The build lock, exclusively, for the whole invocation (corridor.locks): no unit
     # load commits while dbt reads raw or rebuilds the marts. The profile's password is
     # in os.environ for this call only.
-    with locks.build_exclusive(dsn), _environment(dsn.dbt_env()):
-        result = dbtRunner().invoke(command)
+    with locks.build_exclusive(dsn) as lock, _environment(dsn.dbt_env()):
+        build_id = _start_build(lock, args[0]) if args[0] in REBUILDS else None
+        result = None
+        try:
+            result = dbtRunner().invoke(command)
+        finally:
+            if build_id is not None:
+                _finish_build(lock, build_id, bool(result and result.success))
     for line in summarise(getattr(result.result, "results", None) or []):
         log.info("dbt %s: %s", args[0], line)
     if result.success:
@@ -80,6 +98,49 @@ def run_dbt(args: list[str], *, settings: Settings | None = None,
             failures.append(f"{node_result.node.unique_id}: {status}: {node_result.message}")
     detail = "; ".join(failures) or str(result.exception or "see dbt log")
     raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
+
+
+def _start_build(conn: psycopg.Connection, command: str) -> int:
+    """Record a build starting, with the loaded units it reads (no load commits while
+    it holds the build lock)."""
+    from corridor.load.raw import ensure_raw_schema
+
+    ensure_raw_schema(conn)
+    return conn.execute(
+        """
+        insert into ingest.dbt_builds (command, inputs)
+        select %s, coalesce(jsonb_agg(jsonb_build_object(
+                   'feed', feed, 'unit', unit, 'period_month', period_month,
+                   'revision', revision, 'status', status) order by feed, unit), '[]')
+        from raw.loaded_units
+        returning build_id
+        """, (command,)).fetchone()[0]
+
+
+def _finish_build(conn: psycopg.Connection, build_id: int, success: bool) -> None:
+    conn.execute("update ingest.dbt_builds set finished_at = now(), success = %s "
+                 "where build_id = %s", (success, build_id))
+
+
+def built_inputs(conn: psycopg.Connection) -> list[dict]:
+    """The loaded units the marts were built from: the latest build's, which must have
+    finished successfully (else :class:`MartsNotBuilt`: a build killed or failed halfway
+    leaves some marts rebuilt and others not)."""
+    if conn.execute("select to_regclass('ingest.dbt_builds')").fetchone()[0] is None:
+        raise MartsNotBuilt("no dbt build of the marts is recorded (ingest.dbt_builds): "
+                            "run the transform first")
+    row = conn.execute("select build_id, started_at, finished_at, success, inputs "
+                       "from ingest.dbt_builds order by build_id desc limit 1").fetchone()
+    if row is None:
+        raise MartsNotBuilt("no dbt build of the marts is recorded (ingest.dbt_builds): "
+                            "run the transform first")
+    build_id, started_at, finished_at, success, inputs = row
+    if not success:
+        state = "did not finish (killed?)" if finished_at is None else "failed"
+        raise MartsNotBuilt(f"the latest dbt build of the marts (#{build_id}, started "
+                            f"{started_at:%Y-%m-%d %H:%M:%S %Z}) {state}: its marts may be "
+                            "half rebuilt; run the transform again before publishing")
+    return inputs
 
 
 def summarise(results, slowest: int = 5) -> list[str]:

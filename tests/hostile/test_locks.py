@@ -3,6 +3,7 @@ across machines; the gate and the release read one warehouse state."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from types import SimpleNamespace
@@ -268,3 +269,67 @@ def test_the_snapshot_waits_for_a_running_build(publishable):
         released = time.monotonic()
     thread.join(30)
     assert outcome["value"] and outcome["at"] >= released
+
+
+# --- a release names what its marts were built from, and only a finished build ---------
+
+def _builds(dsn) -> list[tuple]:
+    with psycopg.connect(dsn.conninfo, autocommit=True) as conn:
+        return conn.execute("select command, finished_at is not null, success, inputs "
+                            "from ingest.dbt_builds order by build_id").fetchall()
+
+
+def test_run_dbt_records_each_build_with_the_units_it_read(warehouse, monkeypatch,
+                                                           tmp_path):
+    from corridor.transform import DbtError, run_dbt
+
+    _load(warehouse)()
+    _fake_dbt(monkeypatch, lambda: None)
+    run_dbt(["seed"], settings=_settings(tmp_path), dsn=warehouse)  # rebuilds no mart
+    run_dbt(["build"], settings=_settings(tmp_path), dsn=warehouse)
+
+    def fails():
+        raise DbtError("dbt exploded")
+
+    _fake_dbt(monkeypatch, fails)
+    with pytest.raises(DbtError):
+        run_dbt(["build"], settings=_settings(tmp_path), dsn=warehouse)
+    unit = {"feed": "rail", "unit": "2024-02-01", "period_month": "2024-02", "revision": 1,
+            "status": None}
+    assert _builds(warehouse) == [("build", True, True, [unit]), ("build", True, False, [unit])]
+
+
+def test_a_unit_loaded_after_the_build_is_not_in_the_release(publishable):
+    """The marts hold the build's inputs: a revision loaded since is not in them, so the
+    manifest does not name it (it names the revision the marts were built from)."""
+    import json
+
+    from corridor import publish
+
+    settings, dsn = publishable
+    _commit_meanwhile(dsn, "update raw.loaded_units set revision = revision + 1 "
+                           "where feed = 'kz_customs'",
+                      "update raw.kz_customs_rows set revision = revision + 1")
+    manifest = json.loads((publish.run(settings, dsn) / "manifest.json").read_text())
+    with psycopg.connect(dsn.conninfo) as conn:
+        [(built,)] = conn.execute("select inputs from ingest.dbt_builds").fetchall()
+    kz = [(u["unit"], u["revision"]) for u in manifest["inputs"] if u["feed"] == "kz_customs"]
+    assert kz and kz == [(u["unit"], u["revision"]) for u in built
+                         if u["feed"] == "kz_customs" and u["period_month"] >= "2023-02"]
+
+
+@pytest.mark.parametrize("finished, success, state", [
+    (False, None, "did not finish (killed?)"), (True, False, "failed")])
+def test_marts_of_an_unfinished_or_failed_build_are_not_published(publishable, finished,
+                                                                  success, state):
+    from corridor import publish
+    from corridor.transform import MartsNotBuilt
+
+    settings, dsn = publishable
+    _commit_meanwhile(dsn, "insert into ingest.dbt_builds (command, finished_at, success, "
+                           f"inputs) values ('build', {'now()' if finished else 'null'}, "
+                           f"{'false' if success is False else 'null'}, '[]')")
+    expected = rf"latest dbt build .*{re.escape(state)}.*run the transform"
+    with pytest.raises(MartsNotBuilt, match=expected):
+        publish.run(settings, dsn)
+    assert not (settings.publish_dir / "LATEST").exists()

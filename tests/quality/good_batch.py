@@ -40,6 +40,15 @@ create table marts.dim_corridors as
     select corridor, name as corridor_name from reference.ref_corridors;
 """
 
+#: The record a finished dbt build of these marts leaves (corridor.transform.run_dbt).
+BUILD_SQL = """
+insert into ingest.dbt_builds (command, finished_at, success, inputs)
+select 'build', now(), true, jsonb_agg(jsonb_build_object(
+           'feed', feed, 'unit', unit, 'period_month', period_month,
+           'revision', revision, 'status', status) order by feed, unit)
+from raw.loaded_units;
+"""
+
 
 def load_good_batch(dsn: WarehouseDsn) -> None:
     """Create the good batch in the (empty) database ``dsn``."""
@@ -56,3 +65,4 @@ def load_good_batch(dsn: WarehouseDsn) -> None:
                     copy.write_row(row)
         conn.execute(GOOD_BATCH_SQL.read_text(encoding="utf-8"))
         conn.execute(DIMENSIONS_SQL)
+        conn.execute(BUILD_SQL)

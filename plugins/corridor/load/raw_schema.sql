@@ -177,3 +177,17 @@ create table if not exists ingest.coverage_window (
     period_to    text        not null,
     resolved_at  timestamptz not null default now()
 );
+
+-- Every dbt build of the marts (corridor.transform.run_dbt), with the loaded units it
+-- read. The build holds the build lock exclusively (corridor.locks), so no unit load
+-- commits during it: ``inputs`` is exactly what its marts were computed from. A
+-- release names the latest build's inputs and is refused while that build has not
+-- finished (killed, still running elsewhere) or failed: its marts may be half rebuilt.
+create table if not exists ingest.dbt_builds (
+    build_id     bigint generated always as identity primary key,
+    command      text        not null,
+    started_at   timestamptz not null default now(),
+    finished_at  timestamptz,
+    success      boolean,
+    inputs       jsonb       not null
+);

@@ -18,11 +18,14 @@ How:
    so builds and loads go on meanwhile.
 3. Run the GX checkpoint with every one of GX's transactions importing that snapshot
    (``SET TRANSACTION SNAPSHOT``, :func:`corridor.quality.gate.reading_snapshot`).
-4. Read the marts, the loaded units and the feed status on the exporting transaction
-   itself and write the release (the publish lock is already held).
+4. Read the marts, the loaded units of their build and the feed status on the
+   exporting transaction itself and write the release (the publish lock is already
+   held).
 
-A critical failure raises :class:`corridor.quality.gate.QualityGateFailed` before
-anything is written: LATEST stays where it was.
+Marts whose latest dbt build did not finish or failed raise
+:class:`corridor.transform.MartsNotBuilt` before the gate runs; a critical failure
+raises :class:`corridor.quality.gate.QualityGateFailed`. Either way nothing is
+written: LATEST stays where it was.
 """
 
 from __future__ import annotations
@@ -66,11 +69,13 @@ def run(settings: Settings | None = None, dsn: WarehouseDsn | None = None) -> Pa
     """Gate, then release, from one snapshot of the warehouse (see the module doc).
 
     Returns the release folder (LATEST's, unchanged when nothing changed); raises
-    ``QualityGateFailed`` when a critical check fails.
+    ``MartsNotBuilt`` when the marts' latest build did not succeed, ``QualityGateFailed``
+    when a critical check fails.
     """
     from corridor.config import get_settings, get_warehouse_dsn
     from corridor.publish.release import publish_lock, publish_release
     from corridor.quality.gate import run_gate
+    from corridor.transform import built_inputs
     from corridor.window import resolve
 
     dsn = dsn or get_warehouse_dsn()
@@ -79,6 +84,7 @@ def run(settings: Settings | None = None, dsn: WarehouseDsn | None = None) -> Pa
     with publish_lock(settings.publish_dir, dsn):
         with warehouse_snapshot(dsn) as (conn, snapshot):
             log.info("publish: gate and release read warehouse snapshot %s", snapshot)
+            built_inputs(conn)  # MartsNotBuilt: a killed or failed build, nothing to gate
             quality = run_gate(settings, dsn, snapshot=snapshot)
             return publish_release(quality, settings=settings, dsn=dsn, conn=conn,
                                    lock=nullcontext())

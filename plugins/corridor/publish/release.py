@@ -42,15 +42,15 @@ def sha256_file(path: Path) -> str:
 
 
 def read_inputs(conn, settings: Settings) -> list[dict]:
-    """Every loaded unit of the ingest window, for the manifest."""
-    rows = conn.execute(
-        "select feed, unit, revision, status from raw.loaded_units "
-        "where period_month between %s and %s order by feed, unit",
-        (settings.ingest_from, settings.period_to),
-    ).fetchall()
-    return [{"feed": feed, "unit": unit, "revision": revision,
-             "status": status or ("final" if feed == "comtrade" else None)}
-            for feed, unit, revision, status in rows]
+    """The loaded units of the ingest window the marts were built from, for the manifest
+    (:func:`corridor.transform.built_inputs`: a unit loaded after the last build is not
+    in its marts, so not in its release)."""
+    from corridor.transform import built_inputs
+
+    return [{"feed": unit["feed"], "unit": unit["unit"], "revision": unit["revision"],
+             "status": unit["status"] or ("final" if unit["feed"] == "comtrade" else None)}
+            for unit in built_inputs(conn)
+            if settings.ingest_from <= unit["period_month"] <= settings.period_to]
 
 
 def code_version() -> str:
