@@ -14,8 +14,10 @@ from psycopg import sql
 VOLATILE_COLUMNS = frozenset({"loaded_at", "synced_at"})
 
 
-def raw_fingerprint(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
-    """``{"raw.<table>": (row_count, md5)}`` for every table of the raw schema.
+def raw_fingerprint(conn: psycopg.Connection, schema: str = "raw",
+                    volatile: frozenset[str] = VOLATILE_COLUMNS) -> dict[str, tuple[int, str]]:
+    """``{"raw.<table>": (row_count, md5)}`` for every table of the raw schema (or of
+    ``schema``, leaving out the ``volatile`` columns: the tests compare ``marts`` so).
 
     The md5 is over the sorted md5s of each row's text (non-volatile columns in
     column order), so it needs one pass and memory per row of 32 bytes in the server,
@@ -28,10 +30,10 @@ def raw_fingerprint(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
             from information_schema.columns c
             join information_schema.tables t
               on t.table_schema = c.table_schema and t.table_name = c.table_name
-            where c.table_schema = 'raw' and t.table_type = 'BASE TABLE'
+            where c.table_schema = %s and t.table_type = 'BASE TABLE'
             order by c.table_name, c.ordinal_position
-            """).fetchall():
-        if column not in VOLATILE_COLUMNS:
+            """, (schema,)).fetchall():
+        if column not in volatile:
             columns.setdefault(table, []).append(column)
     fingerprint: dict[str, tuple[int, str]] = {}
     for table, names in sorted(columns.items()):
@@ -39,7 +41,7 @@ def raw_fingerprint(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
             sql.SQL(", ").join(sql.Identifier(name) for name in names))
         query = sql.SQL("select count(*), coalesce(md5(string_agg({row}, '' order by {row})),"
                         " md5('')) from {table}").format(
-            row=row_text, table=sql.Identifier("raw", table))
+            row=row_text, table=sql.Identifier(schema, table))
         count, digest = conn.execute(query).fetchone()
-        fingerprint[f"raw.{table}"] = (int(count), digest)
+        fingerprint[f"{schema}.{table}"] = (int(count), digest)
     return fingerprint
