@@ -109,7 +109,7 @@ def test_sigkill_at_random_points_then_rerun_ends_as_a_clean_run(world, warehous
     assert {table for table, (rows, _) in got["raw"].items() if rows} >= {
         "raw.ru_customs_rows", "raw.kz_customs_rows", "raw.comtrade_rows",
         "raw.port_calls", "raw.rail_consignments", "raw.loaded_units"}
-    assert sum(rows for rows, _ in got["raw"].values()) > 5_000
+    assert sum(rows for rows, _ in got["raw"].values()) > 2_000
     assert all(len(rows) > 50 for rows in got["observations"].values())
     print(f"kills: {kills}; raw rows {sum(r for r, _ in got['raw'].values())}, lost or "
           "duplicated 0 (fingerprints equal)")
