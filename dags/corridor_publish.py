@@ -9,7 +9,7 @@ previous good release.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
@@ -23,7 +23,8 @@ from corridor.assets import INDICATOR_MARTS, RELEASE
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "corridor", "retries": 0},
+    # a stuck publish must end: it holds the publish lock
+    default_args={"owner": "corridor", "retries": 0, "execution_timeout": timedelta(hours=1)},
     tags=["corridor", "quality", "publish"],
 )
 def corridor_publish():

@@ -21,7 +21,9 @@ from corridor.assets import INDICATOR_MARTS, RAW
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "corridor", "retries": 1, "retry_delay": timedelta(minutes=1)},
+    # a stuck build must end: it holds the build lock every unit load waits for
+    default_args={"owner": "corridor", "retries": 1, "retry_delay": timedelta(minutes=1),
+                  "execution_timeout": timedelta(hours=3)},
     tags=["corridor", "dbt"],
 )
 def corridor_transform():

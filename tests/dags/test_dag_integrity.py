@@ -62,6 +62,8 @@ def test_ingest_tasks_retry_with_backoff():
             assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}"
             assert task.retry_delay >= timedelta(seconds=10)
             assert task.execution_timeout is not None, f"{dag_id}.{task.task_id}"
+    for dag_id in ("corridor_transform", "corridor_publish"):  # they hold the locks
+        assert all(task.execution_timeout is not None for task in dags[dag_id].tasks), dag_id
 
 
 def _scheduled_on(dag) -> set[str]:

@@ -68,10 +68,10 @@ def test_loads_builds_and_publishes_at_once_release_only_built_gated_states(worl
             before = {unit: revision(world, *unit) for unit in revised}
             for feed, unit in revised:
                 world.simulator.revise(feed, unit)
-            wait_for(f"round {round_number}'s loads", lambda: all(
+            wait_for(f"round {round_number}'s loads", lambda before=before, revised=revised: all(
                 revision(world, *unit) > before[unit] for unit in revised), procs)
             loaded = time.time()
-            wait_for(f"a build after round {round_number}'s loads", lambda: any(
+            wait_for(f"a build after round {round_number}'s loads", lambda loaded=loaded: any(
                 b["start"] > loaded for b in world.log("build")[-3:]), procs)
     finally:
         stop.touch()

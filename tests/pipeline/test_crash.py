@@ -63,7 +63,8 @@ def kill_point(stage: str, measured: dict, rng: random.Random) -> str:
 
 def state(pipeline: Pipeline) -> dict:
     with psycopg.connect(pipeline.dsn.conninfo, autocommit=True) as conn:
-        fingerprints = {"raw": raw_fingerprint(conn), "marts": raw_fingerprint(conn, "marts", MARTS_VOLATILE)}
+        fingerprints = {"raw": raw_fingerprint(conn),
+                        "marts": raw_fingerprint(conn, "marts", MARTS_VOLATILE)}
     latest = pipeline.latest()
     manifest = json.loads((latest / "manifest.json").read_text(encoding="utf-8"))
     return {**fingerprints, "inputs": manifest["inputs"], "coverage": manifest["coverage"],
