@@ -13,7 +13,6 @@ import pytest
 
 from corridor.config import PROJECT_DIR, Settings, WarehouseDsn
 from corridor.runner import airflow_env
-
 from tests.databases import temporary_database
 
 TEST_HOME = PROJECT_DIR / ".corridor" / "test"

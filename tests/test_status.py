@@ -4,7 +4,7 @@ clock, the grid read from a small warehouse, ``corridor status`` and the late al
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -25,7 +25,7 @@ from corridor.status import (
     summarise,
 )
 
-UTC = timezone.utc
+UTC = UTC
 KZ = timezone(timedelta(hours=5))
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from contextlib import ExitStack
+from datetime import UTC
 from pathlib import Path
 
 import typer
@@ -33,7 +34,8 @@ log = logging.getLogger("corridor")
 
 
 def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
 
 
@@ -101,7 +103,7 @@ def run() -> None:
 
 def _print_feed_progress(settings: Settings) -> None:
     """Per feed: units done / due (the `corridor status` lines)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from corridor.config import get_warehouse_dsn
     from corridor.status import build_grid, summarise
@@ -109,7 +111,7 @@ def _print_feed_progress(settings: Settings) -> None:
     from corridor.window import resolve
 
     settings = resolve(settings)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with connect(get_warehouse_dsn()) as conn:
         grid = build_grid(conn, settings, now)
     for summary in summarise(grid, now):
@@ -226,19 +228,19 @@ def status(as_of: str = typer.Option(
            ) -> None:
     """Due, late and missing: the feed × month grid of the ingest window, then per feed
     the units done / due."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from corridor.config import get_warehouse_dsn
-    from corridor.window import resolve
     from corridor.status import build_grid, cell_text, grid_table, summarise
     from corridor.warehouse import connect
+    from corridor.window import resolve
 
     settings = get_settings()
     ensure_warehouse(settings)
     settings = resolve(settings)
-    now = datetime.fromisoformat(as_of) if as_of else datetime.now(timezone.utc)
+    now = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     with connect(get_warehouse_dsn()) as conn:
         grid = build_grid(conn, settings, now)
     header, rows = grid_table(grid)
@@ -306,7 +308,8 @@ def releases_show(release_id: str = typer.Argument("LATEST")) -> None:
     from corridor.publish.release import latest_release
 
     published = get_settings().publish_dir
-    path = latest_release(published) if release_id == "LATEST" else published / "releases" / release_id
+    path = (latest_release(published) if release_id == "LATEST"
+            else published / "releases" / release_id)
     if path is None or not (path / "manifest.json").exists():
         raise typer.BadParameter(f"no release {release_id} under {published}")
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))

@@ -16,8 +16,8 @@ drops a session's locks when its connection goes, killed holder or not.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import psycopg
 

@@ -27,7 +27,7 @@ import calendar
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 from corridor.config import FEED_IDS, FEED_PORTS, MIRROR_REPORTERS_M49, Settings
@@ -52,8 +52,8 @@ def is_past_due(due: date, now: datetime) -> bool:
     """True once ``due`` is over (UTC); on the due day itself a unit is still on time.
     A naive ``now`` is taken as UTC."""
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    return now.astimezone(timezone.utc).date() > due
+        now = now.replace(tzinfo=UTC)
+    return now.astimezone(UTC).date() > due
 
 
 def state_of(expected: int, arrived: int, due: date, now: datetime) -> str:
@@ -100,7 +100,7 @@ class Cell:
         data = asdict(self)
         data.update(due_date=self.due_date.isoformat(), missing=list(self.missing),
                     revisions=list(self.revisions), statuses=list(self.statuses),
-                    fetched_at=(self.fetched_at.astimezone(timezone.utc)
+                    fetched_at=(self.fetched_at.astimezone(UTC)
                                 .strftime("%Y-%m-%dT%H:%M:%SZ") if self.fetched_at else None))
         return data
 
@@ -127,7 +127,7 @@ class Snapshot:
 
     def _port_arrived(self, port: str, month: str) -> LoadedUnit | None:
         synced = self.port_synced.get(port)
-        tz = self.port_offsets.get(port, timezone.utc)
+        tz = self.port_offsets.get(port, UTC)
         next_midnight = datetime.combine(month_end(month) + timedelta(days=1), time(), tz)
         if synced is None or synced < next_midnight:
             return None
@@ -214,7 +214,7 @@ def cell_text(c: Cell) -> str:
         parts.append(f"r{low}" if low == high else f"r{low}-{high}")
     parts += c.statuses
     if c.state == "loaded":
-        parts.append(c.fetched_at.astimezone(timezone.utc).date().isoformat()
+        parts.append(c.fetched_at.astimezone(UTC).date().isoformat()
                      if c.fetched_at else "")
     else:
         parts.append(f"due {c.due_date.isoformat()}")
@@ -295,7 +295,7 @@ def check_late(now: datetime | None = None, *, settings: Settings | None = None,
 
     settings = resolve(settings or get_settings(), dsn=dsn)
     with connect(dsn) as conn:
-        grid = build_grid(conn, settings, now or datetime.now(timezone.utc))
+        grid = build_grid(conn, settings, now or datetime.now(UTC))
     return alert_late([c for c in grid if feed is None or c.feed == feed])
 
 

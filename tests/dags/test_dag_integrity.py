@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -96,7 +96,7 @@ def test_plugins_folder_scan_skips_the_corridor_package():
 
 def test_monthly_ingest_dags_have_one_partition_per_month():
     """`airflow backfill create` over March..April makes exactly two runs, keyed by month."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from airflow.serialization.definitions.dag import SerializedDAG
     from airflow.serialization.serialized_objects import DagSerialization
@@ -105,6 +105,6 @@ def test_monthly_ingest_dags_have_one_partition_per_month():
         dag = load_dags()[dag_id]
         serialized = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
         assert isinstance(serialized, SerializedDAG)
-        infos = serialized.iter_dagrun_infos_between(datetime(2024, 3, 1, tzinfo=timezone.utc),
-                                                     datetime(2024, 4, 1, tzinfo=timezone.utc))
+        infos = serialized.iter_dagrun_infos_between(datetime(2024, 3, 1, tzinfo=UTC),
+                                                     datetime(2024, 4, 1, tzinfo=UTC))
         assert [info.partition_key for info in infos] == ["2024-03", "2024-04"], dag_id

@@ -18,15 +18,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
+
 from corridor.config import FEED_CONN_IDS, Settings, connection_env_name
 from corridor.stack import Stack, free_port, local_stack
 from corridor.warehouse import embedded_uri
-
 from tests.databases import temporary_database
 
 pytestmark = pytest.mark.e2e
@@ -106,7 +106,7 @@ def _data_requests(entries: list[dict]) -> list[dict]:
 def _created_at(release: Path) -> datetime:
     manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
     return datetime.strptime(manifest["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=timezone.utc)
+        tzinfo=UTC)
 
 
 def _changed_keys(before: Path, after: Path) -> set[tuple[str, ...]]:
@@ -243,7 +243,7 @@ def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, mo
             # the first release may come from the feeds that finished first (any raw
             # event starts the transform): let a whole poll cycle pass, and the
             # transform and publish it started, before the baseline is taken
-            _wait_for_cycle(stack, token, after=datetime.now(timezone.utc))
+            _wait_for_cycle(stack, token, after=datetime.now(UTC))
             _wait_for_idle(stack, token, ("corridor_transform", "corridor_publish"))
             baseline = (settings.publish_dir / "LATEST").read_text().strip()
 
@@ -296,7 +296,7 @@ def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, mo
 
             # a cycle in which nothing changed: index calls and 304s only, no new release
             mark = _sim_log(sim)[-1]["seq"]
-            cycle = _wait_for_cycle(stack, token, after=datetime.now(timezone.utc))
+            cycle = _wait_for_cycle(stack, token, after=datetime.now(UTC))
             assert _data_requests(_sim_log(sim, mark)) == []
             assert (settings.publish_dir / "LATEST").read_text().strip() == second
             wall = (max(r["end_date"] for r in cycle) - min(r["start_date"] for r in cycle))

@@ -87,7 +87,8 @@ def good_run(warehouse_server, tmp_path_factory):
         logistics = logistics_expected(feeds, settings.publish_months, settings.ingest_from,
                                        PERIOD_TO, facts)
     return {"settings": settings, "dsn": dsn, "sim_config": sim_config, "first": first,
-            "second": second, "second_requests": second_requests, "bilateral": bilateral, "logistics": logistics,
+            "second": second, "second_requests": second_requests, "bilateral": bilateral,
+            "logistics": logistics,
             "world": world, "facts": facts}
 
 

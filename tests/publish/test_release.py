@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -237,14 +237,14 @@ def _status_snapshot():
     from corridor.config import DUE_DAYS_DEFAULT
     from corridor.status import LoadedUnit, Snapshot
 
-    loaded = LoadedUnit(2, "final", datetime(2024, 12, 3, 9, 0, tzinfo=timezone.utc))
+    loaded = LoadedUnit(2, "final", datetime(2024, 12, 3, 9, 0, tzinfo=UTC))
     return Snapshot(["2024-10", "2024-11"], dict(DUE_DAYS_DEFAULT),
                     units={"ru_customs": {"2024-10": loaded}})
 
 
 @pytest.mark.parametrize("created, ru_november", [
-    (datetime(2025, 1, 14, 23, 0, tzinfo=timezone.utc), "not_due"),  # its due day
-    (datetime(2025, 1, 15, 0, 30, tzinfo=timezone.utc), "late"),
+    (datetime(2025, 1, 14, 23, 0, tzinfo=UTC), "not_due"),  # its due day
+    (datetime(2025, 1, 15, 0, 30, tzinfo=UTC), "late"),
 ])
 def test_manifest_carries_the_feed_status_at_the_release_time(tmp_path, monkeypatch, created,
                                                                 ru_november):

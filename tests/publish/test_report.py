@@ -15,7 +15,7 @@ import struct
 import subprocess
 import tomllib
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -122,7 +122,7 @@ def feed_status() -> list[dict]:
     from corridor.status import LoadedUnit, Snapshot, expected_units
 
     months = [f"2023-{m}" for m in ("11", "12")] + [f"2024-{m:02d}" for m in range(1, 13)]
-    done = LoadedUnit(2, "final", datetime(2024, 12, 20, 6, 0, tzinfo=timezone.utc))
+    done = LoadedUnit(2, "final", datetime(2024, 12, 20, 6, 0, tzinfo=UTC))
     units = {feed: {} for feed in ("ru_customs", "kz_customs", "comtrade", "rail")}
     for month in months:
         for feed in ("ru_customs", "kz_customs"):
@@ -133,13 +133,13 @@ def feed_status() -> list[dict]:
                                       if (r, month) != (795, "2024-09")})
         if month != "2024-12":  # no December rail report: due 2025-01-03, late
             units["rail"].update({day: done for day in expected_units("rail", month)})
-    synced = datetime(2025, 1, 5, 6, 0, tzinfo=timezone.utc)
+    synced = datetime(2025, 1, 5, 6, 0, tzinfo=UTC)
     snapshot = Snapshot(months, dict(DUE_DAYS_DEFAULT), units=units,
                         port_calls={("KZAAU", "2024-12"): 41, ("KZKUR", "2024-12"): 12},
                         port_synced={"KZAAU": synced, "KZKUR": synced},
                         port_offsets={"KZAAU": timezone(timedelta(hours=5)),
                                       "KZKUR": timezone(timedelta(hours=5))})
-    now = datetime(2025, 1, 5, 10, 15, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 5, 10, 15, tzinfo=UTC)
     return [cell.as_dict() for cell in snapshot.grid(now)]
 
 

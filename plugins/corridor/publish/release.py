@@ -16,10 +16,10 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from corridor import __version__, locks
 from corridor.config import PROJECT_DIR, Settings, WarehouseDsn, get_settings, get_warehouse_dsn
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def new_release_id(now: datetime | None = None) -> str:
     """UTC creation time ``YYYYMMDDTHHMMSSZ``, ``-``, 8 hex characters."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
 
 
@@ -176,7 +176,7 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
         log.info("nothing changed since release %s (observations, inputs, coverage): "
                  "no new release", previous.name)
         return previous
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     release_id = new_release_id(created)
     staging = published / f".staging-{release_id}"
     staging.mkdir()

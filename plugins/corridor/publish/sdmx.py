@@ -9,7 +9,7 @@ time: a new partner country, port or crossing point needs no code change.
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +31,7 @@ DATAFLOWS: dict[str, str] = {
 }
 #: The structure belongs to dataflow version 1.0.0, not to a run: a fixed ``Prepared``
 #: keeps structure.xml byte-identical between releases with the same code lists.
-PREPARED = datetime(2025, 1, 1, tzinfo=timezone.utc)
+PREPARED = datetime(2025, 1, 1, tzinfo=UTC)
 
 TRADE_INDICATORS = {
     "X_USD": "Exports reported by the reporter (FOB)",
@@ -245,12 +245,12 @@ def write_sdmx_csv(path: Path, dataset: Dataset, rows: list[tuple[str, ...]]) ->
     attributes = dsd.attributes.components
     observations = [
         v21.Observation(
-            dimension=v21.Key(dict(zip(dimension_ids, row[:key_width])),
+            dimension=v21.Key(dict(zip(dimension_ids, row[:key_width], strict=True)),
                               described_by=dsd.dimensions),
             value=row[key_width],
             attached_attribute={
                 attribute.id: v21.AttributeValue(value=value, value_for=attribute)
-                for attribute, value in zip(attributes, row[key_width + 1:])})
+                for attribute, value in zip(attributes, row[key_width + 1:], strict=True)})
         for row in rows
     ]
     data = v21.DataSet(described_by=dataflow, structured_by=dsd, obs=observations)

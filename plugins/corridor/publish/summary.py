@@ -30,7 +30,8 @@ def print_summary(published: Path) -> None:
     manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
     quality = manifest["quality"]
     typer.echo(f"\nRelease {manifest['release_id']}  ->  {release}")
-    typer.echo(f"coverage {manifest['coverage']['first_period']}..{manifest['coverage']['last_period']}"
+    coverage = manifest["coverage"]
+    typer.echo(f"coverage {coverage['first_period']}..{coverage['last_period']}"
                f", {len(manifest['inputs'])} input units, code {manifest['code_version']}")
     for item in manifest["files"]:
         rows = f"{item['rows']:>8} rows" if "rows" in item else ""
