@@ -23,7 +23,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from corridor.config import FEED_CONN_IDS, connection_env_name, http_connection_uri
-from corridor.simulator.world import SimConfig, World, dumps, sha256_hex
+from corridor.simulator.common import SimConfig, dumps, sha256_hex
+from corridor.simulator.world import World
 
 #: Credentials the simulator accepts, per feed: (login, password).
 SIM_CREDENTIALS: dict[str, tuple[str | None, str | None]] = {
