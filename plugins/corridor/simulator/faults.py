@@ -1,15 +1,16 @@
-"""Content faults: what ``SimConfig.faults`` does to a unit (spec/feeds.md).
+"""The faults of the simulated feeds: what ``SimConfig.faults`` does (spec/feeds.md).
 
-The feed modules build a unit clean and hand it here to be perturbed; the
-delivery faults, drawn per request, are the server's (server.py). Every fault
-draws from its unit's own stream (``{unit}:malformed``, ``{unit}:revision:{step}``
-...), so a fault changes its unit only, the same way every time.
+Content faults: the feed modules build a unit clean and hand it to
+``ContentFaults`` to be perturbed; each draws from its unit's own stream
+(``{unit}:malformed``, ``{unit}:revision:{step}`` ...), so a fault changes its unit
+only, the same way every time. Delivery faults: ``DeliveryFaults`` draws, per
+request, what the server (server.py) then does to its answer.
 
 Fault keys (``SimConfig.faults``, JSON in ``CORRIDOR_SIM_FAULTS``):
 
 * ``transient`` (429/503, ``Retry-After: 0``) / ``http_errors`` (500/502/504) /
   ``drop_connection`` / ``truncated_body``: ``{"rate": r, "feeds": [...]}`` (feeds
-  optional), drawn per request by the server (server.py); ``duplicate_deliveries``
+  optional), drawn per request (``DeliveryFaults``); ``duplicate_deliveries``
   (ports pages overlap) likewise. A transient 429 of comtrade carries the real short body
   ``{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 1 seconds."}``.
 * ``comtrade_quota``: ``{"calls": N, "retry_after": 14400}``: the comtrade key's call
@@ -36,6 +37,7 @@ Fault keys (``SimConfig.faults``, JSON in ``CORRIDOR_SIM_FAULTS``):
 from __future__ import annotations
 
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -284,6 +286,73 @@ class ContentFaults(WorldCore):
                 records[-2] = (late, record)
                 moved.append((record["call_id"], record["version"]))
         self._cache[("out_of_order", port, period_month)] = sorted(moved)
+
+
+#: Counter-drawn delivery faults, in the order they are tried for each request.
+DELIVERY_FAULTS = ("transient", "http_errors", "drop_connection", "truncated_body")
+#: At most this many delivery faults in a row for one identical request (path + query).
+MAX_CONSECUTIVE_FAILURES = 2
+
+
+class DeliveryFaults:
+    """The delivery faults a server's requests meet (the server applies them)."""
+
+    def __init__(self, seed: int, faults: dict[str, Any]) -> None:
+        self._seed = seed
+        self._faults = faults
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._streaks: dict[str, int] = defaultdict(int)
+
+    def draw(self, feed: str | None, request_key: str) -> tuple[str, str] | None:
+        """(kind, detail) of the delivery fault this request meets, or None.
+
+        One request counter for all kinds (it only moves when some counter-drawn fault
+        is configured); each kind draws from ``Random(f"{seed}:{kind}:{n}")``, so the
+        same requests in the same order meet the same faults. An identical request
+        (path + query) never fails more than ``MAX_CONSECUTIVE_FAILURES`` times in a row.
+        """
+        faults = self._faults
+        configured = [kind for kind in (*DELIVERY_FAULTS, "duplicate_deliveries")
+                      if float((faults.get(kind) or {}).get("rate", 0) or 0) > 0]
+        if not configured:
+            return None
+        with self._lock:
+            self._requests += 1
+            number = self._requests
+        firing = []
+        for kind in DELIVERY_FAULTS:
+            if kind not in configured:
+                continue
+            spec = faults[kind]
+            rng = random.Random(f"{self._seed}:{kind}:{number}")
+            if rng.random() >= float(spec["rate"]):
+                continue
+            if spec.get("feeds") is not None and feed not in spec["feeds"]:
+                continue
+            if kind == "transient":
+                detail = "503" if rng.random() < 0.5 else "429"
+            elif kind == "http_errors":
+                detail = rng.choice(("500", "502", "504"))
+            else:
+                detail = ""
+            firing.append((kind, detail))
+        chosen = None
+        if len(firing) == 1:
+            chosen = firing[0]
+        elif firing:  # several kinds fire: one of them, drawn as deterministically
+            chosen = random.Random(f"{self._seed}:pick:{number}").choice(firing)
+        if "duplicate_deliveries" in configured and chosen is None:
+            spec = faults["duplicate_deliveries"]
+            rng = random.Random(f"{self._seed}:duplicate_deliveries:{number}")
+            if (rng.random() < float(spec["rate"]) and feed == "ports"
+                    and feed in spec.get("feeds", ["ports"])):
+                return ("duplicate_deliveries", str(rng.randint(1, 3)))
+        with self._lock:
+            if chosen and self._streaks[request_key] >= MAX_CONSECUTIVE_FAILURES:
+                chosen = None
+            self._streaks[request_key] = self._streaks[request_key] + 1 if chosen else 0
+        return chosen
 
 
 def _drop_and_change(rng: random.Random, candidates: Sequence[int]) -> tuple[set[int], set[int]]:
