@@ -16,11 +16,12 @@ import random
 import threading
 import zlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cached_property, lru_cache
+from itertools import accumulate
 from typing import Any
 
 from corridor.config import PROJECT_DIR, month_add, month_range
@@ -120,8 +121,9 @@ def _hs6_weight(hs6: str) -> float:
 
 @lru_cache(maxsize=128)
 def _chapter_pool(version: str, chapter: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """The subheadings of a chapter and the running sums of their weights (for ``_pick``)."""
     codes = tuple(sorted(_hs6_by_version()[version].get(chapter, ())))
-    return codes, tuple(_hs6_weight(code) for code in codes)
+    return codes, _cumulative(_hs6_weight(code) for code in codes)
 
 
 @lru_cache(maxsize=8192)
@@ -148,6 +150,16 @@ def _name_ru(iso2: str) -> str:
 
 def _weighted_index(rng: random.Random, weights: list[float] | tuple[float, ...]) -> int:
     return rng.choices(range(len(weights)), weights=weights)[0]
+
+
+def _cumulative(weights: Iterable[float]) -> tuple[float, ...]:
+    """Running sums of ``weights``, summed once for many ``_pick`` draws."""
+    return tuple(accumulate(weights))
+
+
+def _pick(rng: random.Random, cum_weights: tuple[float, ...]) -> int:
+    """``_weighted_index`` from running sums: the same draw, without summing again."""
+    return rng.choices(range(len(cum_weights)), cum_weights=cum_weights)[0]
 
 
 def _allocate(total: int, weights: dict[Any, float], minimums: dict[Any, int]) -> dict[Any, int]:

@@ -26,8 +26,8 @@ from corridor.simulator.common import (
     _fmt_comma,
     _hs6_weight,
     _iso,
+    _pick,
     _supp,
-    _weighted_index,
     hs_version,
     sha256_hex,
 )
@@ -193,7 +193,7 @@ class RuCustoms(NationalTrade):
                 attempts += 1
                 wide = misses > 30  # the chapter mix is exhausted: draw from everything
                 chapter = (block_rng.choice(all_chapters) if wide
-                           else chapters[_weighted_index(block_rng, flat)])
+                           else chapters[_pick(block_rng, flat)])
                 hs6, tnved = _draw_code(block_rng, version, chapter)
                 region = (block_rng.choice(region_codes) if wide else
                           self._line_attrs(block_rng, "RUS", flow, partner, chapter,

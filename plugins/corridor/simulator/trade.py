@@ -20,16 +20,24 @@ from corridor.simulator.common import (
     TradeLine,
     _allocate,
     _chapter_pool,
+    _cumulative,
     _hs6_weight,
     _mirror_m49,
+    _pick,
     _tnved_suffixes,
-    _weighted_index,
     countries_by_m49,
     hs_version,
 )
 from corridor.simulator.faults import ContentFaults, _dropped_count
 
 _FEED_OF = {"RUS": "ru_customs", "KAZ": "kz_customs"}
+#: Running sums of the RU region weights: ordinary trade (False), trade with Kazakhstan (True).
+_REGION_WEIGHTS = {False: _cumulative(r[2] for r in cal.RU_REGIONS),
+                   True: _cumulative(r[3] for r in cal.RU_REGIONS)}
+#: KZ transport modes (and running sums of their weights) by the partner's geography.
+_MODES_OVERLAND = (("rail", "road", "other"), _cumulative((60, 35, 5)))
+_MODES_CASPIAN = (("sea", "rail", "road"), _cumulative((50, 30, 20)))
+_MODES_FAR = (("rail", "road", "sea", "air"), _cumulative((40, 30, 15, 15)))
 
 
 class NationalTrade(ContentFaults):
@@ -92,7 +100,7 @@ class NationalTrade(ContentFaults):
         attempts = 0
         while len(picks) < n_rows and attempts < n_rows * 20:
             attempts += 1
-            chapter = chapters[_weighted_index(rng, flat)]
+            chapter = chapters[_pick(rng, flat)]
             hs6, tnved = _draw_code(rng, version, chapter)
             extra = self._line_attrs(rng, reporter, flow, partner, chapter, tnved)
             key = key_of(flow, partner, tnved, extra)
@@ -118,9 +126,7 @@ class NationalTrade(ContentFaults):
     def _line_attrs(self, rng: random.Random, reporter: str, flow: str, partner: str,
                     chapter: int, tnved: str) -> dict[str, str]:
         if reporter == "RUS":
-            near_kz = partner == "KZ"
-            weights = [r[3] if near_kz else r[2] for r in cal.RU_REGIONS]
-            region = cal.RU_REGIONS[_weighted_index(rng, weights)]
+            region = cal.RU_REGIONS[_pick(rng, _REGION_WEIGHTS[partner == "KZ"])]
             return {"region": region[0]}
         hs4 = tnved[:4]
         if hs4 in ("2709", "2711") and partner in ("CN", "RU", "IT", "NL", "RO", "GR", "ES",
@@ -130,12 +136,12 @@ class NationalTrade(ContentFaults):
             mode = "air"
         else:
             if partner in ("CN", "RU", "UZ", "KG", "TM", "TJ", "BY"):
-                table = (("rail", 60), ("road", 35), ("other", 5))
+                modes, weights = _MODES_OVERLAND
             elif partner in ("AZ", "IR"):
-                table = (("sea", 50), ("rail", 30), ("road", 20))
+                modes, weights = _MODES_CASPIAN
             else:
-                table = (("rail", 40), ("road", 30), ("sea", 15), ("air", 15))
-            mode = table[_weighted_index(rng, [w for _, w in table])][0]
+                modes, weights = _MODES_FAR
+            mode = modes[_pick(rng, weights)]
         if flow == "X":
             regime = "31" if rng.random() < 0.04 else "10"
         else:
@@ -162,7 +168,7 @@ class NationalTrade(ContentFaults):
                 seen: set[str] = set()
                 picks = []
                 while len(picks) < n_rows:
-                    chapter = chapters[_weighted_index(rng, flat)]
+                    chapter = chapters[_pick(rng, flat)]
                     hs6, tnved = _draw_code(rng, version, chapter)
                     if tnved in seen:
                         continue
@@ -280,16 +286,17 @@ def _flow_totals(rng: random.Random, flows: Iterable[tuple[str, tuple[float, flo
     return totals, weights, minimums
 
 
-def _mix_chapters(mix: dict[int, float], version: str) -> tuple[list[int], list[float]]:
-    """The chapters of a mix that exist in ``version`` and their (flattened) draw weights."""
+def _mix_chapters(mix: dict[int, float], version: str) -> tuple[list[int], tuple[float, ...]]:
+    """The chapters of a mix that exist in ``version`` and the running sums of their
+    (flattened) draw weights, for ``_pick``."""
     chapters = [ch for ch in mix if _chapter_pool(version, ch)[0]]
-    return chapters, [mix[ch] ** 0.6 for ch in chapters]
+    return chapters, _cumulative(mix[ch] ** 0.6 for ch in chapters)
 
 
 def _draw_code(rng: random.Random, version: str, chapter: int) -> tuple[str, str]:
     """(hs6, 10-digit tnved) of one draw in ``chapter``."""
     codes, weights = _chapter_pool(version, chapter)
-    hs6 = codes[_weighted_index(rng, weights)]
+    hs6 = codes[_pick(rng, weights)]
     return hs6, hs6 + rng.choice(_tnved_suffixes(hs6))
 
 
