@@ -492,8 +492,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "generated_at": info["generated_at"], "items": page, "next_cursor": next_cursor}
         if self.world.faults.get("extra_columns", {}).get("kz_customs"):
             body = {**body, "source_system": "KGD-ASTANA-1"}
-        self._json(200, body)
+        # Counted before the answer leaves: the client's next request must find it counted.
         self.world.kz_page_served(period_month)
+        self._json(200, body)
 
     # ----- comtrade
 
