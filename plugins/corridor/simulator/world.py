@@ -6,8 +6,8 @@ own ``random.Random(f"{seed}:{feed}:{unit}")``, so units are independent, lazily
 generated and cached. The HTTP server only serialises what this package returns.
 
 ``World`` is the five feeds together, one module each (ru_customs, kz_customs,
-comtrade, ports, rail) over the national truth (trade.py), the content faults
-(faults.py, which lists every fault key) and the shared core (common.py).
+comtrade, ports, rail) over the national truth (trade.py), the faults (faults.py,
+which lists every fault key) and the shared core (common.py).
 """
 
 from __future__ import annotations
