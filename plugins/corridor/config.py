@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     gx_context_dir: Path = PROJECT_DIR / "expectations"
     sim_seed: int = 20240101
     sim_scale: float = 1.0
-    #: simulator faults (JSON in CORRIDOR_SIM_FAULTS, keys of simulator/world.py), e.g.
+    #: simulator faults (JSON in CORRIDOR_SIM_FAULTS, keys of simulator/faults.py), e.g.
     #: '{"shrinking_revision": {"ru_customs": ["2024-03"]}}' re-publishes a month
     sim_faults: dict = {}
     #: when the poll DAGs ask the publishers what changed (cron)

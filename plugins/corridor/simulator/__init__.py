@@ -13,7 +13,7 @@ from corridor.simulator.server import (
     connection_uris,
     start_simulator,
 )
-from corridor.simulator.world import RU_CSV_HEADER, RAIL_NAMESPACE, SimConfig, World
+from corridor.simulator.world import RAIL_NAMESPACE, RU_CSV_HEADER, SimConfig, World
 
 __all__ = [
     "RAIL_NAMESPACE",

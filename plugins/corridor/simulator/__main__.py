@@ -9,8 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
+from corridor.simulator.common import SimConfig
 from corridor.simulator.server import start_simulator, write_port_file
-from corridor.simulator.world import SimConfig
 
 
 def main(argv: list[str] | None = None) -> int:

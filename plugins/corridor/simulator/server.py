@@ -12,10 +12,8 @@ import binascii
 import ipaddress
 import json
 import os
-import random
 import re
 import threading
-from collections import defaultdict
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +21,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from corridor.config import FEED_CONN_IDS, connection_env_name, http_connection_uri
-from corridor.simulator.world import SimConfig, World, dumps, sha256_hex
+from corridor.simulator.common import SimConfig, dumps, sha256_hex
+from corridor.simulator.faults import DeliveryFaults
+from corridor.simulator.world import World
 
 #: Credentials the simulator accepts, per feed: (login, password).
 SIM_CREDENTIALS: dict[str, tuple[str | None, str | None]] = {
@@ -41,10 +41,6 @@ KZ_DEFAULT_PAGE_SIZE = 500
 KZ_MAX_PAGE_SIZE = 1000
 PORTS_DEFAULT_LIMIT = 100
 PORTS_MAX_LIMIT = 500
-#: Counter-drawn delivery faults, in the order they are tried for each request.
-DELIVERY_FAULTS = ("transient", "http_errors", "drop_connection", "truncated_body")
-#: At most this many delivery faults in a row for one identical request (path + query).
-MAX_CONSECUTIVE_FAILURES = 2
 _ROUTES = (("/ru-customs/", "ru_customs"), ("/kz-customs/", "kz_customs"),
            ("/data/v1/", "comtrade"), ("/ports/", "ports"), ("/rail/", "rail"))
 #: The simulator's own control surface (no feed contract, no auth, no faults, loopback only).
@@ -90,6 +86,15 @@ def _decode_token(token: str) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
+def _page(records: list, offset: int, size: int,
+          token_fields: dict[str, Any]) -> tuple[list, str | None]:
+    """The page of ``size`` records from ``offset`` and the token of the next (None: the last)."""
+    page = records[offset:offset + size]
+    next_offset = offset + len(page)
+    return page, (_encode_token({**token_fields, "o": next_offset})
+                  if next_offset < len(records) else None)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -98,8 +103,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.world = world
         self._lock = threading.Lock()
-        self._requests = 0
-        self._streaks: dict[str, int] = defaultdict(int)
+        self.delivery = DeliveryFaults(world.seed, world.faults)
         self._log: list[dict[str, Any]] = []
         quota = world.faults.get("comtrade_quota") or {}
         self._quota_calls: int | None = (int(quota["calls"]) if quota.get("calls") is not None
@@ -134,57 +138,6 @@ class _Server(ThreadingHTTPServer):
                 self._quota_calls = calls
             self._quota_used = 0
             return {"calls": self._quota_calls, "used": 0}
-
-    def next_request_number(self) -> int:
-        with self._lock:
-            self._requests += 1
-            return self._requests
-
-    def draw_delivery_fault(self, feed: str | None, request_key: str) -> tuple[str, str] | None:
-        """(kind, detail) of the delivery fault this request meets, or None.
-
-        One request counter for all kinds (it only moves when some counter-drawn fault
-        is configured); each kind draws from ``Random(f"{seed}:{kind}:{n}")``, so the
-        same requests in the same order meet the same faults. An identical request
-        (path + query) never fails more than ``MAX_CONSECUTIVE_FAILURES`` times in a row.
-        """
-        faults = self.world.faults
-        configured = [kind for kind in (*DELIVERY_FAULTS, "duplicate_deliveries")
-                      if float((faults.get(kind) or {}).get("rate", 0) or 0) > 0]
-        if not configured:
-            return None
-        number = self.next_request_number()
-        firing = []
-        for kind in DELIVERY_FAULTS:
-            if kind not in configured:
-                continue
-            spec = faults[kind]
-            rng = random.Random(f"{self.world.seed}:{kind}:{number}")
-            if rng.random() >= float(spec["rate"]):
-                continue
-            if spec.get("feeds") is not None and feed not in spec["feeds"]:
-                continue
-            detail = {"transient": lambda: "503" if rng.random() < 0.5 else "429",
-                      "http_errors": lambda: rng.choice(("500", "502", "504"))}.get(
-                kind, lambda: "")()
-            firing.append((kind, detail))
-        chosen = None
-        if len(firing) == 1:
-            chosen = firing[0]
-        elif firing:  # several kinds fire: one of them, drawn as deterministically
-            chosen = random.Random(f"{self.world.seed}:pick:{number}").choice(firing)
-        if "duplicate_deliveries" in configured and chosen is None:
-            spec = faults["duplicate_deliveries"]
-            rng = random.Random(f"{self.world.seed}:duplicate_deliveries:{number}")
-            if (rng.random() < float(spec["rate"]) and feed == "ports"
-                    and feed in spec.get("feeds", ["ports"])):
-                return ("duplicate_deliveries", str(rng.randint(1, 3)))
-        with self._lock:
-            if chosen and self._streaks[request_key] >= MAX_CONSECUTIVE_FAILURES:
-                chosen = None
-            self._streaks[request_key] = self._streaks[request_key] + 1 if chosen else 0
-        return chosen
-
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -256,14 +209,45 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _etagged(self, body: bytes, content_type: str) -> None:
         etag = f'"{sha256_hex(body)}"'
+        if not self._not_modified(etag):
+            self._send(200, body, content_type, {"ETag": etag})
+
+    def _not_modified(self, etag: str) -> bool:
+        """Answer 304 when the client holds ``etag`` (If-None-Match); True if it did."""
         candidates = [tag.strip() for tag in self.headers.get("If-None-Match", "").split(",")]
-        if etag in candidates or "*" in candidates:
-            self.send_response(304)
-            self.send_header("ETag", etag)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self._send(200, body, content_type, {"ETag": etag})
+        if etag not in candidates and "*" not in candidates:
+            return False
+        self.send_response(304)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return True
+
+    def _page_size(self, params: dict[str, str], name: str, default: int,
+                   maximum: int) -> int | None:
+        """The page size asked in ``name`` (1..maximum); None once the 400 is sent."""
+        try:
+            size = int(params.get(name) or default)
+        except ValueError:
+            self._error(400, f"{name} must be an integer")
+            return None
+        if not 1 <= size <= maximum:
+            self._error(400, f"{name} must be 1..{maximum}")
+            return None
+        return size
+
+    def _page_token(self, params: dict[str, str], name: str,
+                    **expected: Any) -> dict[str, Any] | None:
+        """The paging token in ``name`` (offset ``o`` 0 without one), which must carry the
+        ``expected`` fields; None once the 400 is sent."""
+        if not params.get(name):
+            return {"o": 0}
+        token = _decode_token(params[name])
+        if (not token or any(token.get(key) != value for key, value in expected.items())
+                or not isinstance(token.get("o"), int)):
+            self._error(400, f"invalid {name}")
+            return None
+        return token
 
     def _authorized(self, feed: str) -> bool:
         login, password = SIM_CREDENTIALS[feed]
@@ -284,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _delivery_fault(self, feed: str | None) -> bool:
         """Apply this request's delivery fault; True when the response is already decided."""
         self._fault_kind, self._fault_detail = None, ""
-        drawn = self.server.draw_delivery_fault(feed, self.path)
+        drawn = self.server.delivery.draw(feed, self.path)
         if drawn is None:
             return False
         self._fault_kind, self._fault_detail = drawn
@@ -457,12 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
         """A benchmark-size month: sent chunk by chunk, never held whole in memory."""
         meta = self.world.ru_stream_meta(period_month)
         etag = f'"{meta["sha256"]}"'
-        candidates = [tag.strip() for tag in self.headers.get("If-None-Match", "").split(",")]
-        if etag in candidates or "*" in candidates:
-            self.send_response(304)
-            self.send_header("ETag", etag)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+        if self._not_modified(etag):
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/csv; charset=windows-1251")
@@ -497,35 +476,25 @@ class _Handler(BaseHTTPRequestHandler):
         if period_month not in self.world.kz_periods_list():
             self._error(404, "period not published")
             return
-        try:
-            page_size = int(params.get("page_size") or KZ_DEFAULT_PAGE_SIZE)
-        except ValueError:
-            self._error(400, "page_size must be an integer")
-            return
-        if not 1 <= page_size <= KZ_MAX_PAGE_SIZE:
-            self._error(400, f"page_size must be 1..{KZ_MAX_PAGE_SIZE}")
+        page_size = self._page_size(params, "page_size", KZ_DEFAULT_PAGE_SIZE, KZ_MAX_PAGE_SIZE)
+        if page_size is None:
             return
         info, items = self.world.kz_snapshot(period_month)
-        offset = 0
-        if params.get("cursor"):
-            token = _decode_token(params["cursor"])
-            if not token or token.get("p") != period_month or not isinstance(token.get("o"), int):
-                self._error(400, "invalid cursor")
-                return
-            if token.get("r") != info["revision"]:
-                self._json(409, {"error": "revision_changed"})
-                return
-            offset = token["o"]
-        page = items[offset:offset + page_size]
-        next_offset = offset + len(page)
-        next_cursor = (_encode_token({"p": period_month, "r": info["revision"], "o": next_offset})
-                       if next_offset < len(items) else None)
+        token = self._page_token(params, "cursor", p=period_month)
+        if token is None:
+            return
+        if params.get("cursor") and token.get("r") != info["revision"]:
+            self._json(409, {"error": "revision_changed"})
+            return
+        page, next_cursor = _page(items, token["o"], page_size,
+                                  {"p": period_month, "r": info["revision"]})
         body = {"period": period_month, "revision": info["revision"], "status": info["status"],
                 "generated_at": info["generated_at"], "items": page, "next_cursor": next_cursor}
         if self.world.faults.get("extra_columns", {}).get("kz_customs"):
             body = {**body, "source_system": "KGD-ASTANA-1"}
-        self._json(200, body)
+        # Counted before the answer leaves: the client's next request must find it counted.
         self.world.kz_page_served(period_month)
+        self._json(200, body)
 
     # ----- comtrade
 
@@ -589,32 +558,21 @@ class _Handler(BaseHTTPRequestHandler):
             if since.tzinfo is None:
                 self._error(400, "updated_since needs a UTC offset")
                 return
-        try:
-            limit = int(params.get("limit") or PORTS_DEFAULT_LIMIT)
-        except ValueError:
-            self._error(400, "limit must be an integer")
-            return
-        if not 1 <= limit <= PORTS_MAX_LIMIT:
-            self._error(400, f"limit must be 1..{PORTS_MAX_LIMIT}")
+        limit = self._page_size(params, "limit", PORTS_DEFAULT_LIMIT, PORTS_MAX_LIMIT)
+        if limit is None:
             return
         query_id = f"{port}|{params.get('updated_since', '')}"
-        offset = 0
-        if params.get("page_token"):
-            token = _decode_token(params["page_token"])
-            if not token or token.get("q") != query_id or not isinstance(token.get("o"), int):
-                self._error(400, "invalid page_token")
-                return
-            offset = token["o"]
+        token = self._page_token(params, "page_token", q=query_id)
+        if token is None:
+            return
+        offset = token["o"]
         records = self.world.port_versions(port, since)
         if self._fault_kind == "duplicate_deliveries" and offset > 0:
             # Overlapping pages: this page repeats the tail of the previous one (same
             # versions, same content). Fewer than ``limit`` back, so paging still advances.
             offset -= min(int(self._fault_detail), offset, limit - 1)
-        page = records[offset:offset + limit]
-        next_offset = offset + len(page)
-        token = (_encode_token({"q": query_id, "o": next_offset})
-                 if next_offset < len(records) else None)
-        self._json(200, {"data": page, "next_page_token": token})
+        page, next_token = _page(records, offset, limit, {"q": query_id})
+        self._json(200, {"data": page, "next_page_token": next_token})
 
     # ----- rail
 
