@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import math
+import os
 import random
 import threading
 import zlib
@@ -271,8 +272,13 @@ def _is_month(text: str) -> bool:
 class WorldCore:
     """One world's state, calendar, random streams and fault settings (the feeds build on it)."""
 
-    def __init__(self, config: SimConfig | None = None) -> None:
+    def __init__(self, config: SimConfig | None = None,
+                 cache_dir: str | os.PathLike[str] | None = None) -> None:
+        from corridor.simulator.bodies import BodyCache
+
         self.config = config or SimConfig()
+        #: bodies cached on disk (bodies.py), or None: built in memory on every start
+        self.bodies = BodyCache(cache_dir, self.config) if cache_dir is not None else None
         self.seed = self.config.seed
         self.faults = self.config.faults or {}
         self._cache: dict[tuple, Any] = {}

@@ -4,6 +4,8 @@ A month is a windows-1251 CSV (``;``, decimal comma, CRLF) at
 ``/ru-customs/v1/data/YYYY-MM.csv``, listed with its sha256 and row count at
 ``/ru-customs/v1/releases``. Above ``RU_STREAM_THRESHOLD_ROWS`` rows a month
 (benchmark scale) a month is generated and served as a stream, never held whole.
+With a disk cache (``World(config, cache_dir)``, bodies.py) a month is generated once
+into a file; the server sends the file and the release list reads its figures.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from corridor.config import month_add
 from corridor.simulator import calibration as cal
+from corridor.simulator.bodies import CachedBody
 from corridor.simulator.common import (
     TZ_MSK,
     TradeLine,
@@ -83,18 +86,34 @@ class RuCustoms(NationalTrade):
 
     def ru_csv_bytes(self, period_month: str) -> bytes:
         steps = self.revision_steps("ru_customs", period_month)
+        return self._cached(("ru_csv", period_month, steps),
+                            lambda: self._ru_csv_build(period_month))
 
-        def build():
-            header = self.ru_header()
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-            writer.writerow(header)
-            for row in self.ru_rows(period_month):
-                if RU_EXTRA_COLUMN in header:
-                    row = dict(row, **{RU_EXTRA_COLUMN: _extra_code(row, 8)})
-                writer.writerow([row.get(col, "") for col in header])
-            return buffer.getvalue().encode("windows-1251")
-        return self._cached(("ru_csv", period_month, steps), build)
+    def _ru_csv_build(self, period_month: str) -> bytes:
+        header = self.ru_header()
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+        writer.writerow(header)
+        for row in self.ru_rows(period_month):
+            if RU_EXTRA_COLUMN in header:
+                row = dict(row, **{RU_EXTRA_COLUMN: _extra_code(row, 8)})
+            writer.writerow([row.get(col, "") for col in header])
+        return buffer.getvalue().encode("windows-1251")
+
+    def ru_body(self, period_month: str) -> CachedBody:
+        """The month's CSV as a file of the disk cache (``self.bodies``, bodies.py):
+        generated and written once, then only read. Its name holds the month's state
+        (revision, status, re-publication steps); a streamed month's bytes depend on none
+        of them (the streamed generator carries no faults), so it has one name."""
+        assert self.bodies is not None, "ru_body needs a world with a cache_dir"
+        if self.ru_streamed():
+            return self.bodies.get("ru_customs", f"{period_month}.stream",
+                                   lambda: self.ru_csv_stream(period_month))
+        revision, status = self.customs_revision("ru_customs", period_month)
+        steps = self.revision_steps("ru_customs", period_month)
+        # not kept in memory as well: the file is the copy
+        return self.bodies.get("ru_customs", f"{period_month}.r{revision}-{status}.s{steps}",
+                               lambda: [self._ru_csv_build(period_month)])
 
     # ----- releases
 
@@ -105,7 +124,10 @@ class RuCustoms(NationalTrade):
     def _ru_release(self, period_month: str) -> dict[str, Any]:
         revision, status = self.customs_revision("ru_customs", period_month)
         steps = self.revision_steps("ru_customs", period_month)
-        if self.ru_streamed():
+        if self.bodies is not None:
+            body = self.ru_body(period_month)
+            sha, n_rows = body.sha256, body.lines - 1
+        elif self.ru_streamed():
             meta = self.ru_stream_meta(period_month)
             sha, n_rows = meta["sha256"], meta["rows"]
         else:

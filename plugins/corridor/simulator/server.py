@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from corridor.config import FEED_CONN_IDS, connection_env_name, http_connection_uri
+from corridor.simulator.bodies import CachedBody
 from corridor.simulator.common import SimConfig, dumps, sha256_hex
 from corridor.simulator.faults import DeliveryFaults
 from corridor.simulator.world import World
@@ -432,10 +433,34 @@ class _Handler(BaseHTTPRequestHandler):
         if not match or match.group(1) not in self.world.ru_periods():
             self._error(404, "period not released")
             return
+        if self.world.bodies is not None:
+            self._send_file(self.world.ru_body(match.group(1)), "text/csv; charset=windows-1251")
+            return
         if self.world.ru_streamed():
             self._ru_streamed(match.group(1))
             return
         self._etagged(self.world.ru_csv_bytes(match.group(1)), "text/csv; charset=windows-1251")
+
+    def _send_file(self, body: CachedBody, content_type: str) -> None:
+        """A body of the disk cache, ETag its sha256, sent from the file by the kernel
+        (``sendfile``); truncated_body sends half of it, as ``_send`` does."""
+        etag = f'"{body.sha256}"'
+        if self._not_modified(etag):
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(body.length))
+        self.send_header("ETag", etag)
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        truncated = self._fault_kind == "truncated_body" and body.length > 1
+        count = body.length // 2 if truncated else body.length
+        self.wfile.flush()
+        with body.path.open("rb") as handle:
+            self._body_bytes += self.connection.sendfile(handle, 0, count)
+        if truncated:
+            self.close_connection = True
 
     def _ru_streamed(self, period_month: str) -> None:
         """A benchmark-size month: sent chunk by chunk, never held whole in memory."""
@@ -631,9 +656,13 @@ class SimulatorHandle:
 
 
 def start_simulator(config: SimConfig | None = None, host: str = "127.0.0.1",
-                    port: int = 0) -> SimulatorHandle:
-    """Serve the simulated world on ``host:port`` (0 = any free port) in a daemon thread."""
-    server = _Server((host, port), World(config or SimConfig()))
+                    port: int = 0, cache_dir: str | os.PathLike[str] | None = None
+                    ) -> SimulatorHandle:
+    """Serve the simulated world on ``host:port`` (0 = any free port) in a daemon thread.
+
+    ``cache_dir``: keep generated bodies on disk there (bodies.py) and serve them from
+    the files; None builds them in memory (every start generates again)."""
+    server = _Server((host, port), World(config or SimConfig(), cache_dir=cache_dir))
     thread = threading.Thread(target=server.serve_forever, name="corridor-simulator",
                               daemon=True)
     thread.start()
