@@ -68,15 +68,21 @@ def ensure_feeds(settings: Settings, stack: ExitStack) -> str:
         raise typer.BadParameter(
             f"some feed connections are set and others not (missing: {', '.join(missing)}); "
             "set all five or none (none starts the simulator)")
-    from corridor.simulator import SimConfig, connection_uris, start_simulator
+    from corridor.simulator import connection_uris
+    from corridor.stack import StackError, start_simulator_process
 
-    simulator = stack.enter_context(start_simulator(SimConfig(
-        seed=settings.sim_seed, scale=settings.sim_scale, faults=settings.sim_faults,
-        **settings.simulator_months())))
-    os.environ.update(connection_uris(simulator.base_url))
+    # Its own process, not a thread of this one: generating and serving national volume
+    # would compete with the loaders for this interpreter. Stopped when ``stack`` closes.
+    log_path = settings.home_dir / "logs" / "simulator.log"
+    try:
+        base_url = start_simulator_process(settings, os.environ, log_path, stack)
+    except StackError as error:
+        raise typer.BadParameter(str(error)) from error
+    os.environ.update(connection_uris(base_url))
     faults = f", faults {json.dumps(settings.sim_faults)}" if settings.sim_faults else ""
-    return (f"feed simulator at {simulator.base_url} (seed {settings.sim_seed}, "
-            f"scale {settings.sim_scale}{faults})")
+    return (f"feed simulator at {base_url} (seed {settings.sim_seed}, "
+            f"scale {settings.sim_scale}{faults}; its own process, bodies cached in "
+            f"{settings.sim_cache_root}, log {log_path})")
 
 
 @app.command()
@@ -166,7 +172,8 @@ def simulator(host: str = "127.0.0.1", port: int = 8765,
                        faults=settings.sim_faults, **settings.simulator_months())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with start_simulator(config, host=host, port=port) as handle:
+    with start_simulator(config, host=host, port=port,
+                         cache_dir=settings.sim_cache_root) as handle:
         typer.echo(f"simulator serving at {handle.base_url}")
         for name, uri in connection_uris(handle.base_url).items():
             typer.echo(f"export {name}='{uri}'")

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     #: simulator faults (JSON in CORRIDOR_SIM_FAULTS, keys of simulator/faults.py), e.g.
     #: '{"shrinking_revision": {"ru_customs": ["2024-03"]}}' re-publishes a month
     sim_faults: dict = {}
+    #: where the simulator keeps the bodies it generated (simulator/bodies.py); unset:
+    #: ``home_dir/simulator-cache``. A world's bodies are generated once, then read.
+    sim_cache_dir: Path | None = None
     #: when the poll DAGs ask the publishers what changed (cron)
     ingest_schedule: str = "@daily"
     #: calls a day the Comtrade key allows (the free plan's 500); Corridor never exceeds it
@@ -179,6 +182,10 @@ class Settings(BaseSettings):
         """The simulator world's months: the ingest window when fixed, else its own."""
         return {} if self.rolling else {"first_month": self.ingest_from,
                                         "last_month": self.period_to}
+
+    @property
+    def sim_cache_root(self) -> Path:
+        return self.sim_cache_dir or self.home_dir / "simulator-cache"
 
     @property
     def landing_root(self) -> Path:

@@ -207,6 +207,7 @@ def start_simulator_process(settings: Settings, env: Mapping[str, str], log_path
               "--seed", str(settings.sim_seed), "--scale", str(settings.sim_scale),
               *(arg for name, month in settings.simulator_months().items()
                 for arg in (f"--{name.replace('_', '-')}", month)),
+              "--cache-dir", str(settings.sim_cache_root),
               "--faults", json.dumps(settings.sim_faults)]
     process = _spawn([*common, "--port-file", str(port_file)], env, log_path)
     stack.callback(stop_process, process, 10.0)

@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preliminary-months", type=int, default=defaults.preliminary_months)
     parser.add_argument("--comtrade-record-cap", type=int, default=defaults.comtrade_record_cap,
                         help="most records one Comtrade data call returns")
+    parser.add_argument("--cache-dir", default=None,
+                        help="keep generated bodies on disk here and serve them from the "
+                             "files (bodies.py); default: built in memory")
     parser.add_argument("--faults", default="{}",
                         help='JSON object, e.g. \'{"transient": {"rate": 0.1}}\'')
     args = parser.parse_args(argv)
@@ -38,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with start_simulator(config, host=args.host, port=args.port) as handle:
+    with start_simulator(config, host=args.host, port=args.port,
+                         cache_dir=args.cache_dir) as handle:
         print(handle.base_url, flush=True)
         if args.port_file:
             write_port_file(args.port_file, handle.base_url)
