@@ -15,8 +15,14 @@ from decimal import Decimal
 import pytest
 import requests
 
-from corridor.simulator import RAIL_NAMESPACE, RU_CSV_HEADER, SIM_CREDENTIALS, SimConfig, World
-from corridor.simulator import start_simulator
+from corridor.simulator import (
+    RAIL_NAMESPACE,
+    RU_CSV_HEADER,
+    SIM_CREDENTIALS,
+    SimConfig,
+    World,
+    start_simulator,
+)
 from corridor.simulator.world import RU_EXTRA_COLUMN, dumps, ru_rows_per_month
 
 SMALL = dict(scale=0.05, first_month="2024-01", last_month="2024-03")

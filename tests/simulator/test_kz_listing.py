@@ -4,6 +4,7 @@ the count is the number of items the month's pages deliver (faults included)."""
 from __future__ import annotations
 
 import pytest
+
 from corridor.simulator import SimConfig, World
 
 WINDOW = dict(first_month="2023-08", last_month="2024-01")

@@ -8,7 +8,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -301,7 +301,7 @@ def test_ports_updated_since_is_inclusive_and_ordered(sim):
     assert len({(r["call_id"], r["version"]) for r in everything}) == len(everything)
     pivot = moments[len(moments) // 2]
     # Same instant written in UTC: the server compares instants, not text.
-    since = pivot.astimezone(timezone.utc).isoformat()
+    since = pivot.astimezone(UTC).isoformat()
     newer = _ports_all(sim, port="KZAAU", updated_since=since, limit=7)
     assert newer == [r for r, m in zip(everything, moments, strict=True) if m >= pivot]
     assert datetime.fromisoformat(newer[0]["updated_at"]) == pivot  # inclusive
