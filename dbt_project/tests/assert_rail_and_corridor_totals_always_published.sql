@@ -1,4 +1,5 @@
--- Every feed port, crossing point and corridor has its totals in every published month.
+-- Every crossing point and corridor has its totals in every published month. Feed
+-- ports' totals (and their sync) are the publish gate's: GX suite port_completeness.
 with
 
 periods as (
@@ -11,13 +12,7 @@ periods as (
 
 expected as (
 
-    select locode as node, indicator, time_period
-    from {{ ref('ref_caspian_ports') }}
-    cross join (values ('PORT_CALLS'), ('PORT_T')) as i (indicator)
-    cross join periods
-    where role = 'feed_port'
-    union all
-    select point, indicator, time_period
+    select point as node, indicator, time_period
     from {{ ref('ref_rail_crossings') }}
     cross join (values ('RAIL_T'), ('RAIL_WAGONS'), ('RAIL_TEU'), ('RAIL_TRANSIT_T')) as i (indicator)
     cross join periods
