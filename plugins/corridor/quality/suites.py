@@ -5,10 +5,20 @@
 ``description`` (the check's name in the manifest and in the gate's failure message)
 and a severity: ``critical`` blocks publishing, ``warning`` is only reported.
 
-All checks run as SQL inside PostgreSQL (GX's SQL execution engine, no temp
-tables): validating a large mart does not pull its rows into Python. Row checks are
-:class:`BoundedUnexpectedRows`: the unexpected rows are counted in the database and
-at most :data:`UNEXPECTED_ROWS_SAMPLE` of them reach Python.
+One home for each check (README, "The quality gate"): **dbt tests own model
+integrity** (keys unique and not null, accepted codes, relationships between models, a
+model's shape, unit tests); **these suites own the publish gate**: raw feed rows,
+completeness, plausibility (signs, ranges, NaN, warnings) and the identities between
+published indicators. No rule is checked on both sides: a key or code check belongs in
+the model's yml, not here.
+
+A one-column rule uses GX's standard expectation; a rule whose failure must quote the
+failing rows (feed, period, key) is a :class:`BoundedUnexpectedRows` whose SQL is a file
+``sql/<suite>/<check>.sql`` beside this module (``$name`` placeholders: the limits of
+:data:`SQL_PARAMETERS`). All checks run as SQL inside PostgreSQL (GX's SQL execution
+engine, no temp tables): validating a large mart does not pull its rows into Python;
+a row check is one statement, which counts its rows in the database and returns at most
+:data:`UNEXPECTED_ROWS_SAMPLE` of them.
 
 One suite per table: ``{batch}`` in a query is that table, as a parenthesised
 subquery the query must alias (``from {batch} as r``); a check may read other tables
@@ -19,17 +29,18 @@ by name. Layers:
   ``raw.rejected_rows``, so these are defence in depth.
 - completeness (``customs_completeness``, ``rail_completeness``,
   ``port_completeness``): every month of the window is there, feed by feed.
-- marts (``fct_trade_flows``, ``dim_*``): unique keys and relationships.
-- indicators (``bilateral_trade``, ``corridor_logistics``): keys, identities, ranges,
-  and the warnings (mirror asymmetry, unit values).
-
-Queries are ``str.format`` templates: write no other brace in them (no regex
-quantifier such as ``{2}``).
+- facts (``fct_trade_flows``): one row per source row, known reporter and partner, the
+  HS chapter of the code, and the nomenclature and unit-value warnings.
+- indicators (``bilateral_trade``, ``corridor_logistics``): required fields, identities,
+  ranges, known nodes, and the warnings (mirror asymmetry). Their keys and codes: dbt.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
 from typing import Any, ClassVar
 
 import great_expectations.expectations as gxe
@@ -46,10 +57,6 @@ WARNING = FailureSeverity.WARNING
 BILATERAL_KEY = ["freq", "ref_area", "counterpart_area", "indicator", "commodity",
                  "time_period"]
 LOGISTICS_KEY = ["freq", "node", "indicator", "direction", "cargo", "time_period"]
-#: Bilateral indicators that are sums of non-negative flows.
-NON_NEGATIVE_BILATERAL = ("X_USD", "M_USD", "TURNOVER_USD", "MIRROR_X_USD", "MIRROR_M_USD")
-#: National customs feeds whose every month of the ingest window must be loaded.
-CUSTOMS_FEEDS = ("ru_customs", "kz_customs")
 #: How the marts name a partner the customs did not disclose (dbt macro undisclosed_partner).
 UNDISCLOSED_PARTNER_ISO3 = "_X"
 
@@ -73,31 +80,50 @@ NODE_T_TOLERANCE_PER_NODE = 0.001
 
 # --------------------------------------------------------------- bounded row checks
 
-def _batch_subquery(metric_domain_kwargs: dict, execution_engine: SqlAlchemyExecutionEngine,
-                    query: str) -> str:
-    """``query`` with ``{batch}`` replaced by the batch as a parenthesised subquery.
+#: The checks' SQL, one ``.sql`` file per check, beside this module.
+SQL_DIR = Path(__file__).with_name("sql")
+#: ``$name`` placeholders a check's SQL may use (the limits its description names).
+SQL_PARAMETERS = {
+    "usd_identity_tolerance": USD_IDENTITY_TOLERANCE,
+    "share_sum_tolerance_pct": SHARE_SUM_TOLERANCE_PCT,
+    "node_t_tolerance_per_node": NODE_T_TOLERANCE_PER_NODE,
+    "mirror_asymmetry_limit_pct": MIRROR_ASYMMETRY_LIMIT_PCT,
+    "mirror_asymmetry_min_turnover_usd": MIRROR_ASYMMETRY_MIN_TURNOVER_USD,
+    "unit_value_low_factor": UNIT_VALUE_LOW_FACTOR,
+    "unit_value_high_factor": UNIT_VALUE_HIGH_FACTOR,
+    "undisclosed_partner_iso3": UNDISCLOSED_PARTNER_ISO3,
+}
 
-    GX's own substitution leaves the subquery unaliased when the query contains JOIN and
-    appends ``AS subselect`` otherwise, so whether ``{batch} as x`` is valid SQL would
-    depend on the rest of the query; here it is always ``(select ...)``: queries alias it.
+
+def read_sql(relative_path: str, **parameters: Any) -> str:
+    """The SQL of ``sql/<relative_path>`` with its ``$name`` placeholders filled.
+
+    ``$`` followed by a name is a placeholder; any other ``$`` (a regex anchor ``$'``)
+    is SQL. An unknown placeholder is an error, not SQL sent to the warehouse.
     """
-    batch_selectable, _, _ = execution_engine.get_compute_domain(
-        metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
-    if isinstance(batch_selectable, sa.Table):
-        batch_selectable = sa.select(sa.text("*")).select_from(batch_selectable)
-    batch = batch_selectable.compile(dialect=execution_engine.engine.dialect,
-                                     compile_kwargs={"literal_binds": True})
-    return QueryMetricProvider._format_query(query, batch=f"({batch})")
+    text = (SQL_DIR / relative_path).read_text(encoding="utf-8").strip().rstrip(";")
+    filled = Template(text).safe_substitute({**SQL_PARAMETERS, **parameters})
+    left = re.findall(r"\$[A-Za-z_]\w*", filled)
+    if left:
+        raise KeyError(f"{relative_path}: unknown SQL placeholder(s) {sorted(set(left))}")
+    return filled
 
 
 class BoundedUnexpectedRowsQuery(QueryMetricProvider):
     """Count of an unexpected-rows query's rows, and at most UNEXPECTED_ROWS_SAMPLE of them.
 
-    GX's own metrics run the query twice, and ``unexpected_rows_query.table`` takes its
-    200 rows with ``fetchmany`` after the driver (psycopg2, a client-side cursor) has
-    already buffered the whole result: 10 M unexpected fact rows would all land in
-    Python. Here the count runs in PostgreSQL and, only when it is not 0, the sample
-    query with a LIMIT: a passing check costs one execution of its query.
+    GX's own metrics (``unexpected_rows_query.row_count`` and ``.table``) run the query
+    twice, and ``.table`` takes its 200 rows with ``fetchmany`` after the driver
+    (psycopg2, a client-side cursor) has already buffered the whole result: 10 M
+    unexpected fact rows would all land in Python. Here one statement
+    (``sql/bounded_unexpected_rows.sql``) computes the rows once, counts them in
+    PostgreSQL and returns at most the sample: a passing check costs one execution of
+    its query, a failing one the same.
+
+    Public GX API only: a ``QueryMetricProvider`` with a ``metric_value`` method (GX's
+    documented way to write a query metric), the engine's ``get_compute_domain`` and
+    ``execute_query``. ``{batch}`` is replaced here, as a parenthesised subquery, so
+    queries always alias it and may use regex quantifiers.
     """
 
     metric_name = "bounded_unexpected_rows_query.summary"
@@ -108,22 +134,26 @@ class BoundedUnexpectedRowsQuery(QueryMetricProvider):
     def _sqlalchemy(cls, execution_engine: SqlAlchemyExecutionEngine,
                     metric_domain_kwargs: dict, metric_value_kwargs: dict,
                     metrics: dict[str, Any], runtime_configuration: dict) -> dict:
-        query = _batch_subquery(metric_domain_kwargs, execution_engine,
-                                cls._get_query_from_metric_value_kwargs(metric_value_kwargs))
-        count = int(execution_engine.execute_query(sa.text(
-            f"select count(*) from ({query}) as unexpected_rows")).scalar_one())
-        sample = []
-        if count:
-            sample = cls._get_sqlalchemy_records_from_substituted_batch_subquery(
-                # ordered: the same failing data quotes the same rows on every run
-                substituted_batch_subquery=f"select * from ({query}) as unexpected_rows "
-                                           "order by unexpected_rows::text "
-                                           f"limit {UNEXPECTED_ROWS_SAMPLE}",
-                execution_engine=execution_engine)
+        batch_selectable, _, _ = execution_engine.get_compute_domain(
+            metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
+        if isinstance(batch_selectable, sa.Table):
+            batch_selectable = sa.select(sa.text("*")).select_from(batch_selectable)
+        batch = batch_selectable.compile(dialect=execution_engine.engine.dialect,
+                                         compile_kwargs={"literal_binds": True})
+        query = metric_value_kwargs["unexpected_rows_query"].replace("{batch}", f"({batch})")
+        statement = read_sql("bounded_unexpected_rows.sql", unexpected_rows_query=query,
+                             sample_size=UNEXPECTED_ROWS_SAMPLE)
+        rows = execution_engine.execute_query(sa.text(statement)).mappings().all()
+        count = int(rows[0][COUNT_COLUMN])
         # as text: exact (no lossy Decimal -> float when GX serialises the result)
         sample = [{column: None if value is None else str(value)
-                   for column, value in dict(row).items()} for row in sample]
+                   for column, value in row.items() if column != COUNT_COLUMN}
+                  for row in rows] if count else []
         return {"row_count": count, "sample": sample}
+
+
+#: The count's column in sql/bounded_unexpected_rows.sql.
+COUNT_COLUMN = "unexpected_rows_count__"
 
 
 class BoundedUnexpectedRows(gxe.UnexpectedRowsExpectation):
@@ -131,59 +161,39 @@ class BoundedUnexpectedRows(gxe.UnexpectedRowsExpectation):
 
     Fails when the query returns any row; ``observed_value`` is the number of rows and
     the details hold at most UNEXPECTED_ROWS_SAMPLE of them, whatever the result format
-    (but BOOLEAN_ONLY). In the query, ``{batch}`` is the suite's table as a parenthesised subquery:
-    always alias it (``from {batch} as r``). Registered as ``bounded_unexpected_rows``:
-    load a context holding these suites only after importing this module.
+    (but BOOLEAN_ONLY): the sample is bounded, so the gate's message (SUMMARY) can name
+    the failing rows (feed, period, key), not only how many there are. In the query,
+    ``{batch}`` is the suite's table as a parenthesised subquery: always alias it
+    (``from {batch} as r``). Registered as ``bounded_unexpected_rows``: load a context
+    holding these suites only after importing this module.
+
+    ``_validate`` is overridden: it is the hook GX documents for a custom expectation
+    (``Expectation``'s API reference: "Expectation classes must implement _validate";
+    UnexpectedRowsExpectation's docstring: "can be overridden"). It calls no GX
+    internals, it builds the result from the metric.
     """
 
     metric_dependencies: ClassVar[tuple[str, ...]] = ("bounded_unexpected_rows_query.summary",)
 
     def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
-                  execution_engine=None):
+                  execution_engine=None) -> dict:
         summary = metrics["bounded_unexpected_rows_query.summary"]
-        result = super()._validate({"unexpected_rows_query.table": summary["sample"],
-                                    "unexpected_rows_query.row_count": summary["row_count"]},
-                                   runtime_configuration, execution_engine)
-        # the sample is bounded, so every result format may carry it: the gate's message
-        # then names the failing rows (feed, period, key), not only how many there are
-        if summary["sample"] and isinstance(result, dict) and "result" in result:
-            result["result"].setdefault("details", {"unexpected_rows": summary["sample"]})
-        return result
+        success = summary["row_count"] == 0
+        result_format = (runtime_configuration or {}).get("result_format", "SUMMARY")
+        if isinstance(result_format, dict):
+            result_format = result_format.get("result_format", "SUMMARY")
+        if str(getattr(result_format, "value", result_format)).upper() == "BOOLEAN_ONLY":
+            return {"success": success}
+        result: dict[str, Any] = {"observed_value": summary["row_count"]}
+        if summary["sample"]:
+            result["details"] = {"unexpected_rows": summary["sample"]}
+        return {"success": success, "result": result}
 
 
-def _rows(description: str, query: str, severity: FailureSeverity = CRITICAL):
-    return BoundedUnexpectedRows(unexpected_rows_query=" ".join(query.split()),
+def _rows(description: str, sql_file: str, severity: FailureSeverity = CRITICAL):
+    """A row check: ``sql/<sql_file>`` returns the rows that break the rule."""
+    return BoundedUnexpectedRows(unexpected_rows_query=read_sql(sql_file),
                                  severity=severity, description=description)
-
-
-def _in_list(values) -> str:
-    return ", ".join(f"'{value}'" for value in values)
-
-
-def _loaded_revision_rows(table: str, feed: str):
-    """A customs month's rows carry the revision ``raw.loaded_units`` holds for it."""
-    return _rows(f"{table}: rows carry only their month's loaded revision",
-                 "select r.period_month, r.revision, count(*) as rows_count from {batch} as r "
-                 "where not exists (select 1 from raw.loaded_units as u "
-                 f"where u.feed = '{feed}' and u.unit = r.period_month "
-                 "and u.revision = r.revision) group by r.period_month, r.revision")
-
-
-def _digits(column: str, length: int) -> str:
-    """SQL: ``column`` is exactly ``length`` digits (no regex quantifier: no braces)."""
-    return f"({column} ~ '^[0-9]+$' and length({column}) = {length})"
-
-
-def _not_null_rows(table: str, columns: list[str]) -> Any:
-    return _rows(f"{table}: required fields not null ({', '.join(columns)})",
-                 "select * from {batch} as b where "
-                 + " or ".join(f"{column} is null" for column in columns))
-
-
-def _non_negative_rows(table: str, columns: list[str]) -> Any:
-    return _rows(f"{table}: quantities non-negative ({', '.join(columns)})",
-                 "select * from {batch} as b where "
-                 + " or ".join(f"{column} < 0" for column in columns))
 
 
 # ------------------------------------------------------------------------ suites
@@ -202,117 +212,95 @@ class SuiteSpec:
         return f"{self.schema}.{self.table}"
 
 
-def _observation_checks(dataset: str, key: list[str]) -> list:
-    """Checks every published dataset shares: complete keys, unique keys, valid codes."""
-    return [
-        _not_null_rows(dataset, [*key, "obs_value", "unit_measure", "obs_status"]),
-        gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=key, severity=CRITICAL,
-            description=f"{dataset}: one observation per key"),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="freq", value_set=["M", "A"], severity=CRITICAL,
-            description=f"{dataset}: freq is M or A"),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="obs_status", value_set=["A", "P"], severity=CRITICAL,
-            description=f"{dataset}: obs_status is A or P"),
-        _rows(f"{dataset}: no NaN or infinite values",
-              "select * from {batch} as b where obs_value in ('NaN', 'Infinity', '-Infinity')"),
-    ]
+def _required(table: str, sql_file: str, columns: list[str]):
+    return _rows(f"{table}: required fields not null ({', '.join(columns)})", sql_file)
+
+
+def _non_negative(table: str, sql_file: str, columns: list[str]):
+    return _rows(f"{table}: quantities non-negative ({', '.join(columns)})", sql_file)
 
 
 def _raw_suites() -> list[SuiteSpec]:
     """Feed rows as loaded: the loader's acceptance rules, checked again."""
     ru = "raw.ru_customs_rows"
     ru_customs = SuiteSpec("raw_ru_customs", "raw", "ru_customs_rows", [
-        _not_null_rows(ru, ["period_month", "revision", "status", "row_number", "napr",
-                            "period", "strana", "tnved", "stoim", "netto"]),
-        _rows(f"{ru}: tnved is a 10-digit TN VED code",
-              f"select * from {{batch}} as b where not {_digits('tnved', 10)}"),
-        _rows(f"{ru}: strana is an ISO alpha-2 code",
-              "select * from {batch} as b where strana !~ '^[A-Z][A-Z]$'"),
-        _non_negative_rows(ru, ["stoim", "netto", "kol"]),
-        _loaded_revision_rows(ru, "ru_customs"),
+        _required(ru, "raw_ru_customs/required_fields_not_null_period.sql",
+                  ["period_month", "revision", "status", "row_number", "napr", "period",
+                   "strana", "tnved", "stoim", "netto"]),
+        _rows(f"{ru}: tnved is a 10-digit TN VED code", "raw_ru_customs/tnved_is_a_10_digit.sql"),
+        _rows(f"{ru}: strana is an ISO alpha-2 code", "raw_ru_customs/strana_is_an_iso_alpha.sql"),
+        _non_negative(ru, "raw_ru_customs/quantities_non_negative_stoim_netto.sql",
+                      ["stoim", "netto", "kol"]),
+        _rows(f"{ru}: rows carry only their month's loaded revision",
+              "raw_ru_customs/rows_carry_only_their_month.sql"),
     ])
     kz = "raw.kz_customs_rows"
     kz_customs = SuiteSpec("raw_kz_customs", "raw", "kz_customs_rows", [
-        _not_null_rows(kz, ["period_month", "revision", "status", "row_number", "flow",
-                            "tn_ved", "partner_m49", "value_thousand_usd", "net_weight_t",
-                            "transport_mode", "customs_regime"]),
-        _rows(f"{kz}: tn_ved is a 10-digit TN VED code",
-              f"select * from {{batch}} as b where not {_digits('tn_ved', 10)}"),
-        _rows(f"{kz}: partner_m49 is a 3-digit M49 code",
-              f"select * from {{batch}} as b where not {_digits('partner_m49', 3)}"),
-        _non_negative_rows(kz, ["value_thousand_usd", "net_weight_t", "supp_qty"]),
-        _loaded_revision_rows(kz, "kz_customs"),
+        _required(kz, "raw_kz_customs/required_fields_not_null_period.sql",
+                  ["period_month", "revision", "status", "row_number", "flow", "tn_ved",
+                   "partner_m49", "value_thousand_usd", "net_weight_t", "transport_mode",
+                   "customs_regime"]),
+        _rows(f"{kz}: tn_ved is a 10-digit TN VED code", "raw_kz_customs/tn_ved_is_a_10.sql"),
+        _rows(f"{kz}: partner_m49 is a 3-digit M49 code", "raw_kz_customs/partner_m49_is_a_3.sql"),
+        _non_negative(kz, "raw_kz_customs/quantities_non_negative_value_thousand.sql",
+                      ["value_thousand_usd", "net_weight_t", "supp_qty"]),
+        _rows(f"{kz}: rows carry only their month's loaded revision",
+              "raw_kz_customs/rows_carry_only_their_month.sql"),
     ])
     ct = "raw.comtrade_rows"
     comtrade = SuiteSpec("raw_comtrade", "raw", "comtrade_rows", [
-        _not_null_rows(ct, ["reporter_code", "period_month", "row_number", "flow_code",
-                            "partner_code", "partner2_code", "cmd_code", "mot_code",
-                            "customs_code", "is_counted_leaf"]),
+        _required(ct, "raw_comtrade/required_fields_not_null_reporter.sql",
+                  ["reporter_code", "period_month", "row_number", "flow_code", "partner_code",
+                   "partner2_code", "cmd_code", "mot_code", "customs_code", "is_counted_leaf"]),
         _rows(f"{ct}: counted leaves have a 6-digit HS code",
-              "select * from {batch} as b where is_counted_leaf "
-              f"and not {_digits('cmd_code', 6)}"),
+              "raw_comtrade/counted_leaves_have_a_6.sql"),
         _rows(f"{ct}: reporter_code and partner_code are M49 codes (0-999)",
-              "select * from {batch} as b where reporter_code not between 1 and 999 "
-              "or partner_code not between 0 and 999"),
-        _non_negative_rows(ct, ["cifvalue", "fobvalue", "primary_value", "net_wgt"]),
+              "raw_comtrade/reporter_code_and_partner_code.sql"),
+        _non_negative(ct, "raw_comtrade/quantities_non_negative_cifvalue_fobvalue.sql",
+                      ["cifvalue", "fobvalue", "primary_value", "net_wgt"]),
         # comtrade has no revision: each fetch replaces its (reporter, month) unit
         _rows(f"{ct}: rows belong to a loaded (reporter, month) unit",
-              "select r.reporter_code, r.period_month, count(*) as rows_count "
-              "from {batch} as r where not exists (select 1 from raw.loaded_units as u "
-              "where u.feed = 'comtrade' "
-              "and u.unit = r.reporter_code::text || ':' || r.period_month) "
-              "group by r.reporter_code, r.period_month"),
+              "raw_comtrade/rows_belong_to_a_loaded.sql"),
     ])
     pc = "raw.port_calls"
     port_calls = SuiteSpec("raw_port_calls", "raw", "port_calls", [
-        _not_null_rows(pc, ["call_id", "port", "version", "updated_at", "status"]),
-        _rows(f"{pc}: port is a UN/LOCODE",
-              "select * from {batch} as b where port !~ '^[A-Z][A-Z][A-Z2-9][A-Z2-9][A-Z2-9]$'"),
+        _required(pc, "raw_port_calls/required_fields_not_null_call.sql",
+                  ["call_id", "port", "version", "updated_at", "status"]),
+        _rows(f"{pc}: port is a UN/LOCODE", "raw_port_calls/port_is_a_un_locode.sql"),
     ])
     pl = "raw.port_cargo_lines"
     port_cargo_lines = SuiteSpec("raw_port_cargo_lines", "raw", "port_cargo_lines", [
-        _not_null_rows(pl, ["call_id", "version", "line_number", "operation", "cargo_type",
-                            "tonnes"]),
+        _required(pl, "raw_port_cargo_lines/required_fields_not_null_call.sql",
+                  ["call_id", "version", "line_number", "operation", "cargo_type", "tonnes"]),
         _rows(f"{pl}: hs_chapter is a 2-digit HS chapter where given",
-              "select * from {batch} as b where hs_chapter is not null "
-              f"and not {_digits('hs_chapter', 2)}"),
-        _non_negative_rows(pl, ["tonnes", "teu"]),
+              "raw_port_cargo_lines/hs_chapter_is_a_2.sql"),
+        _non_negative(pl, "raw_port_cargo_lines/quantities_non_negative_tonnes_teu.sql",
+                      ["tonnes", "teu"]),
         # a port call is the unit of publication, its version the revision
         _rows(f"{pl}: lines carry only their call's loaded version",
-              "select l.call_id, l.version, count(*) as lines_count from {batch} as l "
-              "where not exists (select 1 from raw.port_calls as c "
-              "where c.call_id = l.call_id and c.version = l.version) "
-              "group by l.call_id, l.version"),
+              "raw_port_cargo_lines/lines_carry_only_their_call.sql"),
     ])
     rc = "raw.rail_consignments"
     rail = SuiteSpec("raw_rail_consignments", "raw", "rail_consignments", [
-        _not_null_rows(rc, ["report_date", "revision", "row_number", "point", "direction",
-                            "transit", "gng", "wagons", "teu", "tonnes"]),
+        _required(rc, "raw_rail_consignments/required_fields_not_null_report.sql",
+                  ["report_date", "revision", "row_number", "point", "direction", "transit",
+                   "gng", "wagons", "teu", "tonnes"]),
         _rows(f"{rc}: point is in the rail crossing reference list",
-              "select * from {batch} as r where not exists (select 1 from "
-              "reference.ref_rail_crossings as x where x.point = r.point)"),
-        _rows(f"{rc}: gng is an 8-digit code",
-              f"select * from {{batch}} as b where not {_digits('gng', 8)}"),
+              "raw_rail_consignments/point_is_in_the_rail.sql"),
+        _rows(f"{rc}: gng is an 8-digit code", "raw_rail_consignments/gng_is_an_8_digit.sql"),
         _rows(f"{rc}: origin and destination are ISO alpha-2 codes where given",
-              "select * from {batch} as b where origin !~ '^[A-Z][A-Z]$' "
-              "or destination !~ '^[A-Z][A-Z]$'"),
-        _non_negative_rows(rc, ["wagons", "teu", "tonnes"]),
+              "raw_rail_consignments/origin_and_destination_are_iso.sql"),
+        _non_negative(rc, "raw_rail_consignments/quantities_non_negative_wagons_teu.sql",
+                      ["wagons", "teu", "tonnes"]),
         _rows(f"{rc}: rows carry only their day's loaded revision",
-              "select r.report_date, r.revision, count(*) as rows_count from {batch} as r "
-              "where not exists (select 1 from raw.loaded_units as u "
-              "where u.feed = 'rail' and u.unit = to_char(r.report_date, 'YYYY-MM-DD') "
-              "and u.revision = r.revision) group by r.report_date, r.revision"),
+              "raw_rail_consignments/rows_carry_only_their_day.sql"),
     ])
     lu = "raw.loaded_units"
     loaded_units = SuiteSpec("raw_loaded_units", "raw", "loaded_units", [
         _rows(f"{lu}: one loaded revision per (feed, unit)",
-              "select feed, unit, count(*) as revisions_count from {batch} as b "
-              "group by feed, unit having count(*) > 1"),
+              "raw_loaded_units/one_loaded_revision_per_feed.sql"),
         _rows(f"{lu}: customs months have a revision",
-              f"select * from {{batch}} as b where feed in ({_in_list(CUSTOMS_FEEDS)}) "
-              "and revision is null"),
+              "raw_loaded_units/customs_months_have_a_revision.sql"),
     ])
     return [ru_customs, kz_customs, comtrade, port_calls, port_cargo_lines, rail,
             loaded_units]
@@ -339,14 +327,8 @@ def _completeness_suites() -> list[SuiteSpec]:
       that sent no call is synced all the same (its sync state has no high-water mark).
     """
     customs = SuiteSpec("customs_completeness", "raw", "loaded_units", [
-        _rows("completeness: every customs feed loaded for every month of the ingest "
-              "window",
-              "select p.period_month, f.feed from marts.dim_periods p "
-              "cross join (values "
-              + ", ".join(f"('{feed}')" for feed in CUSTOMS_FEEDS)
-              + ") as f(feed) where p.is_ingested and not exists ("
-              "select 1 from {batch} as u where u.feed = f.feed "
-              "and u.unit = p.period_month)"),
+        _rows("completeness: every customs feed loaded for every month of the ingest window",
+              "customs_completeness/every_customs_feed_loaded_for.sql"),
         gxe.ExpectColumnValuesToBeInSet(
             column="status", value_set=["preliminary", "final", "rejected"], mostly=1.0,
             severity=WARNING,
@@ -355,185 +337,65 @@ def _completeness_suites() -> list[SuiteSpec]:
     ])
     rail = SuiteSpec("rail_completeness", "raw", "loaded_units", [
         _rows("completeness: rail has an accepted daily report in every month of the "
-              "ingest window",
-              "select p.period_month from marts.dim_periods as p where p.is_ingested "
-              "and not exists (select 1 from {batch} as u where u.feed = 'rail' "
-              "and u.period_month = p.period_month and not exists ("
-              "select 1 from raw.rejected_rows as r where r.feed = 'rail' "
-              "and r.unit = u.unit and r.row_ref = 'report'))"),
+              "ingest window", "rail_completeness/rail_has_an_accepted_daily.sql"),
     ])
     ports = SuiteSpec("port_completeness", "raw", "port_sync_state", [
         _rows("completeness: every feed port synced past the window end and has its "
               "month totals for every published month",
-              "with window_end as (select max(month_end_date) + 1 as next_day "
-              "from marts.dim_periods where is_ingested), "
-              "port_months as (select d.port_locode, p.period_month, "
-              "exists (select 1 from {batch} as s cross join window_end as w "
-              "where s.port = d.port_locode and s.synced_at >= "
-              "(w.next_day::timestamp - d.utc_offset::interval) at time zone 'UTC') "
-              "as is_synced, "
-              "(select count(distinct o.indicator) from marts.ind_corridor_logistics as o "
-              "where o.freq = 'M' and o.node = d.port_locode and o.time_period = "
-              "p.period_month and o.indicator in ('PORT_CALLS', 'PORT_T') "
-              "and o.direction = '_T' and o.cargo = '_T') as totals_count "
-              "from marts.dim_ports as d cross join marts.dim_periods as p "
-              "where d.is_feed_port and p.is_published) "
-              "select * from port_months where not is_synced or totals_count < 2"),
+              "port_completeness/every_feed_port_synced_past.sql"),
     ])
     return [customs, rail, ports]
-
-
-def _dimension_suites() -> list[SuiteSpec]:
-    def unique(table: str, columns: list[str]) -> SuiteSpec:
-        key = ", ".join(columns)
-        return SuiteSpec(table, "marts", table, [
-            _rows(f"{table}: key ({key}) unique and not null",
-                  f"select {key}, count(*) as rows_count from {{batch}} as b group by {key} "
-                  "having count(*) > 1 or "
-                  + " or ".join(f"{column} is null" for column in columns)),
-        ])
-
-    return [
-        unique("dim_countries", ["country_iso3"]),
-        unique("dim_hs_products", ["hs_version", "hs_code"]),
-        unique("dim_ports", ["port_locode"]),
-        unique("dim_rail_crossings", ["crossing_point"]),
-        unique("dim_corridors", ["corridor"]),
-        unique("dim_periods", ["period_month"]),
-    ]
-
-
-#: The HS version of a period: HS 2022 from 2022-01, HS 2017 before (spec/feeds.md).
-_HS_VERSION = "case when f.period_month >= '2022-01' then 'HS2022' else 'HS2017' end"
 
 
 def _trade_flow_suite() -> SuiteSpec:
     ft = "fct_trade_flows"
     return SuiteSpec(ft, "marts", ft, [
         _rows(f"{ft}: one row per source row (source_feed, period_month, "
-              "source_row_number)",
-              "select source_feed, period_month, source_row_number, count(*) as rows_count "
-              "from {batch} as b group by source_feed, period_month, source_row_number "
-              "having count(*) > 1"),
+              "source_row_number)", "fct_trade_flows/one_row_per_source_row.sql"),
         _rows(f"{ft}: reporter_iso3 in dim_countries",
-              "select * from {batch} as f where not exists (select 1 from "
-              "marts.dim_countries as c where c.country_iso3 = f.reporter_iso3)"),
+              "fct_trade_flows/reporter_iso3_in_dim_countries.sql"),
         _rows(f"{ft}: partner_iso3 in dim_countries, or '{UNDISCLOSED_PARTNER_ISO3}' "
-              "for an undisclosed partner",
-              "select * from {batch} as f where case "
-              "when coalesce(f.is_partner_undisclosed, false) then "
-              f"f.partner_iso3 is distinct from '{UNDISCLOSED_PARTNER_ISO3}' "
-              "else not exists (select 1 from marts.dim_countries as c "
-              "where c.country_iso3 = f.partner_iso3) end"),
+              "for an undisclosed partner", "fct_trade_flows/partner_iso3_in_dim_countries.sql"),
         # a code missing from the nomenclature is kept and its chapter is its first two
         # digits (feeds.md: a warning check), so chapters absent from the HS (77, 98)
         # may be published; what must hold is that the chapter is the code's
         _rows(f"{ft}: HS chapter is the first two digits of the HS6 code",
-              "select * from {batch} as f where f.hs_chapter is null "
-              "or f.hs_chapter !~ '^[0-9][0-9]$' or left(f.hs6_code, 2) <> f.hs_chapter"),
+              "fct_trade_flows/hs_chapter_is_the_first.sql"),
         _rows(f"{ft}: HS chapter in dim_hs_products (HS version of the period)",
-              "select * from {batch} as f where not exists (select 1 from "
-              "marts.dim_hs_products as h where h.hs_level = 2 "
-              f"and h.hs_version = {_HS_VERSION} and h.hs_code = f.hs_chapter)",
-              severity=WARNING),
+              "fct_trade_flows/hs_chapter_in_dim_hs.sql", severity=WARNING),
         _rows(f"{ft}: HS6 subheading in dim_hs_products (HS version of the period)",
-              "select * from {batch} as f where not exists (select 1 from "
-              "marts.dim_hs_products as h where h.hs_level = 6 "
-              f"and h.hs_version = {_HS_VERSION} and h.hs_code = f.hs6_code)",
-              severity=WARNING),
+              "fct_trade_flows/hs6_subheading_in_dim_hs.sql", severity=WARNING),
         _rows(f"{ft}: unit value (USD/kg) within [{UNIT_VALUE_LOW_FACTOR}*Q1, "
               f"{UNIT_VALUE_HIGH_FACTOR}*Q3] of its HS6 x flow x year",
-              "with valued as (select reporter_iso3, period_month, source_feed, "
-              "source_row_number, hs6_code, flow, left(period_month, 4) as period_year, "
-              "trade_value_usd / net_weight_kg as unit_value_usd_per_kg "
-              "from {batch} as b where net_weight_kg > 0), "
-              "quartiles as (select hs6_code, flow, period_year, "
-              "percentile_cont(0.25) within group (order by unit_value_usd_per_kg) as q1, "
-              "percentile_cont(0.75) within group (order by unit_value_usd_per_kg) as q3 "
-              "from valued group by hs6_code, flow, period_year) "
-              "select v.*, q.q1, q.q3 from valued as v inner join quartiles as q "
-              "using (hs6_code, flow, period_year) "
-              f"where v.unit_value_usd_per_kg < {UNIT_VALUE_LOW_FACTOR} * q.q1 "
-              f"or v.unit_value_usd_per_kg > {UNIT_VALUE_HIGH_FACTOR} * q.q3",
-              severity=WARNING),
+              "fct_trade_flows/unit_value_quartiles.sql", severity=WARNING),
     ])
 
 
-def _pivot(indicators: dict[str, str]) -> str:
-    """SQL select-list items: one column per indicator of a key (null when absent)."""
-    return ", ".join(f"max(obs_value) filter (where indicator = '{indicator}') as {alias}"
-                     for indicator, alias in indicators.items())
-
-
 def _bilateral_suite() -> SuiteSpec:
-    key = "freq, ref_area, counterpart_area, commodity, time_period"
-    flows = _pivot({"X_USD": "x_usd", "M_USD": "m_usd", "TURNOVER_USD": "turnover_usd",
-                    "BALANCE_USD": "balance_usd"})
-    return SuiteSpec("bilateral_trade", "marts", "ind_bilateral_trade", [
-        *_observation_checks("bilateral_trade", BILATERAL_KEY),
-        _rows("bilateral_trade: trade flows are non-negative",
-              "select * from {batch} as b where obs_value < 0 and indicator in ("
-              + _in_list(NON_NEGATIVE_BILATERAL) + ")"),
-        _rows("bilateral_trade: every reporter x published month has W00 totals",
-              "select p.period_month, r.reporter from marts.dim_periods p "
-              "cross join (values ('RUS'), ('KAZ')) as r(reporter) "
-              "where p.is_published and not exists (select 1 from {batch} as b "
-              "where b.freq = 'M' and b.ref_area = r.reporter "
-              "and b.counterpart_area = 'W00' and b.indicator = 'TURNOVER_USD' "
-              "and b.commodity = '_T' and b.time_period = p.period_month)"),
-        _rows(f"bilateral_trade: TURNOVER_USD = X_USD + M_USD within "
-              f"{USD_IDENTITY_TOLERANCE} per key",
-              f"select * from (select {key}, {flows} from {{batch}} as b group by {key}) as k "
-              "where turnover_usd is not null and (x_usd is null or m_usd is null "
-              f"or abs(turnover_usd - (x_usd + m_usd)) > {USD_IDENTITY_TOLERANCE})"),
-        _rows(f"bilateral_trade: BALANCE_USD = X_USD - M_USD within "
-              f"{USD_IDENTITY_TOLERANCE} per key",
-              f"select * from (select {key}, {flows} from {{batch}} as b group by {key}) as k "
-              "where balance_usd is not null and (x_usd is null or m_usd is null "
-              f"or abs(balance_usd - (x_usd - m_usd)) > {USD_IDENTITY_TOLERANCE})"),
+    bt = "bilateral_trade"
+    return SuiteSpec(bt, "marts", "ind_bilateral_trade", [
+        _required(bt, "bilateral_trade/required_fields_not_null_freq.sql",
+                  [*BILATERAL_KEY, "obs_value", "unit_measure", "obs_status"]),
+        _rows(f"{bt}: no NaN or infinite values", "bilateral_trade/no_nan_or_infinite_values.sql"),
+        _rows(f"{bt}: trade flows are non-negative",
+              "bilateral_trade/trade_flows_are_non_negative.sql"),
+        _rows(f"{bt}: every reporter x published month has W00 totals",
+              "bilateral_trade/world_totals_complete.sql"),
+        _rows(f"{bt}: TURNOVER_USD = X_USD + M_USD within {USD_IDENTITY_TOLERANCE} per key",
+              "bilateral_trade/turnover_identity.sql"),
+        _rows(f"{bt}: BALANCE_USD = X_USD - M_USD within {USD_IDENTITY_TOLERANCE} per key",
+              "bilateral_trade/balance_identity.sql"),
         # the undisclosed partner is in W00 but never a partner: its share comes from
         # the fact rows (partner_iso3 '_X', is_partner_undisclosed)
-        _rows(f"bilateral_trade: partner shares plus the undisclosed share sum to 100 "
+        _rows(f"{bt}: partner shares plus the undisclosed share sum to 100 "
               f"within {SHARE_SUM_TOLERANCE_PCT} per reporter-month",
-              "with shares as (select ref_area, time_period, "
-              "sum(obs_value) as partner_share_pct from {batch} as b "
-              "where freq = 'M' and indicator = 'PARTNER_SHARE_PCT' and commodity = '_T' "
-              "group by ref_area, time_period), "
-              "world as (select ref_area, time_period from {batch} as b where freq = 'M' "
-              "and indicator = 'TURNOVER_USD' and counterpart_area = 'W00' "
-              "and commodity = '_T'), "
-              "flows as (select reporter_iso3 as ref_area, period_month as time_period, "
-              "sum(trade_value_usd) as world_turnover_usd, coalesce(sum(trade_value_usd) "
-              "filter (where is_partner_undisclosed), 0) as undisclosed_turnover_usd "
-              "from marts.fct_trade_flows where is_published "
-              "group by reporter_iso3, period_month), "
-              "totals as (select w.ref_area, w.time_period, "
-              "coalesce(s.partner_share_pct, 0) as partner_share_pct, "
-              "100 * f.undisclosed_turnover_usd / f.world_turnover_usd "
-              "as undisclosed_share_pct from world as w "
-              "inner join flows as f using (ref_area, time_period) "
-              "left join shares as s using (ref_area, time_period) "
-              "where f.world_turnover_usd <> 0) "
-              "select * from totals where abs(partner_share_pct + undisclosed_share_pct "
-              f"- 100) > {SHARE_SUM_TOLERANCE_PCT}"),
-        _rows("bilateral_trade: HHI_X in [0, 1]",
-              "select * from {batch} as b where indicator = 'HHI_X' "
-              "and (obs_value < 0 or obs_value > 1)"),
-        _rows("bilateral_trade: GL_IIT in [0, 1]",
-              "select * from {batch} as b where indicator = 'GL_IIT' "
-              "and (obs_value < 0 or obs_value > 1)"),
-        _rows(f"bilateral_trade: mirror asymmetry within ±{MIRROR_ASYMMETRY_LIMIT_PCT} % "
+              "bilateral_trade/partner_shares_sum.sql"),
+        _rows(f"{bt}: HHI_X in [0, 1]", "bilateral_trade/hhi_x_in_0_1.sql"),
+        _rows(f"{bt}: GL_IIT in [0, 1]", "bilateral_trade/gl_iit_in_0_1.sql"),
+        _rows(f"{bt}: mirror asymmetry within ±{MIRROR_ASYMMETRY_LIMIT_PCT} % "
               f"for partner-months with TURNOVER_USD above "
               f"{MIRROR_ASYMMETRY_MIN_TURNOVER_USD} USD",
-              "select a.*, t.obs_value as turnover_usd from {batch} as a "
-              "inner join {batch} as t on t.freq = a.freq and t.ref_area = a.ref_area "
-              "and t.counterpart_area = a.counterpart_area and t.commodity = a.commodity "
-              "and t.time_period = a.time_period and t.indicator = 'TURNOVER_USD' "
-              "where a.freq = 'M' and a.commodity = '_T' "
-              "and a.indicator in ('ASYM_X_PCT', 'ASYM_M_PCT') "
-              f"and abs(a.obs_value) > {MIRROR_ASYMMETRY_LIMIT_PCT} "
-              f"and t.obs_value > {MIRROR_ASYMMETRY_MIN_TURNOVER_USD}",
-              severity=WARNING),
+              "bilateral_trade/mirror_asymmetry.sql", severity=WARNING),
     ])
 
 
@@ -543,41 +405,24 @@ RAIL_INDICATORS = ("RAIL_T", "RAIL_WAGONS", "RAIL_TEU", "RAIL_TRANSIT_T")
 
 
 def _logistics_suite() -> SuiteSpec:
-    def nodes_in(dimension: str, column: str, indicators: tuple[str, ...]) -> Any:
-        return _rows(f"corridor_logistics: {', '.join(indicators)} nodes in {dimension}",
-                     f"select * from {{batch}} as o where o.indicator in "
-                     f"({_in_list(indicators)}) and not exists (select 1 from "
-                     f"marts.{dimension} as d where d.{column} = o.node)")
-
-    return SuiteSpec("corridor_logistics", "marts", "ind_corridor_logistics", [
-        *_observation_checks("corridor_logistics", LOGISTICS_KEY),
+    cl = "corridor_logistics"
+    return SuiteSpec(cl, "marts", "ind_corridor_logistics", [
+        _required(cl, "corridor_logistics/required_fields_not_null_freq.sql",
+                  [*LOGISTICS_KEY, "obs_value", "unit_measure", "obs_status"]),
+        _rows(f"{cl}: no NaN or infinite values",
+              "corridor_logistics/no_nan_or_infinite_values.sql"),
         gxe.ExpectColumnValuesToBeBetween(
             column="obs_value", min_value=0, severity=CRITICAL,
-            description="corridor_logistics: quantities are non-negative"),
-        nodes_in("dim_ports", "port_locode", PORT_INDICATORS),
-        nodes_in("dim_rail_crossings", "crossing_point", RAIL_INDICATORS),
-        nodes_in("dim_corridors", "corridor", ("CORRIDOR_NODE_T",)),
-        _rows(f"corridor_logistics: CORRIDOR_NODE_T = sum of its nodes' totals within "
+            description=f"{cl}: quantities are non-negative"),
+        _rows(f"{cl}: {', '.join(PORT_INDICATORS)} nodes in dim_ports",
+              "corridor_logistics/port_t_port_teu_port.sql"),
+        _rows(f"{cl}: {', '.join(RAIL_INDICATORS)} nodes in dim_rail_crossings",
+              "corridor_logistics/rail_t_rail_wagons_rail.sql"),
+        _rows(f"{cl}: CORRIDOR_NODE_T nodes in dim_corridors",
+              "corridor_logistics/corridor_node_t_nodes_in.sql"),
+        _rows(f"{cl}: CORRIDOR_NODE_T = sum of its nodes' totals within "
               f"{NODE_T_TOLERANCE_PER_NODE} per node",
-              "with nodes as (select corridor, crossing_point as node, 'RAIL_T' as indicator "
-              "from marts.dim_rail_crossings union all "
-              "select corridor, port_locode, 'PORT_T' from marts.dim_ports "
-              "where is_feed_port), "
-              "node_counts as (select corridor, count(*) as nodes_count from nodes "
-              "group by corridor), "
-              "node_sums as (select n.corridor, o.freq, o.time_period, "
-              "sum(o.obs_value) as nodes_t from nodes as n inner join {batch} as o "
-              "on o.node = n.node and o.indicator = n.indicator and o.direction = '_T' "
-              "and o.cargo = '_T' group by n.corridor, o.freq, o.time_period) "
-              "select c.freq, c.node as corridor, c.time_period, "
-              "c.obs_value as corridor_node_t, coalesce(s.nodes_t, 0) as nodes_t, "
-              "coalesce(k.nodes_count, 0) as nodes_count from {batch} as c "
-              "left join node_sums as s on s.corridor = c.node and s.freq = c.freq "
-              "and s.time_period = c.time_period "
-              "left join node_counts as k on k.corridor = c.node "
-              "where c.indicator = 'CORRIDOR_NODE_T' and abs(c.obs_value - "
-              "coalesce(s.nodes_t, 0)) > "
-              f"{NODE_T_TOLERANCE_PER_NODE} * coalesce(k.nodes_count, 0)"),
+              "corridor_logistics/corridor_node_t_sum.sql"),
     ])
 
 
@@ -586,7 +431,6 @@ def build_suites() -> list[SuiteSpec]:
     return [
         *_raw_suites(),
         *_completeness_suites(),
-        *_dimension_suites(),
         _trade_flow_suite(),
         _bilateral_suite(),
         _logistics_suite(),

@@ -1,0 +1,5 @@
+select *
+from {batch} as b
+where obs_value in ('NaN',
+                    'Infinity',
+                    '-Infinity')

@@ -1,0 +1,3 @@
+select *
+from {batch} as b
+where strana !~ '^[A-Z][A-Z]$'

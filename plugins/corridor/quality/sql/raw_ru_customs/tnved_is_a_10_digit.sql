@@ -1,0 +1,4 @@
+select *
+from {batch} as b
+where not (tnved ~ '^[0-9]+$'
+           and length(tnved) = 10)
