@@ -228,9 +228,9 @@ def main() -> None:
         finally:
             if args.keep:
                 print(f"kept database {name}")
-                return
-            with psycopg.connect(server.conninfo, autocommit=True) as conn:
-                conn.execute(f'drop database if exists "{name}" with (force)')
+            else:
+                with psycopg.connect(server.conninfo, autocommit=True) as conn:
+                    conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 if __name__ == "__main__":

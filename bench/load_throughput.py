@@ -314,7 +314,8 @@ def main(argv: list[str] | None = None) -> None:
     if len(results) > 1:
         peaks = [corridor["peak_rss_mb"] for _, corridor, *_ in results]
         print("peak RSS of the loader: " + ", ".join(
-            f"{size:,} rows → {peak:.1f} MB" for (size, *_), peak in zip(results, peaks)))
+            f"{size:,} rows → {peak:.1f} MB"
+            for (size, *_), peak in zip(results, peaks, strict=True)))
 
 
 if __name__ == "__main__":

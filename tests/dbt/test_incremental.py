@@ -141,7 +141,8 @@ def _digests(dsn: WarehouseDsn) -> dict[str, tuple[int, str]]:
         for schema, table in [*tables, *INCREMENTAL_MODELS]:
             columns = [r[0] for r in conn.execute(
                 "select column_name from information_schema.columns"
-                " where table_schema = %s and table_name = %s and column_name <> 'period_fingerprint'"
+                " where table_schema = %s and table_name = %s"
+                " and column_name <> 'period_fingerprint'"
                 " order by ordinal_position", (schema, table))]
             select = ", ".join(f'"{c}"' for c in columns)
             rows, digest = conn.execute(

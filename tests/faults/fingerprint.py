@@ -12,7 +12,7 @@ differ as they should.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import psycopg
 

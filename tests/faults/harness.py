@@ -11,10 +11,11 @@ import logging
 import os
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -23,7 +24,6 @@ from corridor import ingest
 from corridor.config import FEED_IDS, Settings, WarehouseDsn, month_range
 from corridor.simulator import SimConfig, World, connection_uris, start_simulator
 from corridor.simulator import server as sim_server
-
 from tests.faults.fingerprint import Row, fingerprint, raw_columns, raw_rows
 
 ALL_FEEDS = FEED_IDS  # ru_customs, kz_customs, comtrade, ports, rail

@@ -21,8 +21,9 @@ simulator does not inject cannot pass unnoticed.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,6 @@ from corridor.feeds import kz_customs as kz_client
 from corridor.feeds import ports as ports_client
 from corridor.simulator import SimConfig, World
 from corridor.simulator import world as sim_world
-
 from tests.databases import temporary_database
 from tests.faults.harness import (
     ALL_FEEDS,

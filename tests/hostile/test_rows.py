@@ -18,6 +18,8 @@ from urllib.parse import parse_qs
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
+
 from corridor import ingest
 from corridor.config import Settings
 from corridor.feeds import comtrade, kz_customs, ports, rail, ru_customs
@@ -25,7 +27,6 @@ from corridor.feeds.common import FeedError, make_rejection
 from corridor.feeds.http import FeedClient, make_session
 from corridor.load import raw
 from corridor.load.fingerprint import raw_fingerprint
-from psycopg.rows import dict_row
 
 # ------------------------------------------------------------------------- helpers
 

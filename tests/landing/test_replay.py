@@ -13,11 +13,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from corridor import ingest
+from corridor import ingest, simulator
 from corridor.config import Settings, month_range
 from corridor.feeds import kz_customs, ports
 from corridor.landing import LandingStore
-from corridor import simulator
 from corridor.landing.replay import LandingIntegrityError, rebuild_raw_from_landing
 from corridor.load.fingerprint import raw_fingerprint
 

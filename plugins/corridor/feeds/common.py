@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Hashable, Iterable
+from typing import Any
 
 #: Rejection reasons (raw.rejected_rows.reason), spec/feeds.md "Rows".
 REASONS = frozenset({

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import requests
 
@@ -96,8 +97,8 @@ def parse_data(records: Iterable[dict[str, Any]], reporter_code: int, period_mon
     duplicates = duplicate_keys([key for *_, key in parsed])
     for row_number, record, row, error, key in parsed:
         if error is None and key in duplicates:
-            error = RowError("duplicate_key", f"key {dict(zip(KEY_FIELDS, key))} occurs more "
-                                              "than once")
+            fields = dict(zip(KEY_FIELDS, key, strict=True))
+            error = RowError("duplicate_key", f"key {fields} occurs more than once")
         if error is not None:
             ref = f"{row_number}" if key is None else f"{row_number} {'/'.join(map(str, key))}"
             result.reject(ref, error, json.dumps(record, ensure_ascii=False, default=str))

@@ -23,8 +23,9 @@ Two layers of retry, each for what it sees best:
 Back-off is small and configurable (``CORRIDOR_HTTP_BACKOFF`` seconds,
 ``CORRIDOR_HTTP_RETRIES`` attempts, ``CORRIDOR_HTTP_TIMEOUT`` read timeout) so tests run
 fast. No ``Retry-After`` is waited on for longer than ``CORRIDOR_MAX_RETRY_AFTER``
-seconds (default 60): a publisher asking for hours is asked again by a later run. Credentials live in session headers/auth only: nothing here logs them, and
-logged URLs never carry them.
+seconds (default 60): a publisher asking for hours is asked again by a later run.
+Credentials live in session headers/auth only: nothing here logs them, and logged URLs
+never carry them.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping
+from typing import IO, Any
 
 import requests
 from requests.adapters import HTTPAdapter

@@ -26,10 +26,11 @@ import os
 import re
 import tempfile
 import weakref
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Union
+from typing import IO, Any, Union
 
 from corridor.feeds import ru_keys
 from corridor.feeds.common import (

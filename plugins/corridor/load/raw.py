@@ -19,18 +19,19 @@ import itertools
 import logging
 import math
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Iterable, Mapping, Sequence
+from typing import IO, Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from corridor import locks
 from corridor.feeds import ports, ru_customs, ru_keys
-from corridor.feeds.comtrade import QuotaExhausted
 from corridor.feeds.common import FeedError, Rejection, make_rejection
+from corridor.feeds.comtrade import QuotaExhausted
 
 log = logging.getLogger(__name__)
 
