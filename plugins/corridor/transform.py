@@ -127,12 +127,11 @@ def built_inputs(conn: psycopg.Connection) -> list[dict]:
     """The loaded units the marts were built from: the latest build's, which must have
     finished successfully (else :class:`MartsNotBuilt`: a build killed or failed halfway
     leaves some marts rebuilt and others not)."""
-    if conn.execute("select to_regclass('ingest.dbt_builds')").fetchone()[0] is None:
-        raise MartsNotBuilt("no dbt build of the marts is recorded (ingest.dbt_builds): "
-                            "run the transform first")
-    row = conn.execute("select build_id, started_at, finished_at, success, inputs "
-                       "from ingest.dbt_builds order by build_id desc limit 1").fetchone()
-    if row is None:
+    recorded = conn.execute("select to_regclass('ingest.dbt_builds')").fetchone()[0]
+    row = recorded and conn.execute(
+        "select build_id, started_at, finished_at, success, inputs "
+        "from ingest.dbt_builds order by build_id desc limit 1").fetchone()
+    if not row:  # no table yet (a warehouse never transformed), or no build in it
         raise MartsNotBuilt("no dbt build of the marts is recorded (ingest.dbt_builds): "
                             "run the transform first")
     build_id, started_at, finished_at, success, inputs = row
