@@ -27,8 +27,8 @@ from corridor.config import (
 from corridor.feeds import comtrade, kz_customs, ports, rail, ru_customs
 from corridor.feeds.common import FeedError
 from corridor.feeds.http import FeedClient, make_session
-from corridor.landing import LandingStore
-from corridor.load import raw
+from corridor.landing import Fetch, LandedFile, LandingStore, new_fetch_id
+from corridor.load import feed_loads, raw
 from corridor.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,16 @@ def _setup(feed: str, settings: Settings | None, endpoint: Endpoint | None
     settings = settings or Settings()
     endpoint = endpoint or get_endpoint(FEED_CONN_IDS[feed])
     return settings, FeedClient(feed, endpoint), LandingStore(settings.landing_root)
+
+
+@contextmanager
+def _session(feed: str, dsn: WarehouseDsn | None, settings: Settings | None,
+             endpoint: Endpoint | None
+             ) -> Iterator[tuple[FeedClient, LandingStore, psycopg.Connection]]:
+    """A feed's client and landing store, and the warehouse (:func:`_warehouse`)."""
+    _, client, store = _setup(feed, settings, endpoint)
+    with _warehouse(dsn) as conn:
+        yield client, store, conn
 
 
 def _summary(feed: str, unit: str, *, revision: int | None = None, status: str | None = None,
@@ -148,9 +158,9 @@ def month_of_partition(partition_key: str | None) -> str:
 def ingest_ru_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
                       settings: Settings | None = None, endpoint: Endpoint | None = None,
                       force: bool = False) -> dict[str, Any]:
+    """One month's release CSV, unless the one loaded is the same or newer."""
     feed = ru_customs.FEED
-    _, client, store = _setup(feed, settings, endpoint)
-    with _warehouse(dsn) as conn:
+    with _session(feed, dsn, settings, endpoint) as (client, store, conn):
         held = {} if force else raw.loaded_unit(conn, feed, period_month) or {}
         # Streamed to a temporary file in the unit's landing folder and verified there
         # (sha256 of the release entry): landing it is a rename, loading it a stream.
@@ -168,16 +178,16 @@ def ingest_ru_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
             if held.get("revision") is not None and held["revision"] > fetched.revision:
                 return _summary(feed, period_month, revision=held["revision"],
                                 status=held.get("status"), skipped="older_revision")
+            # one body, a whole fetch: landed with its fetch row
             landed = store.put_file(feed, period_month, fetched.revision, fetched.path,
                                     sha256=fetched.sha256, size=fetched.size, url=fetched.url,
                                     status=fetched.status, suffix="csv")
             fetched.path = None  # landed: no longer a temporary file
         finally:
             fetched.discard()
-        # Streamed from the landed file: the load holds no period in memory.
-        outcome = raw.load_ru_customs_csv(conn, landed.path, period_month, fetched.revision,
-                                          fetched.status, fetched.sha256,
-                                          expected_rows=fetched.rows)
+        fetch = Fetch(feed, period_month, fetched.revision, fetched.status, landed.sha256,
+                      (landed,))
+        outcome = feed_loads.load_ru_customs(conn, fetch, expected_rows=fetched.rows)
     return _from_outcome(outcome)
 
 
@@ -186,9 +196,10 @@ def ingest_ru_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
 def ingest_kz_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
                       settings: Settings | None = None, endpoint: Endpoint | None = None,
                       force: bool = False) -> dict[str, Any]:
+    """One month's pages at one revision (restarted when it is re-published while
+    paging), unless the revision loaded is the same or newer."""
     feed = kz_customs.FEED
-    _, client, store = _setup(feed, settings, endpoint)
-    with _warehouse(dsn) as conn:
+    with _session(feed, dsn, settings, endpoint) as (client, store, conn):
         entry = kz_customs.period_entry(client, period_month)
         if entry is None:
             return _summary(feed, period_month, skipped="not_published")
@@ -204,9 +215,14 @@ def ingest_kz_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
                                 skipped="unchanged" if held["revision"] == revision
                                 else "older_revision")
 
+        pages: list[LandedFile] = []  # of the current pass (a restart begins again)
+
         def land(fetch, page_no, payload, url):
-            store.put(feed, period_month, fetch.revision, payload, url=url,
-                      status=fetch.status, suffix="json", part=f"p{page_no:05d}")
+            if page_no == 1:
+                pages.clear()
+            pages.append(store.put(feed, period_month, fetch.revision, payload, url=url,
+                                   status=fetch.status, suffix="json", part=f"p{page_no:05d}",
+                                   fetch_id=pages[0].fetch_id if pages else None))
 
         fetched = kz_customs.fetch_period(client, period_month, on_page=land,
                                           records=int(entry["records"]))
@@ -220,15 +236,9 @@ def ingest_kz_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
                                 f"the pages are revision {fetched.revision}, /periods lists "
                                 f"{None if entry is None else entry['revision']}: its "
                                 "records cannot be reconciled")
-        parsed = kz_customs.parse_pages(fetched.pages, period_month, fetched.revision,
-                                        fetched.status)
-        outcome = raw.load_unit(conn, raw.UnitLoad(
-            feed, period_month, period_month, fetched.revision, fetched.status,
-            fetched.sha256,
-            [raw.TableRows("raw.kz_customs_rows", raw.KZ_CUSTOMS_COLUMNS, parsed.rows,
-                           "delete from raw.kz_customs_rows where period_month = %s",
-                           (period_month,))],
-            parsed.rejections, expected_rows=int(entry["records"])))
+        fetch = store.complete(feed, period_month, pages, revision=fetched.revision,
+                               status=fetched.status, sha256=fetched.sha256)
+        outcome = feed_loads.load_kz_customs(conn, fetch, expected_rows=int(entry["records"]))
     return _from_outcome(outcome, pages=len(fetched.pages))
 
 
@@ -332,8 +342,8 @@ def ingest_comtrade(period_month: str, *, dsn: WarehouseDsn | None = None,
         for reporter in reporters:
             unit = comtrade.unit_of(reporter, period_month)
             if reporter not in by_reporter and (force or _held_reported(held.get(unit))):
-                units.append(_load_comtrade_unit(conn, store, reporter, period_month, None, [],
-                                                 []))
+                units.append(_load_comtrade_unit(conn, store, reporter, period_month, None,
+                                                 [], []))
         stale = [p for p in published
                  if force or (held.get(p.unit) or {}).get("sha256") != p.checksum]
 
@@ -353,43 +363,29 @@ def ingest_comtrade(period_month: str, *, dsn: WarehouseDsn | None = None,
                 log.warning("%s %s: %s; %d units pending for a later run", feed,
                             period_month, exc, len(pending))
                 break
+            batch_id = new_fetch_id()
             files = [store.put(feed, period_month, None, payload, url=url, status=200,
-                               suffix="json", part=part)
+                               suffix="json", part=part, fetch_id=batch_id)
                      for part, url, payload in fetched.payloads]
             for unit in batch:
                 units.append(_load_comtrade_unit(conn, store, unit.reporter_code, period_month,
-                                                 unit, fetched.records[unit.reporter_code],
-                                                 files))
+                                                 unit, files, fetched.call_reporters))
     return _comtrade_summary(period_month, units, pending, calls.made)
 
 
 def _load_comtrade_unit(conn: psycopg.Connection, store: LandingStore, reporter: int,
                         period_month: str, published: comtrade.Published | None,
-                        records: list[dict[str, Any]], files: list) -> dict[str, Any]:
-    """Replace one (reporter, month): its rows, and whether it has reported (the listing
-    says so); its version is the listing's datasetChecksum (None: not reported)."""
-    feed = comtrade.FEED
-    unit = comtrade.unit_of(reporter, period_month)
-    parsed = comtrade.parse_data(records, reporter, period_month)
-    reporting = [{"reporter_code": reporter, "period_month": period_month,
-                  "has_reported": published is not None,
-                  # 1: the unit's row in the availability listing (totalRecords moves with
-                  # delivery faults such as duplicated rows, so it is not kept here)
-                  "probe_rows": 1 if published else 0}]
-    checksum = published.checksum if published else None
-    where = "where reporter_code = %s and period_month = %s"
-    outcome = raw.load_unit(conn, raw.UnitLoad(
-        feed, unit, period_month, None, "final", checksum,
-        [raw.TableRows("raw.comtrade_rows", raw.COMTRADE_COLUMNS, parsed.rows,
-                       f"delete from raw.comtrade_rows {where}", (reporter, period_month)),
-         raw.TableRows("raw.comtrade_reporting", raw.COMTRADE_REPORTING_COLUMNS, reporting,
-                       f"delete from raw.comtrade_reporting {where}", (reporter, period_month),
-                       counted=False)],
-        parsed.rejections))
-    store.complete(feed, unit, files, checksum=checksum, reporter_code=reporter,
-                   period_month=period_month, has_reported=published is not None,
-                   total_records=published.total_records if published else 0)
-    return _from_outcome(outcome, has_reported=published is not None)
+                        files: list[LandedFile], call_reporters: list[list[int]]
+                        ) -> dict[str, Any]:
+    """Record one (reporter, month) fetched (the batch's data calls, and each call's
+    reporters) and replace it; not in the listing (``published`` None): not reported."""
+    fetch = store.complete(
+        comtrade.FEED, comtrade.unit_of(reporter, period_month), files, status="final",
+        sha256=published.checksum if published else None, reporter_code=reporter,
+        period_month=period_month, has_reported=published is not None,
+        total_records=published.total_records if published else 0, calls=call_reporters)
+    return _from_outcome(feed_loads.load_comtrade(conn, fetch),
+                         has_reported=published is not None)
 
 
 def _comtrade_summary(period_month: str, units: list[dict[str, Any]], pending: list[str],
@@ -410,22 +406,23 @@ def ingest_ports(*, dsn: WarehouseDsn | None = None, settings: Settings | None =
     """Both feed ports, incrementally from their high-water marks (``force``: from the
     first call; versions already held change nothing)."""
     feed = ports.FEED
-    _, client, store = _setup(feed, settings, endpoint)
     results = []
-    with _warehouse(dsn) as conn:
+    with _session(feed, dsn, settings, endpoint) as (client, store, conn):
         for port in port_codes:
             since = (None if force else raw.port_high_water_mark(conn, port)
                      ) or ports.INITIAL_HIGH_WATER_MARK
             stamp = hashlib.sha256(since.encode()).hexdigest()[:6]
 
-            def land(page_no, payload, url, port=port, stamp=stamp):
-                store.put(feed, port, None, payload, url=url, status=200, suffix="json",
-                          part=f"since{stamp}-p{page_no:05d}")
+            pages: list[LandedFile] = []
+
+            def land(page_no, payload, url, port=port, stamp=stamp, pages=pages):
+                pages.append(store.put(feed, port, None, payload, url=url, status=200,
+                                       suffix="json", part=f"since{stamp}-p{page_no:05d}",
+                                       fetch_id=pages[0].fetch_id if pages else None))
 
             records = ports.fetch_pages(client, port, since, on_page=land)
-            parsed = ports.parse_calls(records, port)
-            outcome = raw.load_port_calls(conn, port, parsed.calls, parsed.cargo_lines,
-                                          parsed.rejections, parsed.max_updated_at)
+            fetch = store.complete(feed, port, pages, updated_since=since)
+            outcome = feed_loads.load_ports(conn, fetch)
             log.info("ports %s: since %s, %d records, %d calls updated, %d rejected",
                      port, since, len(records), outcome.calls_updated, outcome.rows_rejected)
             results.append({**outcome.as_dict(), "updated_since": since,
@@ -443,9 +440,8 @@ def ingest_rail(period_month: str, *, dsn: WarehouseDsn | None = None,
                 force: bool = False) -> dict[str, Any]:
     """Every day of the month: new or re-issued reports load, 304s and 404s are cheap."""
     feed = rail.FEED
-    _, client, store = _setup(feed, settings, endpoint)
     days: list[dict[str, Any]] = []
-    with _warehouse(dsn) as conn:
+    with _session(feed, dsn, settings, endpoint) as (client, store, conn):
         for day in rail.days_of(period_month):
             held = {} if force else raw.loaded_unit(conn, feed, day) or {}
             fetched = rail.fetch_day(client, day, held_sha256=held.get("sha256"))
@@ -460,20 +456,11 @@ def ingest_rail(period_month: str, *, dsn: WarehouseDsn | None = None,
                              "rows_rejected": held.get("rows_rejected", 0)})
                 continue
             revision_attr = fetched.root.get("revision")
-            store.put(feed, day, revision_attr, fetched.payload, url=fetched.url, status=200,
-                      suffix="xml")
-            parsed = rail.parse_report(fetched.root, day)
-            # a report rejected whole (date mismatch, no revision) leaves the day without
-            # an accepted report: its month stays provisional (int_rail_months_completed)
-            rejected_whole = any(r.row_ref == "report" for r in parsed.rejections)
-            outcome = raw.load_unit(conn, raw.UnitLoad(
-                feed, day, day[:7], parsed.meta.get("revision"),
-                "rejected" if rejected_whole else None, fetched.sha256,
-                [raw.TableRows("raw.rail_consignments", raw.RAIL_COLUMNS, parsed.rows,
-                               "delete from raw.rail_consignments where report_date = %s",
-                               (day,))],
-                parsed.rejections))
-            days.append(_from_outcome(outcome))
+            # one body, a whole fetch: landed with its fetch row
+            landed = store.put(feed, day, revision_attr, fetched.payload, url=fetched.url,
+                               status=200, suffix="xml")
+            fetch = Fetch(feed, day, revision_attr, 200, landed.sha256, (landed,))
+            days.append(_from_outcome(feed_loads.load_rail(conn, fetch)))
     return {"feed": feed, "unit": period_month, "days": days,
             "days_out": sum(1 for d in days if d.get("skipped") != "not_out"),
             "rows_loaded": sum(d["rows_loaded"] for d in days if d.get("skipped") is None),

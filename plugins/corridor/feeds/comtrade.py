@@ -319,6 +319,8 @@ class BatchFetch:
     period_month: str
     records: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     payloads: list[tuple[str, str, bytes]] = field(default_factory=list)  # (part, url, bytes)
+    #: The reporters each payload's call asked for (whose records it may hold).
+    call_reporters: list[list[int]] = field(default_factory=list)
 
 
 def fetch_batch(calls: Calls, period_month: str, reporters: Sequence[int], *,
@@ -344,6 +346,7 @@ def _fetch_split(calls: Calls, fetch: BatchFetch, base: dict[str, str], reporter
     data = body["data"]
     if int(shape.count or 0) < record_cap and len(data) < record_cap:
         fetch.payloads.append((part, url, payload))
+        fetch.call_reporters.append(list(reporters))
         for record in data:
             fetch.records[reporter_of(record, reporters)].append(record)
         return

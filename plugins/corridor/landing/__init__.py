@@ -1,4 +1,23 @@
-"""The landing zone: every payload byte-for-byte, before parsing, with a manifest."""
+"""The landing zone: every payload byte-for-byte, before parsing, with a manifest.
+
+``root/<feed>/manifest.jsonl`` holds two kinds of line, each appended whole:
+
+* a **file** row per landed body (``record: "file"``): unit, revision, status, url,
+  fetched_at, bytes, sha256, path, part, and ``fetch``, the id of the fetch it is part
+  of. A body that is a whole fetch on its own (no ``part``: a release CSV, a rail
+  report) says so with ``complete: true``: its row is its fetch's record, the version
+  its load decides on being the row's ``revision``, ``status`` and ``sha256``;
+* a **fetch** row per multi-body fetch that completed (``record: "fetch"``), appended
+  only once every body of the fetch is landed: the unit, the version the load decides
+  on (``revision``, ``status``, ``sha256``), the files it is made of (path and sha256,
+  in order) and what else its load needs (Comtrade: whether the unit has reported,
+  which reporters each call asked for).
+
+Replay (:mod:`corridor.landing.replay`) loads completed fetches only; a file no fetch
+row names is a piece of a fetch that never completed (a 409 restart, a failure or a
+kill while paging) and is not replayed. File rows without ``fetch`` were written before
+fetch rows existed: :mod:`corridor.landing.legacy` reads those zones.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +28,35 @@ import logging
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.jsonl"
-#: Per feed, one line per unit fetch that completed: which landed files make the unit.
-COMPLETED = "completed.jsonl"
+#: Where completed fetches are recorded: the manifest itself (``record: "fetch"`` rows).
+COMPLETED = MANIFEST
+#: Comtrade's completions before they moved into the manifest (read by legacy zones).
+LEGACY_COMPLETED = "completed.jsonl"
+
+
+class LandingError(Exception):
+    """The landing zone cannot be replayed as it is."""
+
+
+class LandingIntegrityError(LandingError):
+    """A landed file is missing or differs from its manifest row (sha256, size)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("landing zone integrity check failed: " + "; ".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -26,6 +64,33 @@ class LandedFile:
     path: Path
     sha256: str
     bytes: int
+    fetch_id: str | None = None
+
+    def read(self) -> bytes:
+        """The file's bytes, checked against the sha256 it was landed with."""
+        payload = self.path.read_bytes()
+        if hashlib.sha256(payload).hexdigest() != self.sha256:
+            raise LandingIntegrityError([f"{self.path}: sha256 differs from its manifest row"])
+        return payload
+
+    @cached_property
+    def json(self) -> Any:
+        """The body as ``corridor.feeds.http.json_body`` parses a live one (Decimal)."""
+        return json.loads(self.read(), parse_float=Decimal)
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """One completed fetch of a unit: what its load reads (the per-feed load functions
+    of :mod:`corridor.load.feeds`, called by the ingest and by replay alike)."""
+
+    feed: str
+    unit: str
+    revision: int | str | None
+    status: str | int | None
+    sha256: str | None
+    files: tuple[LandedFile, ...]
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 #: Longest label kept readable in a file name; longer ones are hashed.
@@ -33,8 +98,8 @@ MAX_LABEL = 64
 _READABLE = re.compile(r"[A-Za-z0-9._:-]+")
 
 
-class ManifestError(ValueError):
-    """A manifest (or completed.jsonl) line that is not the torn last one does not parse."""
+class ManifestError(LandingError, ValueError):
+    """A manifest (or legacy completed.jsonl) line that is not the torn last one does not parse."""
 
 
 def _safe(part: str) -> str:
@@ -102,19 +167,20 @@ class LandingStore:
     (each label through :func:`_safe`: feed text never reaches a path unhashed).
 
     Written to a temporary file then renamed (``os.replace``): a reader never sees
-    half a file. ``root/<feed>/manifest.jsonl`` gets one JSON line per file,
-    appended whole (:meth:`_append_manifest`); readers skip a torn last line
-    (:func:`read_jsonl`).
+    half a file. ``root/<feed>/manifest.jsonl`` gets its lines (module docstring)
+    appended whole (:meth:`_append_manifest`) after the file is in place; readers skip
+    a torn last line (:func:`read_jsonl`).
     """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
     def put(self, feed: str, unit: str, revision: int | str | None, payload: bytes, *,
-            url: str, status: int | str | None, suffix: str, part: str | None = None
-            ) -> LandedFile:
-        """Store ``payload`` as delivered. ``part`` names one piece of a multi-request
-        unit (a page, a query split), so the pieces of one revision sit side by side."""
+            url: str, status: int | str | None, suffix: str, part: str | None = None,
+            fetch_id: str | None = None) -> LandedFile:
+        """Store ``payload`` as delivered. Without ``part`` the body is a whole fetch and
+        its row records it complete; ``part`` names one piece of the multi-request fetch
+        ``fetch_id`` (a page, a query split), which :meth:`complete` records."""
         directory = self.unit_dir(feed, unit)
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".landing-", suffix=".tmp")
@@ -128,7 +194,8 @@ class LandingStore:
             raise
         return self.put_file(feed, unit, revision, Path(tmp),
                              sha256=hashlib.sha256(payload).hexdigest(), size=len(payload),
-                             url=url, status=status, suffix=suffix, part=part)
+                             url=url, status=status, suffix=suffix, part=part,
+                             fetch_id=fetch_id)
 
     def unit_dir(self, feed: str, unit: str) -> Path:
         """The folder of ``unit``'s files (not created here): where a large body is
@@ -137,7 +204,7 @@ class LandingStore:
 
     def put_file(self, feed: str, unit: str, revision: int | str | None, tmp_path: Path, *,
                  sha256: str, size: int, url: str, status: int | str | None, suffix: str,
-                 part: str | None = None) -> LandedFile:
+                 part: str | None = None, fetch_id: str | None = None) -> LandedFile:
         """Land an already-written temporary file (in :meth:`unit_dir`, written and
         fsynced by the caller, which hashed it on the way: ``sha256``, ``size``) by
         renaming it into place, with its manifest line; :meth:`put` lands bytes so."""
@@ -154,25 +221,28 @@ class LandingStore:
         except BaseException:
             Path(tmp_path).unlink(missing_ok=True)
             raise
-        record = {
-            "feed": feed, "unit": unit, "revision": revision, "status": status,
-            "url": strip_credentials(url), "fetched_at": fetched_at.isoformat(),
-            "bytes": size, "sha256": sha256, "path": str(path), "part": part,
-        }
+        landed = LandedFile(path, sha256, size, fetch_id or new_fetch_id())
+        self._append_manifest(self.root / _safe(feed) / MANIFEST, {
+            "record": "file", "feed": feed, "unit": unit, "revision": revision,
+            "status": status, "url": strip_credentials(url),
+            "fetched_at": fetched_at.isoformat(), "bytes": size, "sha256": sha256,
+            "path": str(path), "part": part, "fetch": landed.fetch_id,
+            "complete": part is None})
+        return landed
+
+    def complete(self, feed: str, unit: str, files: list[LandedFile], **fields: Any
+                 ) -> Fetch:
+        """Record that a fetch of ``unit`` completed: the landed ``files`` it is made of,
+        in order (a Comtrade call may serve several units), and ``fields``: the version
+        its load decides on (``revision``, ``status``, ``sha256``) and what else the load
+        needs. Call it once every file is landed, before loading."""
+        record = {"record": "fetch", "feed": feed, "unit": unit, "revision": None,
+                  "status": None, "sha256": None, **fields,
+                  "fetch": files[0].fetch_id if files else new_fetch_id(),
+                  "completed_at": datetime.now(UTC).isoformat(),
+                  "files": [{"path": str(f.path), "sha256": f.sha256} for f in files]}
         self._append_manifest(self.root / _safe(feed) / MANIFEST, record)
-        return LandedFile(path=path, sha256=sha256, bytes=size)
-
-    def complete(self, feed: str, unit: str, files: list[LandedFile], **extra: object) -> None:
-        """Record that a fetch of ``unit`` completed and which landed files it is made of
-        (a Comtrade call may hold several units; replay reads this, not file names)."""
-        record = {"feed": feed, "unit": unit, "completed_at": datetime.now(UTC).isoformat(),
-                  "files": [{"path": str(f.path), "sha256": f.sha256} for f in files], **extra}
-        directory = self.root / _safe(feed)
-        directory.mkdir(parents=True, exist_ok=True)
-        self._append_manifest(directory / COMPLETED, record)
-
-    def completed(self, feed: str) -> list[dict]:
-        return read_jsonl(self.root / _safe(feed) / COMPLETED)
+        return fetch_of(record, files)
 
     @staticmethod
     def _append_manifest(manifest: Path, record: dict) -> None:
@@ -185,6 +255,7 @@ class LandingStore:
         and turn into a bad line in the middle.
         """
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        manifest.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(manifest, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -205,5 +276,77 @@ class LandingStore:
         finally:
             os.close(fd)
 
-    def manifest(self, feed: str) -> list[dict]:
+    def _lines(self, feed: str) -> list[dict]:
         return read_jsonl(self.root / _safe(feed) / MANIFEST)
+
+    def manifest(self, feed: str) -> list[dict]:
+        """The file rows of ``feed``, in landing order."""
+        return [r for r in self._lines(feed) if r.get("record", "file") == "file"]
+
+    def completed(self, feed: str) -> list[dict]:
+        """The completed fetches of ``feed`` as fetch rows, in landing order (a whole-body
+        file row stands for its own)."""
+        return [r if r.get("record") == "fetch" else
+                {**r, "record": "fetch", "completed_at": r["fetched_at"],
+                 "files": [{"path": r["path"], "sha256": r["sha256"]}]}
+                for r in self._lines(feed)
+                if r.get("record") == "fetch" or (r.get("record") == "file" and r.get("complete"))]
+
+
+def new_fetch_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def fetch_of(record: Mapping[str, Any], files: list[LandedFile]) -> Fetch:
+    """A fetch row (and its files) as the :class:`Fetch` its load reads."""
+    extra = {k: v for k, v in record.items() if k not in _FETCH_FIELDS}
+    return Fetch(record["feed"], record["unit"], record.get("revision"),
+                 record.get("status"), record.get("sha256"), tuple(files), extra)
+
+
+_FETCH_FIELDS = frozenset({"record", "feed", "unit", "revision", "status", "sha256", "fetch",
+                           "completed_at", "files", "url", "fetched_at", "bytes", "path",
+                           "part", "complete"})
+
+
+@dataclass
+class Landed:
+    """One file row and where its file is under the landing root it is read from."""
+
+    index: int  # position among the feed's file rows (landing order)
+    record: dict[str, Any]
+    path: Path
+
+    @property
+    def unit(self) -> str:
+        return str(self.record["unit"])
+
+    @property
+    def sha256(self) -> str:
+        return str(self.record["sha256"]).lower()
+
+    @cached_property
+    def file(self) -> LandedFile:
+        return LandedFile(self.path, self.sha256, int(self.record.get("bytes") or 0),
+                          self.record.get("fetch"))
+
+
+def _resolve(root: Path, feed: str, record: dict[str, Any]) -> Path:
+    """The file under *this* root (the manifest keeps the path it was written to; the
+    landing folder may have been moved or copied since)."""
+    recorded = Path(str(record["path"]))
+    # the unit folder as it was written (however that version of _safe named it); a
+    # name that could leave the feed folder is not trusted: derived from the unit again
+    folder = recorded.parent.name
+    if folder in ("", ".", "..") or "/" in folder:
+        folder = _safe(str(record["unit"]))
+    name = recorded.name
+    if name in ("", ".", ".."):
+        raise LandingError(f"{root / _safe(feed) / MANIFEST}: row names no file: {recorded}")
+    return root / _safe(feed) / folder / name
+
+
+def read_manifest(root: Path, feed: str) -> list[Landed]:
+    """The file rows of ``feed`` under ``root``, in landing order."""
+    return [Landed(index, record, _resolve(root, feed, record))
+            for index, record in enumerate(LandingStore(root).manifest(feed))]

@@ -464,6 +464,11 @@ class PortLoadOutcome:
     rows_rejected: int
     high_water_mark: str | None
 
+    @property
+    def rows_loaded(self) -> int:
+        """The calls this load changed (a unit load's rows loaded)."""
+        return self.calls_updated
+
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
