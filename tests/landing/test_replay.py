@@ -16,7 +16,7 @@ import pytest
 from corridor import ingest, simulator
 from corridor.config import Settings, month_range
 from corridor.feeds import kz_customs, ports
-from corridor.landing import LandingStore
+from corridor.landing import LEGACY_COMPLETED, MANIFEST, LandingStore
 from corridor.landing.replay import LandingIntegrityError, rebuild_raw_from_landing
 from corridor.load.fingerprint import raw_fingerprint
 
@@ -296,3 +296,73 @@ def test_empty_landing_root_is_refused(make_database, tmp_path, no_network):
     (tmp_path / "empty").mkdir()
     with pytest.raises(LandingError, match="nothing landed"):
         rebuild_raw_from_landing(make_database(), tmp_path / "empty")
+
+
+def _as_written_before_fetch_rows(landing: Path) -> None:
+    """Rewrite a landing zone as the writer before fetch rows wrote it: file rows without
+    ``record``/``fetch``/``complete``, no fetch rows, Comtrade's completions in their own
+    ``completed.jsonl`` (one per unit loaded, naming its data calls and the checksum)."""
+    for manifest in landing.glob(f"*/{MANIFEST}"):
+        rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+        files = [{k: v for k, v in row.items() if k not in ("record", "fetch", "complete")}
+                 for row in rows if row["record"] == "file"]
+        manifest.write_text("".join(json.dumps(row) + "\n" for row in files))
+        completions = [{"feed": row["feed"], "unit": row["unit"],
+                        "completed_at": row["completed_at"], "files": row["files"],
+                        "checksum": row["sha256"], "reporter_code": row["reporter_code"],
+                        "period_month": row["period_month"],
+                        "has_reported": row["has_reported"],
+                        "total_records": row["total_records"]}
+                       for row in rows if row["record"] == "fetch" and row["feed"] == "comtrade"]
+        if completions:
+            (manifest.parent / LEGACY_COMPLETED).write_text(
+                "".join(json.dumps(row) + "\n" for row in completions))
+
+
+def test_a_zone_landed_before_fetch_rows_still_replays(landed, make_database, no_network,
+                                                       tmp_path):
+    """Old zones hold no fetch rows: their fetches are derived from the files, and the
+    rebuild equals the live ingest as before; what is landed since goes by fetch rows."""
+    landing = tmp_path / "landing"
+    shutil.copytree(landed["both"], landing)
+    _as_written_before_fetch_rows(landing)
+    assert not LandingStore(landing).completed("kz_customs")
+    target = make_database()
+    result = rebuild_raw_from_landing(target, landing)
+    assert fingerprint(target) == landed["fp2"]
+    assert result["feeds"]["ports"]["runs"] == 4
+    assert result["feeds"]["kz_customs"]["incomplete"] == 0
+    # a fetch landed after the upgrade, cut after its first page, is not replayed
+    page = {"period": "2024-01", "revision": 9, "status": "final", "items": [],
+            "next_cursor": "more"}
+    LandingStore(landing).put("kz_customs", "2024-01", 9, json.dumps(page).encode(),
+                              url="http://x/trade", status="final", suffix="json",
+                              part="p00001")
+    target = make_database()
+    result = rebuild_raw_from_landing(target, landing)
+    assert fingerprint(target) == landed["fp2"]
+    assert result["feeds"]["kz_customs"]["incomplete"] == 1
+
+
+def test_a_fetch_is_replayed_only_once_its_record_is_written(landed, make_database,
+                                                             no_network, tmp_path):
+    """Every page of a kz revision landed, the process killed before the fetch row: the
+    fetch is incomplete and the unit keeps the revision loaded before; with the row, the
+    new revision replays."""
+    landing = tmp_path / "landing"
+    shutil.copytree(landed["world1"], landing)
+    store = LandingStore(landing)
+    pages = [store.put("kz_customs", "2024-01", 9,
+                       json.dumps({"period": "2024-01", "revision": 9, "status": "final",
+                                   "items": [], "next_cursor": None}).encode(),
+                       url="http://x/trade", status="final", suffix="json", part="p00001")]
+    target = make_database()
+    result = rebuild_raw_from_landing(target, landing, feeds=["kz_customs"])
+    assert result["feeds"]["kz_customs"]["incomplete"] == 1
+    assert loaded_units(target, "kz_customs")["2024-01"][0] != 9
+    store.complete("kz_customs", "2024-01", pages, revision=9, status="final",
+                   sha256=kz_customs.KzFetch("2024-01", True, payloads=[
+                       pages[0].path.read_bytes()]).sha256)
+    result = rebuild_raw_from_landing(target, landing, feeds=["kz_customs"])
+    assert result["feeds"]["kz_customs"]["incomplete"] == 0
+    assert loaded_units(target, "kz_customs")["2024-01"] == (9, "final")

@@ -57,9 +57,6 @@ from corridor.load import raw
 from corridor.load.feed_loads import FEED_LOADS, FeedLoad
 from corridor.warehouse import connect
 
-__all__ = ["LandingError", "LandingIntegrityError", "read_manifest",
-           "rebuild_raw_from_landing"]
-
 log = logging.getLogger(__name__)
 
 
