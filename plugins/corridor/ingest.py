@@ -1,8 +1,10 @@
 """The per-unit ingest functions the Airflow tasks (and the CLI) call.
 
 Each resolves its feed Endpoint (Airflow Connection) and the warehouse, fetches,
-lands every payload before parsing, parses, loads the unit idempotently and returns
-a small JSON-serialisable summary. Nothing here imports Airflow at module level.
+lands every payload before parsing, records the fetch complete in the landing manifest,
+loads it idempotently with its feed's load function (:mod:`corridor.load.feed_loads`,
+the one replay calls: what is loaded is read back from the landed files) and returns a
+small JSON-serialisable summary. Nothing here imports Airflow at module level.
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ def ingest_ru_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
             if held.get("revision") is not None and held["revision"] > fetched.revision:
                 return _summary(feed, period_month, revision=held["revision"],
                                 status=held.get("status"), skipped="older_revision")
-            # one body, a whole fetch: landed with its fetch row
+            # one body, a whole fetch: its manifest row records it complete
             landed = store.put_file(feed, period_month, fetched.revision, fetched.path,
                                     sha256=fetched.sha256, size=fetched.size, url=fetched.url,
                                     status=fetched.status, suffix="csv")
@@ -456,7 +458,7 @@ def ingest_rail(period_month: str, *, dsn: WarehouseDsn | None = None,
                              "rows_rejected": held.get("rows_rejected", 0)})
                 continue
             revision_attr = fetched.root.get("revision")
-            # one body, a whole fetch: landed with its fetch row
+            # one body, a whole fetch: its manifest row records it complete
             landed = store.put(feed, day, revision_attr, fetched.payload, url=fetched.url,
                                status=200, suffix="xml")
             fetch = Fetch(feed, day, revision_attr, 200, landed.sha256, (landed,))
