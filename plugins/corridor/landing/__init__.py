@@ -82,7 +82,7 @@ class LandedFile:
 @dataclass(frozen=True)
 class Fetch:
     """One completed fetch of a unit: what its load reads (the per-feed load functions
-    of :mod:`corridor.load.feeds`, called by the ingest and by replay alike)."""
+    of :mod:`corridor.load.feed_loads`, called by the ingest and by replay alike)."""
 
     feed: str
     unit: str
