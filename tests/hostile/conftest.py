@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from corridor.config import Settings
 from tests.feeds.conftest import FakeFeedServer
 
 
@@ -14,3 +15,13 @@ def fake_server(monkeypatch):
     server = FakeFeedServer()
     yield server
     server.close()
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    return Settings(landing_dir=tmp_path / "landing")
+
+
+@pytest.fixture()
+def kw(fake_server, fresh_database, settings):
+    return {"dsn": fresh_database, "settings": settings, "endpoint": fake_server.endpoint()}

@@ -1,7 +1,7 @@
 """Hostile feeds, row by row: values PostgreSQL cannot store, payloads of the wrong shape,
 counts that do not reconcile, rail elements off the contract, RU headers and blank
-records, ports records of another port or a malformed newer version, paging that would
-not end.
+records, ports records of another port or a malformed newer version (paging that would
+not end: test_paging).
 
 Each case checks that the error names feed and unit (and the position), that nothing of
 a failed unit is loaded (the raw schema's fingerprint is unchanged), and, where rows are
@@ -21,7 +21,6 @@ import pytest
 from psycopg.rows import dict_row
 
 from corridor import ingest
-from corridor.config import Settings
 from corridor.feeds import comtrade, kz_customs, ports, rail, ru_customs
 from corridor.feeds.common import FeedError, make_rejection
 from corridor.feeds.http import FeedClient, make_session
@@ -29,16 +28,6 @@ from corridor.load import raw
 from corridor.load.fingerprint import raw_fingerprint
 
 # ------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture()
-def settings(tmp_path):
-    return Settings(landing_dir=tmp_path / "landing")
-
-
-@pytest.fixture()
-def kw(fake_server, fresh_database, settings):
-    return {"dsn": fresh_database, "settings": settings, "endpoint": fake_server.endpoint()}
 
 
 def raw_state(dsn) -> dict:
@@ -673,51 +662,3 @@ def test_ports_malformed_versions_above_the_held_one_are_kept(fresh_database):
         {"KZAAU-1": 3}, ["KZAAU-1 v4", "KZAAU-1 v3 line 1"])
     # a valid v5 replaces everything
     assert sync(port_call(version=5)) == ({"KZAAU-1": 5}, [])
-
-
-# ====================================================================== 7. paging ends
-
-def test_kz_repeated_cursor_is_an_error(fake_server, kw):
-    KzFeed(fake_server, [kz_page([kz_item()], "c1"), kz_page([kz_item("2709009002")], "c1")],
-           records=3000)
-    before = raw_state(kw["dsn"])
-    with pytest.raises(FeedError, match=r"^kz_customs unit 2024-01 page 2: next_cursor 'c1' "
-                                        r"repeats"):
-        ingest.ingest_kz_customs("2024-01", **kw)
-    assert raw_state(kw["dsn"]) == before
-    assert len(fake_server.hits("/kz-customs/api/v2/trade")) == 2
-
-
-def test_kz_more_pages_than_records_allow_is_an_error(fake_server, kw):
-    KzFeed(fake_server, [], records=1, endless=True)
-    before = raw_state(kw["dsn"])
-    limit = kz_customs.max_pages(1)
-    assert limit == 1 + kz_customs.PAGE_MARGIN
-    with pytest.raises(FeedError, match=rf"^kz_customs unit 2024-01 page {limit + 1}: still "
-                                        rf"a next_cursor after {limit} pages"):
-        ingest.ingest_kz_customs("2024-01", **kw)
-    assert len(fake_server.hits("/kz-customs/api/v2/trade")) == limit
-    assert raw_state(kw["dsn"]) == before
-
-
-def test_ports_repeated_token_is_an_error(fake_server, kw):
-    PortsFeed(fake_server, {"KZAAU": [{"data": [port_call()], "next_page_token": "t1"},
-                                      {"data": [port_call("KZAAU-2")],
-                                       "next_page_token": "t1"}]})
-    before = raw_state(kw["dsn"])
-    with pytest.raises(FeedError, match=r"^ports unit KZAAU page 2: next_page_token 't1' "
-                                        r"repeats"):
-        ingest.ingest_ports(**kw)
-    assert raw_state(kw["dsn"]) == before
-
-
-def test_ports_pages_are_capped(fake_server, kw, monkeypatch):
-    monkeypatch.setenv("CORRIDOR_PORTS_MAX_PAGES", "3")
-    PortsFeed(fake_server, endless=True)
-    before = raw_state(kw["dsn"])
-    with pytest.raises(FeedError, match=r"^ports unit KZAAU page 3: still a next_page_token "
-                                        r"after 3 pages"):
-        ingest.ingest_ports(**kw)
-    assert len(fake_server.hits("/ports/v1/vessel-calls")) == 3
-    assert raw_state(kw["dsn"]) == before
-
