@@ -22,8 +22,6 @@ WAREHOUSE_CONN_ID = "corridor_warehouse"
 
 #: Partner reporters of the mirror (comtrade) feed, M49 codes (spec/feeds.md).
 MIRROR_REPORTERS_M49 = (156, 860, 417, 792, 31, 364, 795, 112, 51)
-#: Reporters in scope: Russia and Kazakhstan.
-REPORTERS_M49 = {"RUS": 643, "KAZ": 398}
 #: Feed ports (role feed_port in caspian_ports.csv).
 FEED_PORTS = ("KZAAU", "KZKUR")
 
