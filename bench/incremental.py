@@ -19,7 +19,6 @@ and the ratio, and the slowest nodes of the incremental run. One run; not a test
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import tempfile
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 import psycopg
 
 from corridor.config import PROJECT_DIR, WarehouseDsn
+from corridor.reference import read_seed, reporters
 
 DBT_PROJECT = PROJECT_DIR / "dbt_project"
 RAW_SCHEMA = PROJECT_DIR / "plugins" / "corridor" / "load" / "raw_schema.sql"
@@ -126,14 +126,9 @@ from unnest(%(months)s::text[]) as m(pm),
 
 
 def _reference() -> dict[str, list]:
-    iso2, m49 = [], []
-    with (DBT_PROJECT / "seeds" / "ref_countries.csv").open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if row["iso3"] not in ("RUS", "KAZ"):
-                iso2.append(row["iso2"])
-                m49.append(row["m49"])
-    with (DBT_PROJECT / "seeds" / "ref_rail_crossings.csv").open(encoding="utf-8") as fh:
-        points = [row["point"] for row in csv.DictReader(fh)]
+    partners = [row for row in read_seed("ref_countries") if row["iso3"] not in reporters()]
+    iso2, m49 = [row["iso2"] for row in partners], [row["m49"] for row in partners]
+    points = [row["point"] for row in read_seed("ref_rail_crossings")]
     # a realistic partner spread: ~60 partners per reporter
     return {"iso2": iso2[::4], "m49": m49[::4], "points": points}
 

@@ -1,14 +1,13 @@
-{#- Decimals of a published value by unit_measure (spec/indicators.md). -#}
+{#- Decimals of a published value by unit_measure (spec/indicators.md), from the
+    indicator catalogue (seed ref_indicators), read in the database when the model
+    runs: the seed is the one place that lists them. The spec fixes decimals by unit;
+    tests/assert_indicator_decimals_follow_their_unit.sql checks the catalogue agrees. -#}
 {% macro obs_decimals(unit_expr) -%}
-    case {{ unit_expr }}
-        when 'USD' then 2
-        when 'PCT' then 4
-        when 'IDX' then 4
-        when 'T' then 3
-        when 'H' then 2
-        when 'NUM' then 0
-        when 'TEU' then 0
-    end
+    {#- the catalogue's columns renamed, so that an unqualified unit_expr is the caller's -#}
+    (select max(catalogue.catalogue_decimals)
+     from (select unit_measure as catalogue_unit, decimals as catalogue_decimals
+           from {{ ref('ref_indicators') }}) as catalogue
+     where catalogue.catalogue_unit = {{ unit_expr }})
 {%- endmacro %}
 
 {#- Round once, at output, half away from zero: PostgreSQL round(numeric, int)

@@ -1,8 +1,8 @@
 {#- Period helpers. Periods are 'YYYY-MM' text throughout the project. -#}
 
-{#- The first ingested month: 12 months before the first published one. -#}
+{#- The first ingested month: var('yoy_base_months') (12) before the first published one. -#}
 {% macro ingest_from() -%}
-    {{ return(corridor_month_add(var('period_from'), -12)) }}
+    {{ return(corridor_month_add(var('period_from'), -(var('yoy_base_months') | int))) }}
 {%- endmacro %}
 
 {#- Shift a 'YYYY-MM' literal by n months, at compile time. -#}

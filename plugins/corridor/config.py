@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+import yaml
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,8 +24,6 @@ WAREHOUSE_CONN_ID = "corridor_warehouse"
 
 #: Partner reporters of the mirror (comtrade) feed, M49 codes (spec/feeds.md).
 MIRROR_REPORTERS_M49 = (156, 860, 417, 792, 31, 364, 795, 112, 51)
-#: Reporters in scope: Russia and Kazakhstan.
-REPORTERS_M49 = {"RUS": 643, "KAZ": 398}
 #: Feed ports (role feed_port in caspian_ports.csv).
 FEED_PORTS = ("KZAAU", "KZKUR")
 
@@ -54,6 +54,18 @@ def month_add(period_month: str, months: int) -> str:
     year, month = (int(part) for part in period_month.split("-"))
     index = year * 12 + (month - 1) + months
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+@cache
+def yoy_base_months() -> int:
+    """How many months before the first published one are ingested as YoY bases (12).
+
+    The rule's one home is the dbt project's var ``yoy_base_months`` (its macro
+    ``ingest_from`` reads it too), read here when first needed, not at import.
+    """
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project" / "dbt_project.yml")
+                             .read_text(encoding="utf-8"))
+    return int(project["vars"]["yoy_base_months"])
 
 
 def month_range(first: str, last: str) -> list[str]:
@@ -167,8 +179,8 @@ class Settings(BaseSettings):
 
     @property
     def ingest_from(self) -> str:
-        """First ingested month: 12 months before the first published one (YoY bases)."""
-        return month_add(self._window()[0], -12)
+        """First ingested month: :func:`yoy_base_months` before the first published one."""
+        return month_add(self._window()[0], -yoy_base_months())
 
     @property
     def ingest_months(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""Cached code lists from the dbt seeds, for validating feed rows.
+"""The dbt seeds as Python reads them: one reader, and the cached code lists of the
+feed rows and the indicator catalogue.
 
 Every code column is read as text (csv module, no type guessing): HS and M49 codes
 carry leading zeros. M49 codes are compared as integers (``"031"`` = Comtrade ``31``).
@@ -14,15 +15,21 @@ from pathlib import Path
 
 from corridor.config import PROJECT_DIR
 
-SEEDS_DIR = PROJECT_DIR / "dbt_project" / "seeds"
+#: Where a project keeps its seeds (the dbt project's seed-paths).
+SEEDS_SUBDIR = Path("dbt_project") / "seeds"
 
 #: Undisclosed partner codes: valid partners that count in totals (spec/feeds.md "Codes").
 UNDISCLOSED_ISO2 = "XX"
 UNDISCLOSED_M49 = 0
 
 
-def _read_seed(name: str) -> list[dict[str, str]]:
-    path = Path(SEEDS_DIR) / name
+def read_seed(name: str, project_dir: Path = PROJECT_DIR) -> list[dict[str, str]]:
+    """The rows of seed ``name`` (``ref_countries``) of the project, every value text.
+
+    The one reader of the seeds in Python (feeds, simulator, SDMX, gate, report);
+    ``project_dir`` lets a caller read another copy of the project (tests).
+    """
+    path = Path(project_dir) / SEEDS_SUBDIR / f"{name}.csv"
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return [dict(row) for row in csv.DictReader(handle)]
 
@@ -30,21 +37,21 @@ def _read_seed(name: str) -> list[dict[str, str]]:
 @lru_cache(maxsize=1)
 def iso2_codes() -> frozenset[str]:
     """ISO 3166-1 alpha-2 codes of the country seed, plus ``XX`` (undisclosed)."""
-    return frozenset({row["iso2"].strip().upper() for row in _read_seed("ref_countries.csv")}
+    return frozenset({row["iso2"].strip().upper() for row in read_seed("ref_countries")}
                      | {UNDISCLOSED_ISO2})
 
 
 @lru_cache(maxsize=1)
 def m49_codes() -> frozenset[int]:
     """M49 codes of the country seed as integers, plus 0 (``000`` undisclosed)."""
-    return frozenset({int(row["m49"]) for row in _read_seed("ref_countries.csv")
+    return frozenset({int(row["m49"]) for row in read_seed("ref_countries")
                       if row["m49"].strip().isdigit()} | {UNDISCLOSED_M49})
 
 
 @lru_cache(maxsize=1)
 def rail_crossing_points() -> frozenset[str]:
     """Crossing-point codes of the rail feed."""
-    return frozenset(row["point"].strip() for row in _read_seed("ref_rail_crossings.csv"))
+    return frozenset(row["point"].strip() for row in read_seed("ref_rail_crossings"))
 
 
 @dataclass(frozen=True)
@@ -65,10 +72,52 @@ class Port:
 def caspian_ports() -> dict[str, Port]:
     """All ports of the seed by LOCODE, with their local UTC offsets."""
     return {row["locode"]: Port(row["locode"], row["name"], row["role"], row["utc_offset"])
-            for row in _read_seed("ref_caspian_ports.csv")}
+            for row in read_seed("ref_caspian_ports")}
 
 
 @lru_cache(maxsize=1)
 def feed_ports() -> dict[str, Port]:
     """The ports whose operators publish the ports feed (role ``feed_port``)."""
     return {code: port for code, port in caspian_ports().items() if port.role == "feed_port"}
+
+
+# ------------------------------------------------------------ indicator catalogue
+
+@dataclass(frozen=True)
+class Indicator:
+    """One row of the indicator catalogue (seed ``ref_indicators``)."""
+
+    code: str
+    dataset: str        # bilateral_trade, corridor_logistics
+    unit_measure: str   # USD, PCT, IDX, T, H, NUM, TEU
+    decimals: int
+    node_kind: str      # logistics: port, rail_crossing, corridor; bilateral: ""
+    is_flow: bool       # a sum of trade or traffic, never negative
+    name_en: str
+
+
+@lru_cache(maxsize=1)
+def indicators() -> dict[str, Indicator]:
+    """The published indicators by code, in the catalogue's order (spec/indicators.md)."""
+    return {row["indicator"]: Indicator(
+                code=row["indicator"], dataset=row["dataset"],
+                unit_measure=row["unit_measure"], decimals=int(row["decimals"]),
+                node_kind=row["node_kind"], is_flow=row["is_flow"] == "true",
+                name_en=row["name_en"])
+            for row in read_seed("ref_indicators")}
+
+
+def indicator_codes(dataset: str, **attributes: object) -> tuple[str, ...]:
+    """Codes of ``dataset`` in catalogue order, optionally those whose attributes match
+    (``indicator_codes("corridor_logistics", node_kind="port")``)."""
+    return tuple(code for code, indicator in indicators().items()
+                 if indicator.dataset == dataset
+                 and all(getattr(indicator, name) == value
+                         for name, value in attributes.items()))
+
+
+@lru_cache(maxsize=1)
+def reporters() -> dict[str, str]:
+    """The reporters of DF_BILATERAL_TRADE (ISO alpha-3, publication order) and the
+    customs feed of each (seed ``ref_reporters``)."""
+    return {row["iso3"]: row["customs_feed"] for row in read_seed("ref_reporters")}

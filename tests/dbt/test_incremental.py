@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from corridor.config import PROJECT_DIR, WarehouseDsn
+from corridor.load.fingerprint import table_fingerprint
 
 DBT_PROJECT = PROJECT_DIR / "dbt_project"
 RAW_SCHEMA = PROJECT_DIR / "plugins" / "corridor" / "load" / "raw_schema.sql"
@@ -128,6 +129,10 @@ def _execute(dsn: WarehouseDsn, *scripts: str) -> None:
             conn.execute(script)
 
 
+#: The incremental models' bookkeeping column, never compared.
+INCREMENTAL_BOOKKEEPING = frozenset({"period_fingerprint"})
+
+
 def _digests(dsn: WarehouseDsn) -> dict[str, tuple[int, str]]:
     """(rows, md5 of the sorted rows) of every mart and incremental model, without the
     period_fingerprint bookkeeping column (it includes loaded_at where sha256 is null)."""
@@ -139,16 +144,8 @@ def _digests(dsn: WarehouseDsn) -> dict[str, tuple[int, str]]:
         assert {name for _, name in tables} >= {"ind_bilateral_trade", "ind_corridor_logistics",
                                                  "fct_trade_flows", "fct_mirror_flows"}
         for schema, table in [*tables, *INCREMENTAL_MODELS]:
-            columns = [r[0] for r in conn.execute(
-                "select column_name from information_schema.columns"
-                " where table_schema = %s and table_name = %s"
-                " and column_name <> 'period_fingerprint'"
-                " order by ordinal_position", (schema, table))]
-            select = ", ".join(f'"{c}"' for c in columns)
-            rows, digest = conn.execute(
-                f"select count(*), md5(coalesce(string_agg(r::text, '|' order by r::text), ''))"
-                f' from (select {select} from "{schema}"."{table}") as r').fetchone()
-            out[f"{schema}.{table}"] = (rows, digest)
+            out[f"{schema}.{table}"] = table_fingerprint(conn, schema, table,
+                                                         volatile=INCREMENTAL_BOOKKEEPING)
     return out
 
 

@@ -27,6 +27,7 @@ from corridor.quality.suites import (
     MIRROR_ASYMMETRY_LIMIT_PCT,
     MIRROR_ASYMMETRY_MIN_TURNOVER_USD,
 )
+from corridor.reference import indicators, reporters
 
 # A mirror asymmetry is flagged when |ASYM_*_PCT| exceeds this many percent and the
 # reporter's TURNOVER_USD with that partner in that period is above this: small flows
@@ -36,7 +37,6 @@ ASYM_FLAG_PCT = Decimal(MIRROR_ASYMMETRY_LIMIT_PCT)
 ASYM_MIN_TURNOVER_USD = Decimal(MIRROR_ASYMMETRY_MIN_TURNOVER_USD)
 TOP_PARTNERS = 10
 
-REPORTERS = ("RUS", "KAZ")
 ALL_PARTNERS = "W00"
 ALL_COMMODITIES = "_T"
 TOTAL = "_T"
@@ -55,6 +55,12 @@ _FREQ_NAMES = {"M": "month", "A": "year"}
 _PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 _CHART_COLORS = ("#1f5fa8", "#d9822b", "#2e8b57", "#b03a48", "#6a4c93",
                  "#3a9ca8", "#8c6d31", "#5c6670", "#c2549d", "#7d9b2f")
+
+
+def _reporter_pairs() -> list[tuple[str, str]]:
+    """Each reporter's own customs view of the other (the RUS-KAZ pair both ways)."""
+    return [(reporter, partner) for reporter in reporters() for partner in reporters()
+            if partner != reporter]
 
 
 # --- number formatting --------------------------------------------------------------
@@ -149,7 +155,7 @@ class HeadlineRow:
 def _headline(index: dict) -> list[HeadlineRow]:
     """RU–KZ turnover and balance in both reporters' views: latest month and year."""
     rows = []
-    for reporter, partner in (("RUS", "KAZ"), ("KAZ", "RUS")):
+    for reporter, partner in _reporter_pairs():
         for freq in ("M", "A"):
             period = _latest(k[5] for k in index
                              if k[:5] == (freq, reporter, partner, "TURNOVER_USD",
@@ -179,7 +185,7 @@ def _top_partners(index: dict) -> list[PartnerTable]:
     is ranked rather than summing rounded monthly values.
     """
     tables = []
-    for reporter in REPORTERS:
+    for reporter in reporters():
         turnover = {k: o for k, o in index.items()
                     if k[1] == reporter and k[3] == "TURNOVER_USD"
                     and k[4] == ALL_COMMODITIES and k[2] != ALL_PARTNERS}
@@ -410,7 +416,7 @@ def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, .
                            if k[:5] == ("M", reporter, partner, "TURNOVER_USD",
                                         ALL_COMMODITIES)),
                           key=lambda o: o.period))
-            for reporter, partner in (("RUS", "KAZ"), ("KAZ", "RUS"))]
+            for reporter, partner in _reporter_pairs()]
     pair = [s for s in pair if s.observations]
     tonnes = Decimal(1)
     charts = {
@@ -435,6 +441,7 @@ def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, .
         "files": [f for f in manifest.get("files") or [] if "rows" in f],
         "inputs_total": len(inputs),
         "inputs_preliminary": [i for i in inputs if i.get("status") == "preliminary"],
+        "indicator_units": {code: i.unit_measure for code, i in indicators().items()},
         "headline_indicators": _HEADLINE_INDICATORS,
         "headline": _headline(trade),
         "partner_indicators": _PARTNER_INDICATORS,

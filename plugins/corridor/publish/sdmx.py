@@ -3,12 +3,12 @@
 The structure (``structure.xml``, SDMX-ML 2.1) and the data files are both derived from
 the DSDs built here with sdmx1, so the column IDs of the data can never drift from the
 structure consumers validate against. Code lists are read from the dbt seeds at call
-time: a new partner country, port or crossing point needs no code change.
+time: a new partner country, port or crossing point needs no code change, and the
+indicator code lists are the indicator catalogue (seed ``ref_indicators``).
 """
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from sdmx.model import common, v21
 from corridor.config import PROJECT_DIR
 from corridor.feeds.ports import CARGO_TYPES
 from corridor.publish.datasets import Dataset
+from corridor.reference import indicator_codes, indicators, read_seed
 
 AGENCY_ID = "CORRIDOR"
 VERSION = "1.0.0"
@@ -33,33 +34,6 @@ DATAFLOWS: dict[str, str] = {
 #: keeps structure.xml byte-identical between releases with the same code lists.
 PREPARED = datetime(2025, 1, 1, tzinfo=UTC)
 
-TRADE_INDICATORS = {
-    "X_USD": "Exports reported by the reporter (FOB)",
-    "M_USD": "Imports reported by the reporter (CIF)",
-    "TURNOVER_USD": "Trade turnover (exports + imports)",
-    "BALANCE_USD": "Trade balance (exports - imports)",
-    "X_YOY_PCT": "Exports, change on the same period a year earlier",
-    "M_YOY_PCT": "Imports, change on the same period a year earlier",
-    "TURNOVER_YOY_PCT": "Turnover, change on the same period a year earlier",
-    "PARTNER_SHARE_PCT": "Partner share of the reporter's turnover",
-    "MIRROR_X_USD": "Partner's reported imports from the reporter",
-    "MIRROR_M_USD": "Partner's reported exports to the reporter",
-    "ASYM_X_PCT": "Exports mirror asymmetry",
-    "ASYM_M_PCT": "Imports mirror asymmetry",
-    "HHI_X": "Herfindahl-Hirschman index of exports over HS chapters",
-    "GL_IIT": "Grubel-Lloyd intra-industry trade index over HS 6-digit codes",
-}
-LOGISTICS_INDICATORS = {
-    "PORT_T": "Port cargo handled, tonnes",
-    "PORT_TEU": "Port container cargo, TEU",
-    "PORT_CALLS": "Port calls",
-    "PORT_STAY_H": "Mean port stay, hours",
-    "RAIL_T": "Rail border crossings, tonnes",
-    "RAIL_WAGONS": "Rail border crossings, wagons",
-    "RAIL_TEU": "Rail border crossings, TEU",
-    "RAIL_TRANSIT_T": "Rail transit through the crossing point, tonnes",
-    "CORRIDOR_NODE_T": "Tonnes handled at the corridor's nodes",
-}
 FREQUENCIES = {"M": "Monthly", "A": "Annual"}
 UNITS = {
     "USD": "US dollars", "PCT": "Percent", "IDX": "Index", "T": "Tonnes", "H": "Hours",
@@ -75,9 +49,12 @@ TOTAL = {"_T": "Total"}
 
 
 def _seed(name: str) -> list[dict[str, str]]:
-    path = PROJECT_DIR / "dbt_project" / "seeds" / f"{name}.csv"
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+    return read_seed(name, PROJECT_DIR)
+
+
+def _indicator_names(dataset: str) -> dict[str, str]:
+    """The dataset's indicator codes and names, from the indicator catalogue."""
+    return {code: indicators()[code].name_en for code in indicator_codes(dataset)}
 
 
 def _codelist(cl_id: str, name: str, codes: dict[str, str]) -> common.Codelist:
@@ -109,11 +86,12 @@ def build_codelists() -> dict[str, common.Codelist]:
         _codelist("CL_FREQ", "Frequency", FREQUENCIES),
         _codelist("CL_AREA", "Countries (ISO 3166-1 alpha-3) and world",
                   {**countries, **WORLD}),
-        _codelist("CL_TRADE_INDICATOR", "Bilateral trade indicators", TRADE_INDICATORS),
+        _codelist("CL_TRADE_INDICATOR", "Bilateral trade indicators",
+                  _indicator_names("bilateral_trade")),
         _codelist("CL_COMMODITY", "HS chapters", {**chapters, **TOTAL}),
         _codelist("CL_NODE", "Ports, rail crossing points and corridors", nodes),
         _codelist("CL_LOGISTICS_INDICATOR", "Corridor logistics indicators",
-                  LOGISTICS_INDICATORS),
+                  _indicator_names("corridor_logistics")),
         _codelist("CL_DIRECTION", "Direction", DIRECTIONS),
         _codelist("CL_CARGO", "Cargo type", {**cargo, **TOTAL}),
         _codelist("CL_UNIT_MEASURE", "Unit of measure", UNITS),

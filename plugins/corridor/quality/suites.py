@@ -15,9 +15,17 @@ the model's yml, not here.
 A one-column rule uses GX's standard expectation; a rule whose failure must quote the
 failing rows (feed, period, key) is a :class:`BoundedUnexpectedRows` whose SQL is a file
 ``sql/<suite>/<check>.sql`` beside this module (``$name`` placeholders: the limits of
-:data:`SQL_PARAMETERS`). All checks run as SQL inside PostgreSQL (GX's SQL execution
-engine, no temp tables): validating a large mart does not pull its rows into Python;
-a row check is one statement, which counts its rows in the database and returns at most
+:data:`SQL_PARAMETERS`, and the check's own parameters). A rule several suites share
+(required fields, non-negative quantities, digit codes, loaded revisions, NaN, known
+nodes) is one file ``sql/shared/<rule>.sql``: each suite names its columns once, here,
+for both the description and the SQL. Indicator lists (flows, nodes by kind) come from
+the indicator catalogue (seed ``ref_indicators``, :func:`corridor.reference.indicators`),
+the reporters and their customs feeds from the seed ``ref_reporters``
+(:func:`corridor.reference.reporters`).
+
+All checks run as SQL inside PostgreSQL (GX's SQL execution engine, no temp tables):
+validating a large mart does not pull its rows into Python; a row check is one
+statement, which counts its rows in the database and returns at most
 :data:`UNEXPECTED_ROWS_SAMPLE` of them.
 
 One suite per table: ``{batch}`` in a query is that table, as a parenthesised
@@ -50,6 +58,8 @@ from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 from great_expectations.expectations.metadata_types import FailureSeverity
 from great_expectations.expectations.metrics.metric_provider import metric_value
 from great_expectations.expectations.metrics.query_metric_provider import QueryMetricProvider
+
+from corridor.reference import indicator_codes, reporters
 
 CRITICAL = FailureSeverity.CRITICAL
 WARNING = FailureSeverity.WARNING
@@ -190,9 +200,19 @@ class BoundedUnexpectedRows(gxe.UnexpectedRowsExpectation):
         return {"success": success, "result": result}
 
 
-def _rows(description: str, sql_file: str, severity: FailureSeverity = CRITICAL):
-    """A row check: ``sql/<sql_file>`` returns the rows that break the rule."""
-    return BoundedUnexpectedRows(unexpected_rows_query=read_sql(sql_file),
+def _sql_list(values) -> str:
+    """A SQL list of quoted codes (catalogue codes, ISO codes: letters, digits, ``_``)."""
+    for value in values:
+        if not re.fullmatch(r"[A-Za-z0-9_]+", value):
+            raise ValueError(f"not a code: {value!r}")
+    return ", ".join(f"'{value}'" for value in values)
+
+
+def _rows(description: str, sql_file: str, severity: FailureSeverity = CRITICAL,
+          **parameters: Any):
+    """A row check: ``sql/<sql_file>`` (its ``$name`` placeholders filled from
+    ``parameters``, then :data:`SQL_PARAMETERS`) returns the rows that break the rule."""
+    return BoundedUnexpectedRows(unexpected_rows_query=read_sql(sql_file, **parameters),
                                  severity=severity, description=description)
 
 
@@ -212,95 +232,108 @@ class SuiteSpec:
         return f"{self.schema}.{self.table}"
 
 
-def _required(table: str, sql_file: str, columns: list[str]):
-    return _rows(f"{table}: required fields not null ({', '.join(columns)})", sql_file)
+# The rules several suites share: one SQL file each under sql/shared/, the columns
+# named once (here), in both the check's description and its SQL.
+
+def _required(table: str, columns: list[str]):
+    return _rows(f"{table}: required fields not null ({', '.join(columns)})",
+                 "shared/required_fields_not_null.sql", columns=", ".join(columns))
 
 
-def _non_negative(table: str, sql_file: str, columns: list[str]):
-    return _rows(f"{table}: quantities non-negative ({', '.join(columns)})", sql_file)
+def _non_negative(table: str, columns: list[str]):
+    return _rows(f"{table}: quantities non-negative ({', '.join(columns)})",
+                 "shared/quantities_non_negative.sql", columns=", ".join(columns))
+
+
+def _digit_code(table: str, column: str, digits: int, what: str):
+    """``column`` is a ``digits``-digit code (``what``: the description's wording)."""
+    return _rows(f"{table}: {column} is {what}", "shared/digit_code.sql",
+                 column=column, digits=digits)
+
+
+def _loaded_revision(table: str, feed: str, unit: str, unit_column: str,
+                     unit_text: str | None = None):
+    """Rows carry only their unit's loaded revision (``unit``: month, day)."""
+    return _rows(f"{table}: rows carry only their {unit}'s loaded revision",
+                 "shared/rows_carry_only_their_loaded_revision.sql", feed=feed,
+                 unit_column=unit_column, unit_text=unit_text or f"r.{unit_column}")
+
+
+def _no_nan(table: str):
+    return _rows(f"{table}: no NaN or infinite values", "shared/no_nan_or_infinite_values.sql")
 
 
 def _raw_suites() -> list[SuiteSpec]:
     """Feed rows as loaded: the loader's acceptance rules, checked again."""
     ru = "raw.ru_customs_rows"
     ru_customs = SuiteSpec("raw_ru_customs", "raw", "ru_customs_rows", [
-        _required(ru, "raw_ru_customs/required_fields_not_null_period.sql",
-                  ["period_month", "revision", "status", "row_number", "napr", "period",
-                   "strana", "tnved", "stoim", "netto"]),
-        _rows(f"{ru}: tnved is a 10-digit TN VED code", "raw_ru_customs/tnved_is_a_10_digit.sql"),
+        _required(ru, ["period_month", "revision", "status", "row_number", "napr", "period",
+                       "strana", "tnved", "stoim", "netto"]),
+        _digit_code(ru, "tnved", 10, "a 10-digit TN VED code"),
         _rows(f"{ru}: strana is an ISO alpha-2 code", "raw_ru_customs/strana_is_an_iso_alpha.sql"),
-        _non_negative(ru, "raw_ru_customs/quantities_non_negative_stoim_netto.sql",
-                      ["stoim", "netto", "kol"]),
-        _rows(f"{ru}: rows carry only their month's loaded revision",
-              "raw_ru_customs/rows_carry_only_their_month.sql"),
+        _non_negative(ru, ["stoim", "netto", "kol"]),
+        _loaded_revision(ru, "ru_customs", "month", "period_month"),
     ])
     kz = "raw.kz_customs_rows"
     kz_customs = SuiteSpec("raw_kz_customs", "raw", "kz_customs_rows", [
-        _required(kz, "raw_kz_customs/required_fields_not_null_period.sql",
-                  ["period_month", "revision", "status", "row_number", "flow", "tn_ved",
-                   "partner_m49", "value_thousand_usd", "net_weight_t", "transport_mode",
-                   "customs_regime"]),
-        _rows(f"{kz}: tn_ved is a 10-digit TN VED code", "raw_kz_customs/tn_ved_is_a_10.sql"),
-        _rows(f"{kz}: partner_m49 is a 3-digit M49 code", "raw_kz_customs/partner_m49_is_a_3.sql"),
-        _non_negative(kz, "raw_kz_customs/quantities_non_negative_value_thousand.sql",
-                      ["value_thousand_usd", "net_weight_t", "supp_qty"]),
-        _rows(f"{kz}: rows carry only their month's loaded revision",
-              "raw_kz_customs/rows_carry_only_their_month.sql"),
+        _required(kz, ["period_month", "revision", "status", "row_number", "flow", "tn_ved",
+                       "partner_m49", "value_thousand_usd", "net_weight_t", "transport_mode",
+                       "customs_regime"]),
+        _digit_code(kz, "tn_ved", 10, "a 10-digit TN VED code"),
+        _digit_code(kz, "partner_m49", 3, "a 3-digit M49 code"),
+        _non_negative(kz, ["value_thousand_usd", "net_weight_t", "supp_qty"]),
+        _loaded_revision(kz, "kz_customs", "month", "period_month"),
     ])
     ct = "raw.comtrade_rows"
     comtrade = SuiteSpec("raw_comtrade", "raw", "comtrade_rows", [
-        _required(ct, "raw_comtrade/required_fields_not_null_reporter.sql",
-                  ["reporter_code", "period_month", "row_number", "flow_code", "partner_code",
-                   "partner2_code", "cmd_code", "mot_code", "customs_code", "is_counted_leaf"]),
+        _required(ct, ["reporter_code", "period_month", "row_number", "flow_code",
+                       "partner_code", "partner2_code", "cmd_code", "mot_code", "customs_code",
+                       "is_counted_leaf"]),
         _rows(f"{ct}: counted leaves have a 6-digit HS code",
               "raw_comtrade/counted_leaves_have_a_6.sql"),
         _rows(f"{ct}: reporter_code and partner_code are M49 codes (0-999)",
               "raw_comtrade/reporter_code_and_partner_code.sql"),
-        _non_negative(ct, "raw_comtrade/quantities_non_negative_cifvalue_fobvalue.sql",
-                      ["cifvalue", "fobvalue", "primary_value", "net_wgt"]),
+        _non_negative(ct, ["cifvalue", "fobvalue", "primary_value", "net_wgt"]),
         # comtrade has no revision: each fetch replaces its (reporter, month) unit
         _rows(f"{ct}: rows belong to a loaded (reporter, month) unit",
               "raw_comtrade/rows_belong_to_a_loaded.sql"),
     ])
     pc = "raw.port_calls"
     port_calls = SuiteSpec("raw_port_calls", "raw", "port_calls", [
-        _required(pc, "raw_port_calls/required_fields_not_null_call.sql",
-                  ["call_id", "port", "version", "updated_at", "status"]),
+        _required(pc, ["call_id", "port", "version", "updated_at", "status"]),
         _rows(f"{pc}: port is a UN/LOCODE", "raw_port_calls/port_is_a_un_locode.sql"),
     ])
     pl = "raw.port_cargo_lines"
     port_cargo_lines = SuiteSpec("raw_port_cargo_lines", "raw", "port_cargo_lines", [
-        _required(pl, "raw_port_cargo_lines/required_fields_not_null_call.sql",
-                  ["call_id", "version", "line_number", "operation", "cargo_type", "tonnes"]),
-        _rows(f"{pl}: hs_chapter is a 2-digit HS chapter where given",
-              "raw_port_cargo_lines/hs_chapter_is_a_2.sql"),
-        _non_negative(pl, "raw_port_cargo_lines/quantities_non_negative_tonnes_teu.sql",
-                      ["tonnes", "teu"]),
+        _required(pl, ["call_id", "version", "line_number", "operation", "cargo_type",
+                       "tonnes"]),
+        _digit_code(pl, "hs_chapter", 2, "a 2-digit HS chapter where given"),
+        _non_negative(pl, ["tonnes", "teu"]),
         # a port call is the unit of publication, its version the revision
         _rows(f"{pl}: lines carry only their call's loaded version",
               "raw_port_cargo_lines/lines_carry_only_their_call.sql"),
     ])
     rc = "raw.rail_consignments"
     rail = SuiteSpec("raw_rail_consignments", "raw", "rail_consignments", [
-        _required(rc, "raw_rail_consignments/required_fields_not_null_report.sql",
-                  ["report_date", "revision", "row_number", "point", "direction", "transit",
-                   "gng", "wagons", "teu", "tonnes"]),
+        _required(rc, ["report_date", "revision", "row_number", "point", "direction",
+                       "transit", "gng", "wagons", "teu", "tonnes"]),
         _rows(f"{rc}: point is in the rail crossing reference list",
               "raw_rail_consignments/point_is_in_the_rail.sql"),
-        _rows(f"{rc}: gng is an 8-digit code", "raw_rail_consignments/gng_is_an_8_digit.sql"),
+        _digit_code(rc, "gng", 8, "an 8-digit code"),
         _rows(f"{rc}: origin and destination are ISO alpha-2 codes where given",
               "raw_rail_consignments/origin_and_destination_are_iso.sql"),
-        _non_negative(rc, "raw_rail_consignments/quantities_non_negative_wagons_teu.sql",
-                      ["wagons", "teu", "tonnes"]),
-        _rows(f"{rc}: rows carry only their day's loaded revision",
-              "raw_rail_consignments/rows_carry_only_their_day.sql"),
+        _non_negative(rc, ["wagons", "teu", "tonnes"]),
+        # the rail unit is a day, spelt YYYY-MM-DD in raw.loaded_units
+        _loaded_revision(rc, "rail", "day", "report_date",
+                         unit_text="to_char(r.report_date, 'YYYY-MM-DD')"),
     ])
     lu = "raw.loaded_units"
     loaded_units = SuiteSpec("raw_loaded_units", "raw", "loaded_units", [
         _rows(f"{lu}: one loaded revision per (feed, unit)",
               "raw_loaded_units/one_loaded_revision_per_feed.sql"),
         _rows(f"{lu}: customs months have a revision",
-              "raw_loaded_units/customs_months_have_a_revision.sql"),
+              "raw_loaded_units/customs_months_have_a_revision.sql",
+              customs_feeds=_sql_list(reporters().values())),
     ])
     return [ru_customs, kz_customs, comtrade, port_calls, port_cargo_lines, rail,
             loaded_units]
@@ -328,7 +361,8 @@ def _completeness_suites() -> list[SuiteSpec]:
     """
     customs = SuiteSpec("customs_completeness", "raw", "loaded_units", [
         _rows("completeness: every customs feed loaded for every month of the ingest window",
-              "customs_completeness/every_customs_feed_loaded_for.sql"),
+              "customs_completeness/every_customs_feed_loaded_for.sql",
+              customs_feeds=_sql_list(reporters().values())),
         gxe.ExpectColumnValuesToBeInSet(
             column="status", value_set=["preliminary", "final", "rejected"], mostly=1.0,
             severity=WARNING,
@@ -362,9 +396,11 @@ def _trade_flow_suite() -> SuiteSpec:
         _rows(f"{ft}: HS chapter is the first two digits of the HS6 code",
               "fct_trade_flows/hs_chapter_is_the_first.sql"),
         _rows(f"{ft}: HS chapter in dim_hs_products (HS version of the period)",
-              "fct_trade_flows/hs_chapter_in_dim_hs.sql", severity=WARNING),
+              "fct_trade_flows/hs_code_in_dim_hs.sql", severity=WARNING,
+              hs_level=2, code_column="hs_chapter"),
         _rows(f"{ft}: HS6 subheading in dim_hs_products (HS version of the period)",
-              "fct_trade_flows/hs6_subheading_in_dim_hs.sql", severity=WARNING),
+              "fct_trade_flows/hs_code_in_dim_hs.sql", severity=WARNING,
+              hs_level=6, code_column="hs6_code"),
         _rows(f"{ft}: unit value (USD/kg) within [{UNIT_VALUE_LOW_FACTOR}*Q1, "
               f"{UNIT_VALUE_HIGH_FACTOR}*Q3] of its HS6 x flow x year",
               "fct_trade_flows/unit_value_quartiles.sql", severity=WARNING),
@@ -374,24 +410,28 @@ def _trade_flow_suite() -> SuiteSpec:
 def _bilateral_suite() -> SuiteSpec:
     bt = "bilateral_trade"
     return SuiteSpec(bt, "marts", "ind_bilateral_trade", [
-        _required(bt, "bilateral_trade/required_fields_not_null_freq.sql",
-                  [*BILATERAL_KEY, "obs_value", "unit_measure", "obs_status"]),
-        _rows(f"{bt}: no NaN or infinite values", "bilateral_trade/no_nan_or_infinite_values.sql"),
+        _required(bt, [*BILATERAL_KEY, "obs_value", "unit_measure", "obs_status"]),
+        _no_nan(bt),
+        # the flows of the indicator catalogue (is_flow): sums of trade, never negative
         _rows(f"{bt}: trade flows are non-negative",
-              "bilateral_trade/trade_flows_are_non_negative.sql"),
+              "bilateral_trade/trade_flows_are_non_negative.sql",
+              flow_indicators=_sql_list(indicator_codes(bt, is_flow=True))),
         _rows(f"{bt}: every reporter x published month has W00 totals",
-              "bilateral_trade/world_totals_complete.sql"),
+              "bilateral_trade/world_totals_complete.sql",
+              reporters=_sql_list(reporters())),
         _rows(f"{bt}: TURNOVER_USD = X_USD + M_USD within {USD_IDENTITY_TOLERANCE} per key",
-              "bilateral_trade/turnover_identity.sql"),
+              "bilateral_trade/usd_identity.sql",
+              identity_indicator="TURNOVER_USD", m_usd_sign=1),
         _rows(f"{bt}: BALANCE_USD = X_USD - M_USD within {USD_IDENTITY_TOLERANCE} per key",
-              "bilateral_trade/balance_identity.sql"),
+              "bilateral_trade/usd_identity.sql",
+              identity_indicator="BALANCE_USD", m_usd_sign=-1),
         # the undisclosed partner is in W00 but never a partner: its share comes from
         # the fact rows (partner_iso3 '_X', is_partner_undisclosed)
         _rows(f"{bt}: partner shares plus the undisclosed share sum to 100 "
               f"within {SHARE_SUM_TOLERANCE_PCT} per reporter-month",
               "bilateral_trade/partner_shares_sum.sql"),
-        _rows(f"{bt}: HHI_X in [0, 1]", "bilateral_trade/hhi_x_in_0_1.sql"),
-        _rows(f"{bt}: GL_IIT in [0, 1]", "bilateral_trade/gl_iit_in_0_1.sql"),
+        *(_rows(f"{bt}: {index} in [0, 1]", "bilateral_trade/index_in_0_1.sql",
+                indicator=index) for index in ("HHI_X", "GL_IIT")),
         _rows(f"{bt}: mirror asymmetry within ±{MIRROR_ASYMMETRY_LIMIT_PCT} % "
               f"for partner-months with TURNOVER_USD above "
               f"{MIRROR_ASYMMETRY_MIN_TURNOVER_USD} USD",
@@ -399,27 +439,31 @@ def _bilateral_suite() -> SuiteSpec:
     ])
 
 
-#: Logistics indicators by the dimension their node belongs to.
-PORT_INDICATORS = ("PORT_T", "PORT_TEU", "PORT_CALLS", "PORT_STAY_H")
-RAIL_INDICATORS = ("RAIL_T", "RAIL_WAGONS", "RAIL_TEU", "RAIL_TRANSIT_T")
+#: The dimension of a logistics node and its key, by the catalogue's node_kind.
+NODE_DIMENSIONS = {"port": ("dim_ports", "port_locode"),
+                   "rail_crossing": ("dim_rail_crossings", "crossing_point"),
+                   "corridor": ("dim_corridors", "corridor")}
+
+
+def _nodes_in_dimension(table: str, node_kind: str):
+    """The logistics indicators of ``node_kind`` (indicator catalogue) have their nodes
+    in its dimension."""
+    codes = indicator_codes("corridor_logistics", node_kind=node_kind)
+    dimension, key = NODE_DIMENSIONS[node_kind]
+    return _rows(f"{table}: {', '.join(codes)} nodes in {dimension}",
+                 "shared/nodes_in_dimension.sql", indicators=_sql_list(codes),
+                 dimension=dimension, key=key)
 
 
 def _logistics_suite() -> SuiteSpec:
     cl = "corridor_logistics"
     return SuiteSpec(cl, "marts", "ind_corridor_logistics", [
-        _required(cl, "corridor_logistics/required_fields_not_null_freq.sql",
-                  [*LOGISTICS_KEY, "obs_value", "unit_measure", "obs_status"]),
-        _rows(f"{cl}: no NaN or infinite values",
-              "corridor_logistics/no_nan_or_infinite_values.sql"),
+        _required(cl, [*LOGISTICS_KEY, "obs_value", "unit_measure", "obs_status"]),
+        _no_nan(cl),
         gxe.ExpectColumnValuesToBeBetween(
             column="obs_value", min_value=0, severity=CRITICAL,
             description=f"{cl}: quantities are non-negative"),
-        _rows(f"{cl}: {', '.join(PORT_INDICATORS)} nodes in dim_ports",
-              "corridor_logistics/port_t_port_teu_port.sql"),
-        _rows(f"{cl}: {', '.join(RAIL_INDICATORS)} nodes in dim_rail_crossings",
-              "corridor_logistics/rail_t_rail_wagons_rail.sql"),
-        _rows(f"{cl}: CORRIDOR_NODE_T nodes in dim_corridors",
-              "corridor_logistics/corridor_node_t_nodes_in.sql"),
+        *(_nodes_in_dimension(cl, node_kind) for node_kind in NODE_DIMENSIONS),
         _rows(f"{cl}: CORRIDOR_NODE_T = sum of its nodes' totals within "
               f"{NODE_T_TOLERANCE_PER_NODE} per node",
               "corridor_logistics/corridor_node_t_sum.sql"),

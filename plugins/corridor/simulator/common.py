@@ -8,7 +8,6 @@ independent, lazily generated and cached.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -25,10 +24,10 @@ from functools import cached_property, lru_cache
 from itertools import accumulate
 from typing import Any
 
-from corridor.config import PROJECT_DIR, month_add, month_range
+from corridor.config import month_add, month_range
+from corridor.reference import read_seed
 from corridor.simulator import calibration as cal
 
-SEEDS_DIR = PROJECT_DIR / "dbt_project" / "seeds"
 TZ_KZ = timezone(timedelta(hours=5))
 TZ_MSK = timezone(timedelta(hours=3))
 FEEDS = ("ru_customs", "kz_customs", "comtrade", "ports", "rail")
@@ -78,22 +77,17 @@ def _supp(line: TradeLine) -> tuple[str, str, float] | None:
 # --------------------------------------------------------------------------- reference
 
 
-def _read_seed(name: str) -> list[dict[str, str]]:
-    with (SEEDS_DIR / name).open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 @lru_cache(maxsize=1)
 def countries() -> dict[str, dict[str, str]]:
     """Country seed by ISO alpha-2."""
-    return {row["iso2"]: row for row in _read_seed("ref_countries.csv")}
+    return {row["iso2"]: row for row in read_seed("ref_countries")}
 
 
 @lru_cache(maxsize=1)
 def _hs6_by_version() -> dict[str, dict[int, list[str]]]:
     out: dict[str, dict[int, list[str]]] = {"HS2017": defaultdict(list),
                                             "HS2022": defaultdict(list)}
-    for row in _read_seed("ref_hs_products.csv"):
+    for row in read_seed("ref_hs_products"):
         if row["level"] == "6" and row["hs_version"] in out:
             out[row["hs_version"]][int(row["hs_code"][:2])].append(row["hs_code"])
     return out
@@ -102,7 +96,7 @@ def _hs6_by_version() -> dict[str, dict[int, list[str]]]:
 @lru_cache(maxsize=1)
 def hs6_descriptions() -> dict[str, str]:
     desc: dict[str, str] = {}
-    for row in _read_seed("ref_hs_products.csv"):
+    for row in read_seed("ref_hs_products"):
         if row["level"] == "6":
             desc[row["hs_code"]] = row["description"]
     return desc

@@ -10,6 +10,7 @@ import math
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from corridor.reference import read_seed
 from corridor.simulator import calibration as cal
 from corridor.simulator.common import (
     TZ_KZ,
@@ -17,7 +18,6 @@ from corridor.simulator.common import (
     _iso,
     _month_bounds,
     _poisson,
-    _read_seed,
     _weighted_index,
 )
 from corridor.simulator.faults import ContentFaults
@@ -61,7 +61,7 @@ class Rail(ContentFaults):
         crossings: list[dict[str, Any]] = []
         nothing_crossed = rng.random() < 0.004
         railways = {row["point"]: row["neighbour_railway"]
-                    for row in _read_seed("ref_rail_crossings.csv")}
+                    for row in read_seed("ref_rail_crossings")}
         for point, (per_day, mean_wagons) in cal.RAIL_POINTS.items():
             n = 0 if nothing_crossed else _poisson(rng, per_day * season * self.config.scale)
             if not n:

@@ -1,8 +1,7 @@
 select p.period_month,
        f.feed
 from marts.dim_periods p
-cross join (
-            values ('ru_customs'), ('kz_customs')) as f(feed)
+cross join unnest(array[$customs_feeds]) as f(feed)
 where p.is_ingested
     and not exists
         (select 1

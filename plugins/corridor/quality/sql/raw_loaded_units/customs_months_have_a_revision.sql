@@ -1,5 +1,4 @@
 select *
 from {batch} as b
-where feed in ('ru_customs',
-               'kz_customs')
+where feed in ($customs_feeds)
     and revision is null

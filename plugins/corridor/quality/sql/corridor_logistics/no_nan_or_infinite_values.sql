@@ -1,5 +1,0 @@
-select *
-from {batch} as b
-where obs_value in ('NaN',
-                    'Infinity',
-                    '-Infinity')
