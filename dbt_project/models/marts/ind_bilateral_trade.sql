@@ -1,4 +1,4 @@
-{{ config(contract={'enforced': true}, pre_hook="{{ corridor_hash_joins_only() }}") }}
+{{ config(contract={'enforced': true}) }}
 -- DF_BILATERAL_TRADE: one row per published observation, columns of the plain CSV.
 -- Every value is computed from unrounded sums and rounded once, here.
 with
