@@ -10,3 +10,11 @@
     end
     $$
 {%- endmacro %}
+
+{#- on-run-end: usage on schema marts for the role, when this run built into it (dbt's
+    grants config covers the tables, not their schema; a `dbt seed` builds no mart). -#}
+{% macro grant_marts_usage(schemas, role) -%}
+    {%- if 'marts' in schemas -%}
+    grant usage on schema marts to {{ role }}
+    {%- endif -%}
+{%- endmacro %}
