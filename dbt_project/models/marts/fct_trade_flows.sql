@@ -9,7 +9,6 @@ select
     flows.flow, flows.hs6_code, flows.hs_chapter, flows.tnved_code, flows.trade_value_usd,
     flows.net_weight_kg, flows.transport_mode, flows.source_feed, flows.source_revision,
     flows.source_status, flows.source_row_number,
-    periods.is_published
+    {{ is_published_period("'M'", 'flows.period_month') }} as is_published
 from {{ ref('int_trade_flows_harmonised') }} as flows
-inner join {{ ref('int_periods_enumerated') }} as periods using (period_month)
 where {{ corridor_changed_periods(relation='flows') }}

@@ -3,48 +3,20 @@
 -- Every value is computed from unrounded sums and rounded once, here.
 with
 
-cells as (
-
-    select * from {{ ref('int_trade_cells_aggregated') }}
-
-),
-
-mirror as (
-
-    select * from {{ ref('int_mirror_cells_aggregated') }}
-
-),
-
-periods as (
-
-    select * from {{ ref('int_periods_enumerated') }}
-
-),
-
-published_periods as (
-
-    select distinct 'M'::text as freq, period_month as time_period
-    from periods where is_published
-    union
-    select distinct 'A'::text as freq, period_year::text as time_period
-    from periods where is_year_published
-
-),
-
--- the cells that carry indicators: W00 always, a partner only while it is one
+-- the cells that carry indicators: those of the published periods, W00 always, a
+-- partner only while it is one
 published_cells as (
 
-    select cells.*
-    from cells
-    inner join published_periods using (freq, time_period)
-    where cells.is_world or cells.is_partner
+    select * from {{ ref('int_trade_cells_aggregated') }}
+    where {{ is_published_period('freq', 'time_period') }}
+      and (is_world or is_partner)
 
 ),
 
 world_totals as (
 
     select freq, reporter_iso3, time_period, x_usd + m_usd as turnover_usd
-    from published_cells
+    from {{ ref('int_trade_cells_aggregated') }}
     where is_world and commodity = '_T'
 
 ),
@@ -69,7 +41,7 @@ cell_inputs as (
         mirror.cif_fob_factor,
         mirror.is_provisional as mirror_is_provisional
     from published_cells as cell
-    left join cells as base
+    left join {{ ref('int_trade_cells_aggregated') }} as base
         on cell.commodity = '_T'
         and base.commodity = '_T'
         and base.freq = cell.freq
@@ -84,7 +56,7 @@ cell_inputs as (
         and world_totals.freq = cell.freq
         and world_totals.reporter_iso3 = cell.reporter_iso3
         and world_totals.time_period = cell.time_period
-    left join mirror
+    left join {{ ref('int_mirror_cells_aggregated') }} as mirror
         on cell.commodity = '_T'
         and cell.is_partner
         and mirror.freq = cell.freq
