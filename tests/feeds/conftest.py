@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -71,10 +72,21 @@ class FakeFeedServer:
         self.httpd.server_close()
 
 
+@contextmanager
+def scripted_server(monkeypatch: pytest.MonkeyPatch, *, retries: int
+                    ) -> Iterator[FakeFeedServer]:
+    """A ``FakeFeedServer`` for one test, the clients retrying ``retries`` times with no
+    back-off; closed afterwards."""
+    monkeypatch.setenv("CORRIDOR_HTTP_BACKOFF", "0")
+    monkeypatch.setenv("CORRIDOR_HTTP_RETRIES", str(retries))
+    server = FakeFeedServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture()
 def fake_server(monkeypatch):
-    monkeypatch.setenv("CORRIDOR_HTTP_BACKOFF", "0")
-    monkeypatch.setenv("CORRIDOR_HTTP_RETRIES", "4")
-    server = FakeFeedServer()
-    yield server
-    server.close()
+    with scripted_server(monkeypatch, retries=4) as server:
+        yield server

@@ -5,16 +5,13 @@ from __future__ import annotations
 import pytest
 
 from corridor.config import Settings
-from tests.feeds.conftest import FakeFeedServer
+from tests.feeds.conftest import scripted_server
 
 
 @pytest.fixture()
 def fake_server(monkeypatch):
-    monkeypatch.setenv("CORRIDOR_HTTP_BACKOFF", "0")
-    monkeypatch.setenv("CORRIDOR_HTTP_RETRIES", "2")
-    server = FakeFeedServer()
-    yield server
-    server.close()
+    with scripted_server(monkeypatch, retries=2) as server:
+        yield server
 
 
 @pytest.fixture()

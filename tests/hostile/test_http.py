@@ -92,13 +92,18 @@ def send(handler, status: int, headers: dict, body: bytes) -> None:
     handler.wfile.write(body)
 
 
-def gzip_bomb(inflated: int = 2 << 30):
+def gzip_bomb(inflated: int = 2 << 30, status: int = 200,
+              headers: dict | None = None):
     """A handler streaming gzip of ``inflated`` zero bytes (~2 MB on the wire for 2 GiB),
-    compressed on the fly, close-delimited (no Content-Length)."""
+    compressed on the fly, close-delimited (no Content-Length), as a ``status`` with
+    ``headers`` (default: a JSON 200)."""
+    if headers is None:
+        headers = {"Content-Type": "application/json"}
 
     def route(handler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_response(status)
+        for name, value in headers.items():
+            handler.send_header(name, value)
         handler.send_header("Content-Encoding", "gzip")
         handler.send_header("Connection", "close")
         handler.end_headers()
@@ -210,19 +215,12 @@ def test_a_bomb_on_a_retried_503_is_dropped_undecoded(hostile):
     decoded, so a bomb there costs its wire size only."""
     server = hostile[0]
     answers = ["bomb", "ok"]
+    # 512 MiB inflated: drained whole, so kept small
+    bomb = gzip_bomb(512 * MiB, status=503, headers={"Retry-After": "0"})
 
     def route(handler) -> None:
         if answers.pop(0) == "bomb":
-            handler.send_response(503)
-            handler.send_header("Retry-After", "0")
-            handler.send_header("Content-Encoding", "gzip")
-            handler.send_header("Connection", "close")
-            handler.end_headers()
-            handler.close_connection = True
-            packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-            for _ in range(512):  # 512 MiB inflated: drained whole, so kept small
-                handler.wfile.write(packer.compress(bytes(MiB)))
-            handler.wfile.write(packer.flush())
+            bomb(handler)
         else:
             send(handler, 200, {}, b'{"ok": 1}')
 

@@ -42,8 +42,7 @@ FIRST = {
 # the next release: one value revised, one status final, one dropped, one new
 SECOND = {
     "bilateral_trade": [
-        ("A", "KAZ", "RUS", "X_USD", "_T", "2024", "1000.00", "USD", "A"),
-        ("M", "KAZ", "RUS", "M_USD", "_T", "2024-01", "0.00", "USD", "A"),
+        *FIRST["bilateral_trade"][:2],
         ("M", "KAZ", "RUS", "X_USD", "_T", "2024-01", "250.10", "USD", "A"),
         ("M", "KAZ", "W00", "X_USD", "27", "2024-01", "101.00", "USD", "A"),
         ("M", "RUS", "CHN", "PARTNER_SHARE_PCT", "_T", "2024-02", "11.0000", "PCT", "A"),

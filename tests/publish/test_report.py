@@ -229,26 +229,25 @@ def test_numbers_are_shown_digit_for_digit_as_published():
 def test_headline_shows_both_views_latest_month_and_year_as_published(page):
     rows = table_rows(section(page, "headline"))
     by_view = {(r[0], r[1]): r[2:] for r in rows[1:]}
-    assert list(by_view) == [("RUS customs: RUS–KAZ", "month 2024-12"),
-                             ("RUS customs: RUS–KAZ", "year 2024"),
-                             ("KAZ customs: KAZ–RUS", "month 2024-12"),
-                             ("KAZ customs: KAZ–RUS", "year 2024")]
+    # (view, period) -> (turnover, turnover YoY, balance), in the page's order
+    expected = {
+        ("RUS customs: RUS–KAZ", "month 2024-12"):
+            ("2,544,819,418.04P", "-1.9919P", "1,265,750,580.66P"),
+        ("RUS customs: RUS–KAZ", "year 2024"):
+            ("27,417,849,410.17P", "+3.2500P", "11,482,046,228.63P"),
+        ("KAZ customs: KAZ–RUS", "month 2024-12"):
+            ("2,513,253,779.00", "-3.6209", "-1,069,531,633.00"),
+        ("KAZ customs: KAZ–RUS", "year 2024"):
+            ("27,180,553,908.00", "—", "-10,756,541,208.00"),
+    }
+    assert list(by_view) == list(expected)
     header = rows[0]
     turnover = header.index("TURNOVER_USDUSD") - 2
     yoy = header.index("TURNOVER_YOY_PCT%") - 2
     balance = header.index("BALANCE_USDUSD") - 2
-    month = by_view[("RUS customs: RUS–KAZ", "month 2024-12")]
-    assert (month[turnover], month[yoy], month[balance]) == (
-        "2,544,819,418.04P", "-1.9919P", "1,265,750,580.66P")
-    year = by_view[("RUS customs: RUS–KAZ", "year 2024")]
-    assert (year[turnover], year[yoy], year[balance]) == (
-        "27,417,849,410.17P", "+3.2500P", "11,482,046,228.63P")
-    kaz_month = by_view[("KAZ customs: KAZ–RUS", "month 2024-12")]
-    assert (kaz_month[turnover], kaz_month[yoy], kaz_month[balance]) == (
-        "2,513,253,779.00", "-3.6209", "-1,069,531,633.00")
-    kaz_year = by_view[("KAZ customs: KAZ–RUS", "year 2024")]
-    assert (kaz_year[turnover], kaz_year[yoy], kaz_year[balance]) == (
-        "27,180,553,908.00", "—", "-10,756,541,208.00")
+    for view, figures in expected.items():
+        cells = by_view[view]
+        assert (cells[turnover], cells[yoy], cells[balance]) == figures, view
     # traceable: the exact published value, indicator and period are in the cell
     assert ('title="TURNOVER_USD M RUS→KAZ _T 2024-12 = 2544819418.04 USD (obs_status P)"'
             in page)

@@ -218,20 +218,23 @@ class _Watch:
         self._done.set()
 
 
-class _WatchedConnection(HTTPConnection):
-    def request(self, *args, **kwargs):  # type: ignore[override]
+class _Watched:
+    """Mixed into a urllib3 connection class: each request restarts the running attempt's
+    deadline and hands it the connection to shut down."""
+
+    def request(self, *args, **kwargs):
         watch = getattr(_ATTEMPT, "watch", None)
         if watch is not None:
             watch.restart(self)
-        return super().request(*args, **kwargs)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def request(self, *args, **kwargs):  # type: ignore[override]
-        watch = getattr(_ATTEMPT, "watch", None)
-        if watch is not None:
-            watch.restart(self)
-        return super().request(*args, **kwargs)
+class _WatchedConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
 
 
 class _WatchedPool(HTTPConnectionPool):
