@@ -43,53 +43,59 @@ COMMON = {"start_date": datetime(2025, 1, 1), "catchup": False, "default_args": 
           "params": PARAMS}
 
 
-def _month_tasks(feed: str):
-    """The two tasks every ingest DAG ends with: load each planned month, record them."""
+def _ingest_dag(feed: str, planned_months, schedule, **dag_kwargs):
+    """An ingest DAG of ``feed``: the ``planned_months`` task says which months to load
+    (a list of ``ingest_month`` kwargs), each is loaded, then all are recorded."""
 
-    @task(max_active_tis_per_dagrun=2, map_index_template="{{ period_month }}")
-    def ingest_month(period_month: str, listing: list | None = None, **context) -> dict:
-        from corridor.ingest import ingest_month as ingest
+    @dag(schedule=schedule, **dag_kwargs, **COMMON)
+    def ingest_dag():
+        @task(max_active_tis_per_dagrun=2, map_index_template="{{ period_month }}")
+        def ingest_month(period_month: str, listing: list | None = None, **context) -> dict:
+            from corridor.ingest import ingest_month as ingest
 
-        force = bool(context["params"].get("force"))
-        return ingest(feed, period_month, listing=listing, force=force)
+            force = bool(context["params"].get("force"))
+            return ingest(feed, period_month, listing=listing, force=force)
 
-    # none_failed: it runs (and alerts on late months) when no month was planned too
-    @task(outlets=[RAW_FEED_ASSETS[feed], RAW], trigger_rule="none_failed")
-    def record_loads(summaries: list[dict], *, outlet_events=None) -> dict:
-        from corridor.load.summary import record_loads as record
+        # none_failed: it runs (and alerts on late months) when no month was planned too
+        @task(outlets=[RAW_FEED_ASSETS[feed], RAW], trigger_rule="none_failed")
+        def record_loads(summaries: list[dict], *, outlet_events=None) -> dict:
+            from corridor.load.summary import record_loads as record
 
-        # index, do not iterate: iterating a lazy XCom sequence probes past its end
-        return record(feed, [summaries[i] for i in range(len(summaries))],
-                      outlet_events[RAW_FEED_ASSETS[feed]])
+            # index, do not iterate: iterating a lazy XCom sequence probes past its end
+            return record(feed, [summaries[i] for i in range(len(summaries))],
+                          outlet_events[RAW_FEED_ASSETS[feed]])
 
-    return ingest_month, record_loads
+        record_loads(ingest_month.expand_kwargs(planned_months()))
+
+    return ingest_dag()
 
 
 def _poll_dag(feed: str):
-    @dag(
+    @task
+    def changed_months(**context) -> list[dict]:
+        from corridor.ingest import plan
+
+        return plan(feed, force=bool(context["params"].get("force")))
+
+    return _ingest_dag(
+        feed, changed_months,
         dag_id=f"corridor_poll_{feed}",
         description=f"Ask the {feed} publisher what changed; load the new or changed months",
         schedule=get_settings().ingest_schedule,
         max_active_runs=1,
         tags=["corridor", "ingest", "poll", feed],
-        **COMMON,
     )
-    def poll_dag():
-        ingest_month, record_loads = _month_tasks(feed)
-
-        @task
-        def changed_months(**context) -> list[dict]:
-            from corridor.ingest import plan
-
-            return plan(feed, force=bool(context["params"].get("force")))
-
-        record_loads(ingest_month.expand_kwargs(changed_months()))
-
-    return poll_dag()
 
 
 def _monthly_dag(feed: str):
-    @dag(
+    @task
+    def partition_month(**context) -> list[dict]:
+        from corridor.ingest import month_of_partition
+
+        return [{"period_month": month_of_partition(context["dag_run"].partition_key)}]
+
+    return _ingest_dag(
+        feed, partition_month,
         dag_id=f"corridor_ingest_{feed}",
         description=f"(Re)load one month of {feed}: backfill, clear or trigger by month",
         # a partition per month; the monthly run tries the month that just ended (the
@@ -98,20 +104,7 @@ def _monthly_dag(feed: str):
                                         key_format="%Y-%m"),
         max_active_runs=2,
         tags=["corridor", "ingest", "month", feed],
-        **COMMON,
     )
-    def monthly_dag():
-        ingest_month, record_loads = _month_tasks(feed)
-
-        @task
-        def partition_month(**context) -> list[dict]:
-            from corridor.ingest import month_of_partition
-
-            return [{"period_month": month_of_partition(context["dag_run"].partition_key)}]
-
-        record_loads(ingest_month.expand_kwargs(partition_month()))
-
-    return monthly_dag()
 
 
 for _feed in (*MONTHLY_FEEDS, "ports"):
