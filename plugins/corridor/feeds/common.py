@@ -42,6 +42,16 @@ class FeedError(Exception):
         return type(self), (self.feed, self.unit, self.position, self.message)
 
 
+def remember_page_token(seen: set[str], token: str, field_name: str, feed: str, unit: str,
+                        page_no: int) -> None:
+    """Add a page's next-page token to ``seen``; one already there fails the unit (the
+    publisher would page in a circle)."""
+    if token in seen:
+        raise FeedError(feed, unit, f"page {page_no}",
+                        f"{field_name} {token!r} repeats an earlier page's: paging would not end")
+    seen.add(token)
+
+
 class RowError(Exception):
     """One row breaks a rule; ``reason`` is one of :data:`REASONS`."""
 

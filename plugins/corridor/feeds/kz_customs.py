@@ -19,6 +19,7 @@ from corridor.feeds.common import (
     check_code,
     check_storable_fields,
     duplicate_keys,
+    remember_page_token,
     require,
     to_decimal,
 )
@@ -221,11 +222,7 @@ def fetch_period(client: FeedClient, period_month: str, *, max_restarts: int = 3
                     # The newest page's status is the unit's (status comes from the newest version).
                     fetch.status = str(page.get("status", fetch.status))
                     return fetch
-                if cursor in seen:
-                    raise FeedError(FEED, period_month, f"page {page_no}",
-                                    f"next_cursor {cursor!r} repeats an earlier page's: "
-                                    "paging would not end")
-                seen.add(cursor)
+                remember_page_token(seen, cursor, "next_cursor", FEED, period_month, page_no)
             raise AssertionError("unreachable")
         except RevisionChanged as exc:
             log.warning("%s %s: revision changed while paging (%s), restart %d",

@@ -17,6 +17,7 @@ from corridor.feeds.common import (
     RowError,
     check_storable,
     make_rejection,
+    remember_page_token,
     require,
     to_decimal,
     to_int,
@@ -226,10 +227,6 @@ def fetch_pages(client: FeedClient, port: str, updated_since: str, *, on_page=No
         token = shape.next_page_token
         if not token:
             return records
-        if token in seen:
-            raise FeedError(FEED, port, f"page {page_no}",
-                            f"next_page_token {token!r} repeats an earlier page's: paging "
-                            "would not end")
-        seen.add(token)
+        remember_page_token(seen, token, "next_page_token", FEED, port, page_no)
     raise FeedError(FEED, port, f"page {limit}",
                     f"still a next_page_token after {limit} pages (CORRIDOR_PORTS_MAX_PAGES)")
