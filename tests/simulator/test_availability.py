@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,12 +21,10 @@ import requests
 
 import corridor
 from corridor.config import MIRROR_REPORTERS_M49
-from corridor.simulator import RAIL_NAMESPACE, SIM_CREDENTIALS, SimConfig, World, start_simulator
+from corridor.simulator import RAIL_NAMESPACE, SimConfig, World, start_simulator
+from tests.simulator.client import COMTRADE_AUTH, KZ_AUTH, RAIL_AUTH
 
 SMALL = dict(scale=0.05, first_month="2023-11", last_month="2024-02")
-COMTRADE_AUTH = {"Ocp-Apim-Subscription-Key": SIM_CREDENTIALS["comtrade"][1]}
-KZ_AUTH = {"Authorization": f"Bearer {SIM_CREDENTIALS['kz_customs'][1]}"}
-RAIL_AUTH = SIM_CREDENTIALS["rail"]
 DA = "/data/v1/getDa/C/M/HS"
 DATA = "/data/v1/get/C/M/HS"
 DA_FIELDS = ["typeCode", "freqCode", "classificationCode", "classificationSearchCode",
@@ -508,6 +508,29 @@ def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 60) -> str
     raise AssertionError("no port file")
 
 
+@contextmanager
+def _standalone(args: list[str], port_file: Path, env: dict[str, str]
+                ) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``python -m *args`` (a simulator writing ``port_file``) and its base URL once
+    written; killed at the end if the test left it running."""
+    process = subprocess.Popen([sys.executable, "-m", *args], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield process, _wait_for(port_file, process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _assert_stops_cleanly(process: subprocess.Popen, stop_signal: int, port_file: Path
+                          ) -> None:
+    """On ``stop_signal`` the process exits 0 and removes its port file."""
+    process.send_signal(stop_signal)
+    assert process.wait(timeout=20) == 0
+    assert not port_file.exists()
+
+
 def _plugins_env() -> dict[str, str]:
     plugins = str(Path(corridor.__file__).resolve().parents[1])
     return {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -518,13 +541,9 @@ def _plugins_env() -> dict[str, str]:
 def test_port_file_process_serves_until_signalled(tmp_path, stop_signal):
     port_file = tmp_path / "sim.url"
     faults = json.dumps({"comtrade_quota": {"calls": 1}})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "corridor.simulator", "--port", "0", "--port-file",
-         str(port_file), "--scale", "0.05", "--first-month", "2023-11",
-         "--last-month", "2024-02", "--faults", faults],
-        env=_plugins_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        base_url = _wait_for(port_file, process)
+    with _standalone(["corridor.simulator", "--port", "0", "--port-file", str(port_file),
+                      "--scale", "0.05", "--first-month", "2023-11", "--last-month", "2024-02",
+                      "--faults", faults], port_file, _plugins_env()) as (process, base_url):
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base_url)
         assert not base_url.endswith(":0")
         releases = requests.get(base_url + "/ru-customs/v1/releases", timeout=30)
@@ -535,33 +554,17 @@ def test_port_file_process_serves_until_signalled(tmp_path, stop_signal):
                                                 timeout=30).json()] == [
             "/ru-customs/v1/releases", DA, DA]
         assert list(tmp_path.iterdir()) == [port_file]  # no temporary file left behind
-        process.send_signal(stop_signal)
-        assert process.wait(timeout=20) == 0
-        assert not port_file.exists()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _assert_stops_cleanly(process, stop_signal, port_file)
 
 
 def test_cli_simulator_writes_the_port_file(tmp_path):
     port_file = tmp_path / "cli.url"
     env = {**_plugins_env(), "CORRIDOR_SIM_SCALE": "0.05", "CORRIDOR_SIM_FAULTS":
            json.dumps({"comtrade_quota": {"calls": 0}})}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "corridor.cli", "simulator", "--port", "0",
-         "--port-file", str(port_file)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        base_url = _wait_for(port_file, process)
+    with _standalone(["corridor.cli", "simulator", "--port", "0", "--port-file", str(port_file)],
+                     port_file, env) as (process, base_url):
         response = requests.get(base_url + "/ru-customs/v1/releases", timeout=30)
         assert response.status_code == 200
         assert requests.get(base_url + DA, headers=COMTRADE_AUTH, timeout=30).status_code == 429
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-        assert not port_file.exists()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _assert_stops_cleanly(process, signal.SIGTERM, port_file)
 

@@ -18,18 +18,14 @@ import requests
 from corridor.simulator import (
     RAIL_NAMESPACE,
     RU_CSV_HEADER,
-    SIM_CREDENTIALS,
     SimConfig,
     World,
     start_simulator,
 )
 from corridor.simulator.world import RU_EXTRA_COLUMN, dumps, ru_rows_per_month
+from tests.simulator.client import KZ_AUTH, RAIL_AUTH, ports_records
 
 SMALL = dict(scale=0.05, first_month="2024-01", last_month="2024-03")
-KZ_AUTH = {"Authorization": f"Bearer {SIM_CREDENTIALS['kz_customs'][1]}"}
-COMTRADE_AUTH = {"Ocp-Apim-Subscription-Key": SIM_CREDENTIALS["comtrade"][1]}
-PORTS_AUTH = {"X-API-Key": SIM_CREDENTIALS["ports"][1]}
-RAIL_AUTH = SIM_CREDENTIALS["rail"]
 NS = {"r": RAIL_NAMESPACE}
 
 
@@ -339,30 +335,14 @@ def test_duplicate_rows_and_malformed_rows_combine():
 # ------------------------------------------------------------------ ports delivery
 
 
-def _ports_pages(handle, **params):
-    records, token = [], None
-    while True:
-        query = dict(params)
-        if token:
-            query["page_token"] = token
-        response = requests.get(handle.base_url + "/ports/v1/vessel-calls", params=query,
-                                headers=PORTS_AUTH, timeout=10)
-        assert response.status_code == 200
-        body = response.json()
-        records.extend(body["data"])
-        token = body["next_page_token"]
-        if token is None:
-            return records
-
-
 def test_duplicate_deliveries_overlap_ports_pages():
     config = SimConfig(faults={"duplicate_deliveries": {"rate": 0.5, "feeds": ["ports"]}},
                        **SMALL)
     with start_simulator(config) as handle:
-        got = _ports_pages(handle, port="KZAAU", limit=10)
+        got = ports_records(handle, port="KZAAU", limit=10)
         world = handle.world
     with start_simulator(config) as handle:
-        assert _ports_pages(handle, port="KZAAU", limit=10) == got
+        assert ports_records(handle, port="KZAAU", limit=10) == got
     seen = Counter((r["call_id"], r["version"]) for r in got)
     assert max(seen.values()) >= 2  # the same version delivered twice ...
     unique = {}

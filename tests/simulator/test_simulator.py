@@ -18,19 +18,15 @@ from corridor.config import MIRROR_REPORTERS_M49
 from corridor.simulator import (
     RAIL_NAMESPACE,
     RU_CSV_HEADER,
-    SIM_CREDENTIALS,
     SimConfig,
     World,
     connection_uris,
     start_simulator,
 )
 from corridor.simulator.world import countries, countries_by_m49
+from tests.simulator.client import COMTRADE_AUTH, KZ_AUTH, PORTS_AUTH, RAIL_AUTH, ports_records
 
 SMALL = dict(scale=0.05, first_month="2023-11", last_month="2024-02")
-KZ_AUTH = {"Authorization": f"Bearer {SIM_CREDENTIALS['kz_customs'][1]}"}
-COMTRADE_AUTH = {"Ocp-Apim-Subscription-Key": SIM_CREDENTIALS["comtrade"][1]}
-PORTS_AUTH = {"X-API-Key": SIM_CREDENTIALS["ports"][1]}
-RAIL_AUTH = SIM_CREDENTIALS["rail"]
 TZ_PORT = timezone(timedelta(hours=5))
 #: Field order of a real Comtrade v1 data row (shared/real/comtrade_api_samples).
 COMTRADE_FIELDS = [
@@ -279,30 +275,15 @@ def test_iran_values_imports_fob(sim):
 # ------------------------------------------------------------------ ports
 
 
-def _ports_all(handle, **params):
-    records, token = [], None
-    while True:
-        query = dict(params)
-        if token:
-            query["page_token"] = token
-        response = _get(handle, "/ports/v1/vessel-calls", params=query, headers=PORTS_AUTH)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        records.extend(body["data"])
-        token = body["next_page_token"]
-        if token is None:
-            return records
-
-
 def test_ports_updated_since_is_inclusive_and_ordered(sim):
-    everything = _ports_all(sim, port="KZAAU", limit=500)
+    everything = ports_records(sim, port="KZAAU", limit=500)
     moments = [datetime.fromisoformat(r["updated_at"]) for r in everything]
     assert moments == sorted(moments)
     assert len({(r["call_id"], r["version"]) for r in everything}) == len(everything)
     pivot = moments[len(moments) // 2]
     # Same instant written in UTC: the server compares instants, not text.
     since = pivot.astimezone(UTC).isoformat()
-    newer = _ports_all(sim, port="KZAAU", updated_since=since, limit=7)
+    newer = ports_records(sim, port="KZAAU", updated_since=since, limit=7)
     assert newer == [r for r, m in zip(everything, moments, strict=True) if m >= pivot]
     assert datetime.fromisoformat(newer[0]["updated_at"]) == pivot  # inclusive
     unencoded = sim.base_url + "/ports/v1/vessel-calls?port=KZAAU&updated_since=" + \
