@@ -46,6 +46,9 @@ def tricky_payload(header: str = HEADER) -> bytes:
 
 
 def load_both(dsn_stream, dsn_list, source, payload: bytes, revision=1, status="final"):
+    """``source`` streamed into ``dsn_stream``, ``payload`` parsed by parse_csv and listed
+    into ``dsn_list``: asserts both raw schemas end the same and returns (streamed outcome,
+    listed outcome, parse result)."""
     sha = hashlib.sha256(payload).hexdigest()
     with psycopg.connect(dsn_stream.conninfo, autocommit=True) as conn:
         raw.ensure_raw_schema(conn)
@@ -61,7 +64,13 @@ def load_both(dsn_stream, dsn_list, source, payload: bytes, revision=1, status="
                            ("2024-01",))],
             parsed.rejections))
         list_print = raw_fingerprint(conn)
-    return streamed, listed, stream_print, list_print, parsed
+    assert stream_print == list_print
+    return streamed, listed, parsed
+
+
+def counts(outcome) -> tuple[int, int]:
+    """(rows loaded, rows rejected) of a load."""
+    return outcome.rows_loaded, outcome.rows_rejected
 
 
 @pytest.mark.parametrize("header", [HEADER, "NAPR; Period;strana;tnved;edizm;stoim;netto;kol;"
@@ -69,11 +78,9 @@ def load_both(dsn_stream, dsn_list, source, payload: bytes, revision=1, status="
                                     "period;napr;strana;tnved;stoim;netto;region;kol;edizm"])
 def test_stream_equals_parse_csv_on_tricky_rows(fresh_database, other_database, header):
     payload = tricky_payload(header)
-    streamed, listed, stream_print, list_print, parsed = load_both(
+    streamed, listed, parsed = load_both(
         fresh_database, other_database, payload, payload)
-    assert stream_print == list_print
-    assert (streamed.rows_loaded, streamed.rows_rejected) == (listed.rows_loaded,
-                                                              listed.rows_rejected)
+    assert counts(streamed) == counts(listed)
     if header == HEADER:
         reasons = sorted(r.reason for r in parsed.rejections)
         assert reasons.count("duplicate_key") == 3  # 2709009001 (once: the other is
@@ -89,9 +96,8 @@ def test_stream_equals_parse_csv_on_a_synthetic_file(fresh_database, other_datab
     payload = path.read_bytes()
     source = path if kind == "path" else (payload[i:i + 7777]
                                           for i in range(0, len(payload), 7777))
-    streamed, listed, stream_print, list_print, _ = load_both(
+    streamed, listed, _ = load_both(
         fresh_database, other_database, source, payload)
-    assert stream_print == list_print
     assert streamed.rows_rejected > 300 and streamed.rows_loaded > 29_000
 
 
@@ -183,11 +189,9 @@ def test_awkward_rows_equal_parse_csv(fresh_database, other_database, header, ki
     extra = header.count(";") - HEADER.count(";")  # unknown extra columns: fields too
     payload = awkward_payload([row + ";extra" * extra for row in AWKWARD], header)
     source = payload if kind == "bytes" else (payload[i:i + 5] for i in range(0, len(payload), 5))
-    streamed, listed, stream_print, list_print, parsed = load_both(
+    streamed, listed, parsed = load_both(
         fresh_database, other_database, source, payload)
-    assert stream_print == list_print
-    assert (streamed.rows_loaded, streamed.rows_rejected) == (listed.rows_loaded,
-                                                              listed.rows_rejected)
+    assert counts(streamed) == counts(listed)
     if header.lower().replace(" ", "").startswith("napr;period;strana;tnved;edizm;"):
         assert streamed.rows_rejected > 10 and streamed.rows_loaded > 5
         assert [r.reason for r in parsed.rejections].count("duplicate_key") == 5
@@ -209,11 +213,9 @@ def test_awkward_rows_equal_parse_csv(fresh_database, other_database, header, ki
 def test_awkward_records_equal_parse_csv(fresh_database, other_database, extra):
     rows = [*AWKWARD[:5], extra, *AWKWARD[5:]]
     payload = awkward_payload(rows)
-    streamed, listed, stream_print, list_print, _ = load_both(
+    streamed, listed, _ = load_both(
         fresh_database, other_database, payload, payload)
-    assert stream_print == list_print
-    assert (streamed.rows_loaded, streamed.rows_rejected) == (listed.rows_loaded,
-                                                              listed.rows_rejected)
+    assert counts(streamed) == counts(listed)
 
 
 @pytest.mark.parametrize("seeks", [ru_customs._SEEKS, 0], ids=["seek", "one-pass"])
@@ -226,9 +228,8 @@ def test_every_row_a_duplicate_candidate(fresh_database, other_database, tmp_pat
     monkeypatch.setattr(ru_customs, "_SEEKS", seeks)
     path = write_ru_csv(tmp_path / "2024-01.csv", 20_000, bad_every=97, dup_every=501,
                         quoted_every=113)
-    streamed, listed, stream_print, list_print, parsed = load_both(
+    streamed, listed, parsed = load_both(
         fresh_database, other_database, path, path.read_bytes())
-    assert stream_print == list_print
     assert [r.reason for r in parsed.rejections].count("duplicate_key") > 60
 
 
@@ -241,9 +242,8 @@ def test_duplicates_across_every_way_a_row_is_read(fresh_database, other_databas
             'ЭК;01/2024;TR;8703231950;ШТ;2,00;2;2;77000;"две\r\nстроки"',       # quoted
             " ЭК ;01/2024;kz;0101210000;;5;5;;;"]                                 # normalised
     payload = ("\r\n".join([HEADER, *rows]) + "\r\n").encode("windows-1251")
-    streamed, listed, stream_print, list_print, parsed = load_both(
+    streamed, listed, parsed = load_both(
         fresh_database, other_database, payload, payload)
-    assert stream_print == list_print
     assert sorted(r.row_ref for r in parsed.rejections if r.reason == "duplicate_key") == [
         "2", "3", "4", "5"]
 
@@ -262,9 +262,8 @@ def test_duplicate_rows_are_deleted_by_page_range(fresh_database, other_database
     scan between two sampled pages, and the result is parse_csv's."""
     caplog.set_level(logging.INFO, logger="corridor.load.raw")
     path = write_ru_csv(tmp_path / "2024-01.csv", 30_000, dup_every=3001)
-    streamed, listed, stream_print, list_print, parsed = load_both(
+    streamed, listed, parsed = load_both(
         fresh_database, other_database, path, path.read_bytes())
-    assert stream_print == list_print
     duplicates, by_range = _deleted_by_range(caplog)
     assert duplicates == [r.reason for r in parsed.rejections].count("duplicate_key") >= 18
     assert by_range == duplicates
