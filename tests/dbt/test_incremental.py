@@ -123,6 +123,19 @@ def _build(dsn: WarehouseDsn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     ]
 
 
+def _build_both(incremental: WarehouseDsn, full: WarehouseDsn, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch, variables: str, *, seeds: bool = True) -> None:
+    """The same build run incrementally on one database and as a full refresh on the
+    other."""
+    _build(incremental, tmp_path, monkeypatch, variables, seeds=seeds)
+    _build(full, tmp_path, monkeypatch, variables, "--full-refresh", seeds=seeds)
+
+
+def _count(dsn: WarehouseDsn, table: str, where: str) -> int:
+    with psycopg.connect(dsn.conninfo) as conn:
+        return conn.execute(f"select count(*) from {table} where {where}").fetchone()[0]
+
+
 def _execute(dsn: WarehouseDsn, *scripts: str) -> None:
     with psycopg.connect(dsn.conninfo, autocommit=True) as conn:
         for script in scripts:
@@ -170,8 +183,7 @@ def test_incremental_run_equals_full_refresh(fresh_database: WarehouseDsn,
 
     _execute(incremental, CHANGES)
     _execute(full, CHANGES)
-    _build(incremental, tmp_path, monkeypatch, VARS)
-    _build(full, tmp_path, monkeypatch, VARS, "--full-refresh")
+    _build_both(incremental, full, tmp_path, monkeypatch, VARS)
 
     # only the affected periods were rebuilt
     assert _xmins(incremental, flows, untouched) == xmin_untouched
@@ -196,26 +208,19 @@ def test_incremental_run_equals_full_refresh(fresh_database: WarehouseDsn,
             " and mirror_source_feed = 'comtrade'").fetchone()[0] == 1
 
     # a moved window: months leave the published window and the ingest window
-    _build(incremental, tmp_path, monkeypatch, VARS_MOVED)
-    _build(full, tmp_path, monkeypatch, VARS_MOVED, "--full-refresh")
+    _build_both(incremental, full, tmp_path, monkeypatch, VARS_MOVED)
     assert _digests(incremental) == _digests(full)
-    with psycopg.connect(incremental.conninfo) as conn:
-        assert conn.execute(
-            "select count(*) from intermediate.int_trade_flows_harmonised"
-            " where period_month < '2023-02'").fetchone()[0] == 0
+    assert _count(incremental, "intermediate.int_trade_flows_harmonised",
+                  "period_month < '2023-02'") == 0
 
     # reference data changed (as a re-seeded, edited seed would): the facts built from it
     # rebuild like a full refresh (the fingerprints include a digest of ref_countries)
     recode = "update reference.ref_countries set iso3 = 'CHX' where iso2 = 'CN'"
     _execute(incremental, recode)
     _execute(full, recode)
-    _build(incremental, tmp_path, monkeypatch, VARS_MOVED, seeds=False)
-    _build(full, tmp_path, monkeypatch, VARS_MOVED, "--full-refresh", seeds=False)
+    _build_both(incremental, full, tmp_path, monkeypatch, VARS_MOVED, seeds=False)
     assert _digests(incremental) == _digests(full)
-    with psycopg.connect(incremental.conninfo) as conn:
-        assert conn.execute(
-            "select count(*) from marts.fct_trade_flows where partner_iso3 = 'CHX'"
-        ).fetchone()[0] > 0
+    assert _count(incremental, "marts.fct_trade_flows", "partner_iso3 = 'CHX'") > 0
 
     # a build that stopped after int_trade_flows_harmonised (killed, or a model failed):
     # the record of the last complete build stays, so the next build rebuilds the same
@@ -231,8 +236,7 @@ def test_incremental_run_equals_full_refresh(fresh_database: WarehouseDsn,
     for dsn in (incremental, full):
         _execute(dsn, unflip, "update raw.ru_customs_rows set stoim = stoim - 1"
                               " where period_month = '2024-06'")
-    _build(incremental, tmp_path, monkeypatch, VARS_MOVED, seeds=False)
-    _build(full, tmp_path, monkeypatch, VARS_MOVED, "--full-refresh", seeds=False)
+    _build_both(incremental, full, tmp_path, monkeypatch, VARS_MOVED, seeds=False)
     assert _digests(incremental) == _digests(full)
 
     # a warehouse built by the fingerprint framework (a period_fingerprint column on the
@@ -243,10 +247,8 @@ def test_incremental_run_equals_full_refresh(fresh_database: WarehouseDsn,
                for schema, table in legacy))
     _build(incremental, tmp_path, monkeypatch, VARS_MOVED, seeds=False)
     assert _digests(incremental) == _digests(full)
-    with psycopg.connect(incremental.conninfo) as conn:
-        assert conn.execute(
-            "select count(*) from information_schema.columns"
-            " where column_name = 'period_fingerprint'").fetchone()[0] == 0
+    assert _count(incremental, "information_schema.columns",
+                  "column_name = 'period_fingerprint'") == 0
     # a table dbt has just created (full refresh) has exactly the index of its `indexes`
     # config, on its period
     with psycopg.connect(full.conninfo) as conn:
