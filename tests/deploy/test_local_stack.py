@@ -74,6 +74,12 @@ def _runs(stack: Stack, token: str) -> dict[str, list[str]]:
     return states
 
 
+def _dag_runs(stack: Stack, token: str, dag_id: str, query: str) -> list[dict]:
+    """The runs of one DAG the REST API lists for ``query`` (a query string)."""
+    _, body = _request(f"{stack.base_url}/api/v2/dags/{dag_id}/dagRuns?{query}", token=token)
+    return body.get("dag_runs", [])
+
+
 def _wait_for_release(stack: Stack, publish_dir: Path, token: str, bound: float,
                       after: str | None = None, created_after: datetime | None = None
                       ) -> str:
@@ -146,11 +152,8 @@ def _wait_for_idle(stack: Stack, token: str, dag_ids: tuple[str, ...],
     idle_since: float | None = None
     while time.monotonic() < deadline:
         stack.check_alive()
-        busy = []
-        for dag_id in dag_ids:
-            _, body = _request(f"{stack.base_url}/api/v2/dags/{dag_id}/dagRuns"
-                               "?state=queued&state=running", token=token)
-            busy += body.get("dag_runs", [])
+        busy = [run for dag_id in dag_ids
+                for run in _dag_runs(stack, token, dag_id, "state=queued&state=running")]
         if busy:
             idle_since = None
         elif idle_since is None:
@@ -166,9 +169,8 @@ def _wait_for_runs(stack: Stack, token: str, dag_id: str, count: int,
     deadline = time.monotonic() + bound
     while time.monotonic() < deadline:
         stack.check_alive()
-        _, body = _request(f"{stack.base_url}/api/v2/dags/{dag_id}/dagRuns?limit=50",
-                           token=token)
-        runs = [r for r in body.get("dag_runs", []) if r["run_type"] == "backfill"]
+        runs = [r for r in _dag_runs(stack, token, dag_id, "limit=50")
+                if r["run_type"] == "backfill"]
         if len(runs) >= count and all(r["state"] in ("success", "failed") for r in runs):
             assert all(r["state"] == "success" for r in runs), runs
             return runs
@@ -186,10 +188,8 @@ def _wait_for_cycle(stack: Stack, token: str, after: datetime, bound: float = 30
         stack.check_alive()
         cycle = []
         for dag_id in polls:
-            _, body = _request(f"{stack.base_url}/api/v2/dags/{dag_id}/dagRuns"
-                               "?order_by=start_date&limit=100", token=token)
-            runs = [r for r in body.get("dag_runs", []) if r.get("start_date")
-                    and datetime.fromisoformat(r["start_date"]) > after]
+            runs = [r for r in _dag_runs(stack, token, dag_id, "order_by=start_date&limit=100")
+                    if r.get("start_date") and datetime.fromisoformat(r["start_date"]) > after]
             if runs and runs[0]["state"] in ("success", "failed"):
                 cycle.append(runs[0])
         if len(cycle) == len(polls):
