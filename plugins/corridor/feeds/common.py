@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -197,3 +197,19 @@ def duplicate_keys(keys: list[Hashable | None]) -> set[Hashable]:
     """Keys that occur more than once (``None`` = no usable key, never a duplicate)."""
     counts = Counter(key for key in keys if key is not None)
     return {key for key, count in counts.items() if count > 1}
+
+
+#: One delivered row as a parser saw it: (row number, the record as delivered, the raw
+#: row or None, its RowError or None, its key or None).
+Parsed = tuple[int, Any, dict[str, Any] | None, RowError | None, Hashable | None]
+
+
+def rejecting_duplicates(parsed: list[Parsed], message: Callable[[Hashable], str]
+                         ) -> Iterator[Parsed]:
+    """The parsed rows again, every copy of a key that occurs more than once failing now
+    with a ``duplicate_key`` error (``message(key)`` says which key)."""
+    duplicates = duplicate_keys([key for *_, key in parsed])
+    for row_number, record, row, error, key in parsed:
+        if error is None and key in duplicates:
+            error = RowError("duplicate_key", message(key))
+        yield row_number, record, row, error, key

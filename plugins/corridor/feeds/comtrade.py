@@ -21,7 +21,7 @@ from corridor.feeds.common import (
     ParseResult,
     RowError,
     check_storable_fields,
-    duplicate_keys,
+    rejecting_duplicates,
     require,
     to_decimal,
     to_int,
@@ -94,17 +94,17 @@ def parse_data(records: Iterable[dict[str, Any]], reporter_code: int, period_mon
         except RowError as exc:
             row, error = None, exc
         parsed.append((row_number, record, row, error, key))
-    duplicates = duplicate_keys([key for *_, key in parsed])
-    for row_number, record, row, error, key in parsed:
-        if error is None and key in duplicates:
-            fields = dict(zip(KEY_FIELDS, key, strict=True))
-            error = RowError("duplicate_key", f"key {fields} occurs more than once")
+    for row_number, record, row, error, key in rejecting_duplicates(parsed, _duplicate_message):
         if error is not None:
             ref = f"{row_number}" if key is None else f"{row_number} {'/'.join(map(str, key))}"
             result.reject(ref, error, json.dumps(record, ensure_ascii=False, default=str))
         else:
             result.rows.append(row)
     return result
+
+
+def _duplicate_message(key: tuple) -> str:
+    return f"key {dict(zip(KEY_FIELDS, key, strict=True))} occurs more than once"
 
 
 def _key(record: dict[str, Any]) -> tuple | None:

@@ -18,7 +18,7 @@ from corridor.feeds.common import (
     RowError,
     check_code,
     check_storable_fields,
-    duplicate_keys,
+    rejecting_duplicates,
     remember_page_token,
     require,
     to_decimal,
@@ -70,17 +70,18 @@ def parse_pages(pages: list[dict[str, Any]], period_month: str, revision: int, s
             except RowError as exc:
                 row, error = None, exc
             parsed.append((row_number, item, row, error, key))
-    duplicates = duplicate_keys([key for *_, key in parsed])
-    for row_number, item, row, error, key in parsed:
-        if error is None and key in duplicates:
-            error = RowError("duplicate_key", "key (flow, tn_ved, partner_m49, transport_mode, "
-                                              f"customs_regime)={key} occurs more than once")
+    for row_number, item, row, error, _ in rejecting_duplicates(parsed, _duplicate_message):
         raw = json.dumps(item, ensure_ascii=False, default=str)
         if error is not None:
             result.reject(row_number, error, raw)
         else:
             result.rows.append(row)
     return result
+
+
+def _duplicate_message(key: tuple) -> str:
+    return ("key (flow, tn_ved, partner_m49, transport_mode, customs_regime)="
+            f"{key} occurs more than once")
 
 
 def _key(item: dict[str, Any]) -> tuple | None:
