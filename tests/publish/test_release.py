@@ -39,7 +39,8 @@ FIRST = {
     ],
 }
 
-# the next release: one value revised, one status final, one dropped, one new
+# the next release: the first two rows as they were; one value revised, one status
+# final, one dropped, one new
 SECOND = {
     "bilateral_trade": [
         *FIRST["bilateral_trade"][:2],
