@@ -17,6 +17,14 @@
     round(({{ value_expr }})::numeric, {{ obs_decimals(unit_expr) }})
 {%- endmacro %}
 
+{#- The last three columns of every published observation: the value rounded once,
+    its unit, and its status (spec/indicators.md: P provisional, A normal). -#}
+{% macro obs_value_unit_status(value_expr, unit_expr, provisional_expr) -%}
+    {{ round_obs(value_expr, unit_expr) }} as obs_value,
+        ({{ unit_expr }})::text as unit_measure,
+        (case when {{ provisional_expr }} then 'P' else 'A' end)::text as obs_status
+{%- endmacro %}
+
 {#- The partner code of undisclosed trade (RU 'XX', KZ '000') after harmonisation:
     it counts in W00 and is never a partner of its own. -#}
 {% macro undisclosed_partner() -%}

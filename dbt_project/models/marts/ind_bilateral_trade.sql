@@ -147,9 +147,7 @@ final as (
         indicator::text as indicator,
         commodity::text as commodity,
         time_period::text as time_period,
-        {{ round_obs('obs_value', 'unit_measure') }} as obs_value,
-        unit_measure::text as unit_measure,
-        (case when is_provisional then 'P' else 'A' end)::text as obs_status
+        {{ obs_value_unit_status('obs_value', 'unit_measure', 'is_provisional') }}
     from observations
 
 )
