@@ -22,6 +22,7 @@ import io
 import itertools
 import logging
 import os
+import pickle
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
@@ -35,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.ipc
 
 from corridor.feeds.common import (
     FeedError,
@@ -62,11 +64,10 @@ RELEASES_PATH = "/ru-customs/v1/releases"
 #: The publisher's column order.
 CSV_COLUMNS = ("napr", "period", "strana", "tnved", "edizm", "stoim", "netto", "kol",
                "region", "region_s")
-#: ``raw.ru_customs_rows`` columns of the tables :func:`read_csv` yields (numbers as text).
+#: ``raw.ru_customs_rows`` columns, in the order of :func:`copy_text`.
 ROW_COLUMNS = (*CSV_COLUMNS, "period_month", "revision", "status", "row_number")
-ROW_SCHEMA = pa.schema([(name, pa.int64() if name in ("revision", "row_number") else pa.string())
-                        for name in ROW_COLUMNS])
 KEY_FIELDS = "(napr, strana, tnved, region)"
+KEY_NAMES = ("napr", "strana", "tnved", "region")
 #: Characters ``str.strip()`` removes that a windows-1251 file can carry.
 STRIP_CHARS = "".join(ch for ch in bytes(range(256)).decode(ENCODING, "replace") if ch.isspace())
 _BOM_AS_1251 = "\ufeff".encode("utf-8").decode(ENCODING)
@@ -176,16 +177,16 @@ def _header(stream: _Utf8, period_month: str) -> dict[str, int]:
     return {name: position for position, name in enumerate(header)}
 
 
-def _blocks(file: IO[bytes], period_month: str
-            ) -> Iterator[tuple[dict[str, int], np.ndarray, list[pa.Array], list[tuple]]]:
-    """(column positions, row numbers, fields by position, odd rows) per block of rows.
-    pyarrow reads the records of the header's width; it hands any other to
+def _blocks(file: IO[bytes], period_month: str) -> Iterator[Any]:
+    """The header's column positions by name, then (row numbers, fields by position, odd
+    rows) per block of rows. pyarrow reads the records of the header's width; it hands any other to
     ``on_invalid`` with its number, and such records come back as *odd rows*, (number,
     fields as the csv module reads them), with the block whose numbers they fall among.
     A record that the csv module reads as blank (``""``) is no data line: not numbered."""
     file.seek(0)
     stream = _Utf8(file)
     index = _header(stream, period_month)
+    yield index
     names = [str(position) for position in range(max(index.values()) + 1)]
     invalid: list[tuple[int, str]] = []
 
@@ -218,7 +219,7 @@ def _blocks(file: IO[bytes], period_month: str
                for number, fields in taken if fields not in ([], [""])]
         numbers = numbers - np.searchsorted(blanks, numbers)
         rows = max([rows, *numbers[-1:], *(number for number, _ in odd)])
-        yield index, numbers, empty if batch is None else batch.columns, odd
+        yield numbers, empty if batch is None else batch.columns, odd
     if stream.bad:
         raise Undecodable(period_month, *stream.bad, rows + 1)
 
@@ -235,28 +236,36 @@ def _record(fields: list[str], index: dict[str, int]) -> dict[str, str | None]:
             for name, pos in index.items()}
 
 
-def _keys(napr: Any, strana: Any, tnved: Any, region: Any, regions: dict[str, int]
-          ) -> np.ndarray:
-    """The key of each row (stripped fields), or _NO_KEY where it has none that an
-    accepted row can have (napr a flow, strana a partner in any case, 10-digit tnved):
-    only keys an accepted row has can reject one."""
-    flow = pc.index_in(napr, value_set=pa.array(FLOWS))
-    partner = pc.index_in(pc.ascii_upper(strana), value_set=_partners())
-    digits = pc.match_substring_regex(tnved, "^[0-9]{10}$")
-    code = pc.cast(pc.if_else(digits, tnved, "0"), pa.int64())
-    encoded = pc.dictionary_encode(region)
-    ids = np.array([regions.setdefault(value, len(regions))
-                    for value in encoded.dictionary.to_pylist()] or [0], dtype=np.uint64)
-    ok = pc.and_(pc.and_(flow.is_valid(), partner.is_valid()), digits).to_numpy(
-        zero_copy_only=False)
-    key = ((pc.fill_null(partner, 0).to_numpy().astype(np.uint64) * 2
-            + pc.fill_null(flow, 0).to_numpy().astype(np.uint64)) << np.uint64(34)
-           | code.to_numpy().astype(np.uint64)) << np.uint64(REGION_BITS)
-    return np.where(ok, key | ids[encoded.indices.to_numpy()], _NO_KEY)
+def _by_value(array: pa.Array, test: Any, dtype: Any = bool) -> np.ndarray:
+    """``test(value)`` of each row's value, called once per distinct value."""
+    encoded = pc.dictionary_encode(array)
+    return np.array([test(value) for value in encoded.dictionary.to_pylist()],
+                    dtype=dtype)[encoded.indices.to_numpy()]
 
 
-def _partners() -> pa.Array:
-    return pa.array(sorted(iso2_codes() - {REPORTER_ISO2}))
+def _keys(napr: pa.Array, strana: pa.Array, tnved: pa.Array, region: pa.Array,
+          regions: dict[str, int]) -> np.ndarray:
+    """The key of each row, or _NO_KEY where it has none that an accepted row can have
+    (napr a flow, strana a partner, a 10-digit tnved): only those can reject one."""
+    flow = _by_value(napr, lambda value: FLOWS.index(value.strip())
+                     if value.strip() in FLOWS else -1, np.int64)
+    partner = _by_value(strana, lambda value: _partners().get(value.strip().upper(), -1),
+                        np.int64)
+    area = _by_value(region, lambda value: regions.setdefault(value.strip(), len(regions)),
+                     np.uint64)
+    digits = pc.match_substring_regex(tnved, "^[0-9]{10}$").to_numpy(zero_copy_only=False)
+    code = np.array(pc.cast(pc.if_else(digits, tnved, "0"), pa.int64()))
+    for at in np.flatnonzero(~digits):  # blanks around it, or no code
+        value = tnved[int(at)].as_py().strip()
+        code[at] = int(value) if len(value) == 10 and value.isascii() and value.isdigit() else -1
+    key = ((partner * 2 + flow).astype(np.uint64) << np.uint64(34) | code.astype(np.uint64)
+           ) << np.uint64(REGION_BITS) | area
+    return np.where((flow >= 0) & (partner >= 0) & (code >= 0), key, _NO_KEY)
+
+
+@functools.cache
+def _partners() -> dict[str, int]:
+    return {code: at for at, code in enumerate(sorted(iso2_codes() - {REPORTER_ISO2}))}
 
 
 def _odd_keys(records: list[dict[str, str | None]], regions: dict[str, int]) -> np.ndarray:
@@ -264,82 +273,155 @@ def _odd_keys(records: list[dict[str, str | None]], regions: dict[str, int]) -> 
                    for name in ("napr", "strana", "tnved", "region")), regions)
 
 
-def _stripped(index: dict[str, int], columns: list[pa.Array], names: Iterable[str]
-              ) -> dict[str, pa.Array]:
-    """The fields ``names`` of a block, stripped; a column the file lacks is empty."""
-    blank = pc.fill_null(pa.nulls(len(columns[0]), pa.string()), "")
-    return {name: pc.utf8_trim(columns[index[name]], STRIP_CHARS) if name in index else blank
-            for name in names}
+def _field(index: dict[str, int], columns: list[pa.Array], name: str) -> pa.Array:
+    """A column of a block; one the file lacks is empty."""
+    if name in index:
+        return columns[index[name]]
+    return pc.fill_null(pa.nulls(len(columns[0]), pa.string()), "")
 
 
-def read_csv(file: IO[bytes], period_month: str, revision: int, status: str
-             ) -> Iterator[tuple[pa.Table, list[Rejection]]]:
-    """The accepted rows (a table of :data:`ROW_SCHEMA`) and the rejections of each block
-    of the file (from :func:`seekable`). The first pass runs now: a file that fails as a
-    whole (its header, a byte not windows-1251) raises here, before anything is yielded."""
-    regions: dict[str, int] = {}
-    keys = [np.empty(0, np.uint64)]
-    key_names = ("napr", "strana", "tnved", "region")
-    for index, _, columns, odd in _blocks(file, period_month):
-        keys += [_keys(*_stripped(index, columns, key_names).values(), regions),
-                 _odd_keys([_record(fields, index) for _, fields in odd], regions)]
-    if len(regions) > 1 << REGION_BITS:
-        raise FeedError(FEED, period_month, None, f"more than {1 << REGION_BITS} regions")
-    keys = np.concatenate(keys)
-    keys.sort()
-    repeated = np.unique(keys[1:][keys[1:] == keys[:-1]])
-    return _rows(file, period_month, revision, status, repeated[repeated != _NO_KEY], regions)
+class Scan:
+    """One pass over a file (from :func:`seekable`). Iterating it gives, per block, the
+    rows that every rule but the duplicate-key one accepts as they stand (a table of
+    :data:`CSV_COLUMNS` as delivered, decimal commas, and ``row_number``), the other such
+    rows (dicts of ``raw.ru_customs_rows`` columns, as :func:`_row` returns them) and
+    the rejections. Then :meth:`duplicates` names the accepted rows that the duplicate-
+    key rule rejects: every row's key is kept as one integer (8 bytes, and its row
+    number), and each block spilled to a temporary file, whence their records come.
+    The header is read at once: a file whose header fails raises here."""
+
+    def __init__(self, file: IO[bytes], period_month: str, revision: int, status: str
+                 ) -> None:
+        self.period_month = period_month
+        self.constants = {"period_month": period_month, "revision": revision, "status": status}
+        self._blocks = _blocks(file, period_month)
+        self.index = next(self._blocks)
+        self._regions: dict[str, int] = {}
+        self._keys: list[tuple[np.ndarray, np.ndarray]] = []  # (key, row number) of accepted
+        # Each block's plain rows as delivered (Arrow IPC) and its odd rows (pickled).
+        self._spill, self._odd = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        self._plain: pa.ipc.RecordBatchFileWriter | None = None
+        self._spilled: list[tuple[int, int]] = []  # (last row number, odd offset) per block
+
+    def __iter__(self) -> Iterator[tuple[pa.Table, list[dict[str, Any]], list[Rejection]]]:
+        expected = f"{self.period_month[5:7]}/{self.period_month[:4]}"
+        index, regions = self.index, self._regions
+        tests = {"napr": FLOWS.__contains__, "period": expected.__eq__,
+                 "strana": _partners().__contains__}
+        for numbers, columns, odd in self._blocks:
+            field = {name: _field(index, columns, name) for name in {*CSV_COLUMNS, *index}}
+            plain = np.logical_and.reduce([  # rows _row accepts as they stand, plain text
+                *(pc.match_substring_regex(field[name], pattern).to_numpy(zero_copy_only=False)
+                  for name, pattern in (("tnved", "^[0-9]{10}$"), ("stoim", _NUMBER),
+                                        ("netto", _NUMBER), ("kol", f"{_NUMBER}|^$"))),
+                *(_by_value(field[name], tests.get(name, _plain_text)) for name in field
+                  if name not in ("tnved", "stoim", "netto", "kol"))])
+            keys = _keys(*(field[name] for name in KEY_NAMES), regions)
+            rest = np.flatnonzero(~plain)
+            fields = zip(*(column.take(rest).to_pylist() for column in columns), strict=True)
+            odd = sorted([*zip(numbers[rest].tolist(), fields, strict=True), *odd])
+            records = [_record(list(fields), index) for _, fields in odd]
+            odd_keys = _odd_keys(records, regions)
+            table = pa.table({**{name: pc.filter(field[name], pa.array(plain))
+                                 for name in CSV_COLUMNS}, "row_number": numbers[plain]})
+            rows, rejections, accepted = [], [], []
+            for (number, fields), record in zip(odd, records, strict=True):
+                try:
+                    rows.append({**_row(record, expected), **self.constants,
+                                 "row_number": number})
+                    accepted.append(True)
+                except RowError as error:
+                    rejections.append(make_rejection(FEED, self.period_month, number,
+                                                     error.reason, error.message,
+                                                     ";".join(fields)))
+                    accepted.append(False)
+            # Every row's key counts; only accepted rows are rejected (the others: -1).
+            self._keys.append((np.concatenate([keys[plain], odd_keys]), np.concatenate([
+                numbers[plain], np.where(accepted, [n for n, _ in odd], -1)
+                if odd else np.empty(0, np.int64)])))
+            batch = pa.record_batch([*columns, numbers], [*map(str, range(len(columns))),
+                                                          "row_number"])
+            if self._plain is None:
+                self._plain = pa.ipc.new_file(self._spill, batch.schema)
+            self._plain.write_batch(batch.filter(pa.array(plain)))
+            self._spilled.append((int(max([0, *numbers[-1:], *(n for n, _ in odd)])),
+                                  self._odd.tell()))
+            pickle.dump(odd, self._odd)
+            yield table, rows, rejections
+
+    def duplicates(self) -> list[Rejection]:
+        """After the pass: the accepted rows whose key occurs more than once in the file
+        (counting rejected rows' keys), rejected, in row order."""
+        if len(self._regions) > 1 << REGION_BITS:
+            raise FeedError(FEED, self.period_month, None,
+                            f"more than {1 << REGION_BITS} distinct regions")
+        keys = np.concatenate([np.empty(0, np.uint64), *(k for k, _ in self._keys)])
+        numbers = np.concatenate([np.empty(0, np.int64), *(n for _, n in self._keys)])
+        order = np.argsort(keys, kind="stable")
+        keys, numbers = keys[order], numbers[order]
+        same = np.zeros(len(keys) + 1, bool)
+        same[1:-1] = (keys[1:] == keys[:-1]) & (keys[1:] != _NO_KEY)
+        rows = np.sort(numbers[(same[1:] | same[:-1]) & (numbers >= 0)])
+        found = []
+        if self._plain is not None:
+            self._plain.close()
+            spilled = pa.ipc.open_file(self._spill)
+        for block, (last, offset) in enumerate(self._spilled):  # only the blocks with one
+            if not len(rows) or rows[0] > last:
+                continue
+            plain = spilled.get_batch(block)
+            self._odd.seek(offset)
+            odd = dict(pickle.load(self._odd))
+            plain_numbers = plain.column("row_number").to_numpy()
+            for number in rows[rows <= last].tolist():
+                if number in odd:
+                    fields = odd[number]
+                else:
+                    at = int(np.searchsorted(plain_numbers, number))
+                    fields = [value for name, value in plain.slice(at, 1).to_pylist()[0].items()
+                              if name != "row_number"]
+                record = _record(list(fields), self.index)
+                error = duplicate_error((record["napr"], record["strana"].upper(),
+                                         record["tnved"], record.get("region") or ""))
+                found.append(make_rejection(FEED, self.period_month, number, error.reason,
+                                            error.message, ";".join(fields)))
+            rows = rows[rows > last]
+        return found
+
+    def __enter__(self) -> Scan:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._spill.close()
+        self._odd.close()
 
 
-def _rows(file: IO[bytes], period_month: str, revision: int, status: str,
-          repeated: np.ndarray, regions: dict[str, int]
-          ) -> Iterator[tuple[pa.Table, list[Rejection]]]:
-    expected = f"{period_month[5:7]}/{period_month[:4]}"
-    for index, numbers, columns, odd in _blocks(file, period_month):
-        field = _stripped(index, columns, {**dict.fromkeys(CSV_COLUMNS), **index})
-        plain = functools.reduce(pc.and_, [  # rows _row would return as they stand
-            pc.is_in(field["napr"], value_set=pa.array(FLOWS)),
-            pc.equal(field["period"], expected),
-            pc.is_in(field["strana"], value_set=_partners()),
-            pc.match_substring_regex(field["tnved"], "^[0-9]{10}$"),
-            pc.match_substring_regex(field["stoim"], _NUMBER),
-            pc.match_substring_regex(field["netto"], _NUMBER),
-            pc.match_substring_regex(field["kol"], f"{_NUMBER}|^$"),
-            *(pc.invert(pc.match_substring(field[name], "\x00")) for name in index)])
-        keys = _keys(*(field[name] for name in ("napr", "strana", "tnved", "region")), regions)
-        accept = plain.to_numpy(zero_copy_only=False) & ~np.isin(keys, repeated)
-        rest = np.flatnonzero(~accept)
-        fields = zip(*(column.take(rest).to_pylist() for column in columns), strict=True)
-        odd = sorted([*zip(numbers[rest].tolist(), fields, strict=True), *odd])
-        mask, size = pa.array(accept), int(accept.sum())
-        given = {name: pc.filter(field[name], mask) for name in CSV_COLUMNS}
-        for name in ("stoim", "netto", "kol"):
-            given[name] = pc.replace_substring(given[name], ",", ".")
-        for name in ("edizm", "kol", "region", "region_s"):
-            given[name] = pc.if_else(pc.equal(given[name], ""), pa.scalar(None, pa.string()),
-                                     given[name])
-        constants = {"period_month": period_month, "revision": revision, "status": status}
-        table = pa.table({**given, **{name: pa.array([value] * size, ROW_SCHEMA.field(name).type)
-                                      for name, value in constants.items()},
-                          "row_number": pa.array(numbers[accept])}, schema=ROW_SCHEMA)
-        records = [_record(list(fields), index) for _, fields in odd]
-        duplicate = np.isin(_odd_keys(records, regions), repeated)
-        rows, rejections = [], []
-        for (number, fields), record, is_duplicate in zip(odd, records, duplicate, strict=True):
-            try:
-                row = _row(record, expected)
-                if is_duplicate:
-                    raise duplicate_error((row["napr"], row["strana"], row["tnved"],
-                                           record.get("region") or ""))
-                rows.append({**{name: None if value is None else str(value)
-                                for name, value in row.items()}, **constants,
-                             "row_number": number})
-            except RowError as error:
-                rejections.append(make_rejection(FEED, period_month, number, error.reason,
-                                                 error.message, ";".join(fields)))
-        # One chunk: pyarrow 26's write_csv writes NULs for a table whose first chunk is empty.
-        yield (pa.concat_tables([table, pa.Table.from_pylist(rows, ROW_SCHEMA)]).combine_chunks(),
-               rejections)
+def _plain_text(value: str) -> bool:
+    """Text that needs no stripping, no COPY escape and holds no comma (a block's decimal
+    commas become points all at once: :func:`copy_text`)."""
+    return value == value.strip() and not any(ch in value for ch in "\x00\\\t\r\n,")
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(table: pa.Table, rows: list[dict[str, Any]], period_month: str, revision: int,
+              status: str) -> bytes:
+    """A block's accepted rows (from :func:`read_csv`) as ``COPY`` text of
+    :data:`ROW_COLUMNS`, UTF-8, empty = NULL: ``COPY ... (null '')``."""
+    constants = [pa.scalar(f"{period_month}\t{revision}\t{status}")]
+    lines = pc.binary_join_element_wise(*(table[name] for name in CSV_COLUMNS), *constants,
+                                        pc.binary_join_element_wise(pc.cast(
+                                            table["row_number"], pa.string()), "", "\n"), "\t")
+    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    end = np.frombuffer(lines.buffers()[1], np.int32)[len(lines)] if len(lines) else 0
+    data = bytes(memoryview(lines.buffers()[2] or b"")[:end]).translate(_POINT)
+    return data + "".join(
+        "\t".join("" if row[name] is None else str(row[name]).translate(_COPY_ESCAPES)
+                  for name in ROW_COLUMNS) + "\n" for row in rows).encode()
+
+
+_POINT = bytes.maketrans(b",", b".")
 
 
 def duplicate_error(key: tuple) -> RowError:
@@ -348,21 +430,29 @@ def duplicate_error(key: tuple) -> RowError:
 
 
 def parse_csv(payload: Source, period_month: str, revision: int, status: str) -> ParseResult:
-    """Accepted rows (dicts of ``raw.ru_customs_rows`` columns, numbers as Decimal) and
-    rejections of one file, in row order, in memory (:func:`read_csv` streams)."""
+    """Accepted rows (dicts of ``raw.ru_customs_rows`` columns) and rejections of one file,
+    in row order, in memory (:class:`Scan` streams)."""
     result = ParseResult(FEED, period_month)
     with seekable(payload) as file:
         try:
-            for table, rejections in read_csv(file, period_month, revision, status):
-                result.rows += table.to_pylist()
-                result.rejections += rejections
+            with Scan(file, period_month, revision, status) as scan:
+                for table, rows, rejections in scan:
+                    for row in table.to_pylist():
+                        for name in ("edizm", "kol", "region", "region_s"):
+                            row[name] = row[name] or None
+                        for name in ("stoim", "netto", "kol"):
+                            row[name] = row[name] and Decimal(row[name].replace(",", "."))
+                        result.rows.append({**row, **scan.constants})
+                    result.rows += rows
+                    result.rejections += rejections
+                duplicates = scan.duplicates()
         except Undecodable as exc:
             raise ValueError(exc.by_line) from None
-    for row in result.rows:
-        for name in ("stoim", "netto", "kol"):
-            row[name] = None if row[name] is None else Decimal(row[name])
-    result.rows.sort(key=lambda row: row["row_number"])
-    result.rejections.sort(key=lambda rejection: int(rejection.row_ref))
+    rejected = {int(rejection.row_ref) for rejection in duplicates}
+    result.rows = sorted((row for row in result.rows if row["row_number"] not in rejected),
+                         key=lambda row: row["row_number"])
+    result.rejections = sorted(result.rejections + duplicates,
+                               key=lambda rejection: int(rejection.row_ref))
     return result
 
 

@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pyarrow as pa
-import pyarrow.csv as pacsv
 from psycopg.rows import dict_row
 
 from corridor import locks
@@ -298,11 +296,12 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
     """Stream one ru_customs file (bytes, a landed file's path, or bytes chunks) into
     ``raw.ru_customs_rows`` in one transaction, in bounded memory.
 
-    :func:`ru_customs.read_csv` reads the file once for its keys, then again block by
-    block: each block's accepted rows are COPYed (as CSV) while the next is parsed, so
-    the client's parsing overlaps the server's COPY; the rejections are spooled and
-    COPYed after. ``expected_rows`` (the release entry's ``rows``) is checked before the
-    transaction commits (a mismatch raises: nothing loads).
+    :class:`ru_customs.Scan` reads the file block by block: each block's accepted rows are
+    COPYed while the next is parsed (the client's parsing overlaps the server's COPY),
+    the rejections spooled. The second copy of a key can only be known after the first
+    was sent: the rows the duplicate-key rule rejects are deleted again after the COPY
+    (one statement), then every rejection is COPYed. ``expected_rows`` (the release
+    entry's ``rows``) is checked before the transaction commits (a mismatch raises).
     """
     feed, unit = ru_customs.FEED, period_month
     with ru_customs.seekable(source) as file, conn.transaction(), conn.cursor() as cur, \
@@ -312,33 +311,43 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
         skipped = decide(existing, revision, sha256, status)
         if skipped:
             return _skipped_outcome(feed, unit, revision, existing, skipped)
-        blocks = ru_customs.read_csv(file, period_month, revision, status)
-        cur.execute("delete from raw.ru_customs_rows where period_month = %s", (period_month,))
-        cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s", (feed, unit))
-        rows_loaded = rows_rejected = 0
-        spooled = csv.writer(spool, lineterminator="\n")
-        options = pacsv.WriteOptions(include_header=False)
-        with cur.copy(f"COPY raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
-                      "FROM STDIN (format csv)") as copy:
-            for rows, rejections in blocks:
-                sink = pa.BufferOutputStream()
-                pacsv.write_csv(rows, sink, options)
-                copy.write(sink.getvalue())
-                rows_loaded += rows.num_rows
-                rows_rejected += len(rejections)
-                spooled.writerows((r.feed, r.unit, r.row_ref, r.reason, r.detail, r.raw_record)
-                                  for r in rejections)
+        rejected = csv.writer(spool, lineterminator="\n")
+        copied = rows_rejected = 0
+        with ru_customs.Scan(file, period_month, revision, status) as scan:  # the header
+            cur.execute("delete from raw.ru_customs_rows where period_month = %s",
+                        (period_month,))
+            cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s",
+                        (feed, unit))
+            with cur.copy(f"COPY raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
+                          "FROM STDIN (null '')") as copy:
+                for table, rows, rejections in scan:
+                    copy.write(ru_customs.copy_text(table, rows, period_month, revision,
+                                                    status))
+                    copied += table.num_rows + len(rows)
+                    rows_rejected += len(rejections)
+                    rejected.writerows(_rejection_row(r) for r in rejections)
+            duplicates = scan.duplicates()
+        if duplicates:
+            cur.execute("delete from raw.ru_customs_rows where period_month = %s "
+                        "and row_number = any(%s)",
+                        (period_month, [int(r.row_ref) for r in duplicates]))
+        rejected.writerows(_rejection_row(r) for r in duplicates)
         spool.seek(0)
         with cur.copy(f"COPY raw.rejected_rows ({', '.join(REJECTION_COLUMNS)}) "
                       "FROM STDIN (format csv)") as copy:
             while chunk := spool.read(1 << 20):
                 copy.write(chunk)
+        rows_loaded, rows_rejected = copied - len(duplicates), rows_rejected + len(duplicates)
         reconcile(feed, unit, expected_rows, rows_loaded, rows_rejected)
         outcome = _record_unit(cur, feed, unit, period_month, revision, status, sha256,
                                rows_loaded, rows_rejected)
-    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected", feed, unit, revision,
-             status, rows_loaded, rows_rejected)
+    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys)",
+             feed, unit, revision, status, rows_loaded, rows_rejected, len(duplicates))
     return outcome
+
+
+def _rejection_row(r: Rejection) -> tuple:
+    return (r.feed, r.unit, r.row_ref, r.reason, r.detail, r.raw_record)
 
 
 # ---------------------------------------------------------------------------- ports
