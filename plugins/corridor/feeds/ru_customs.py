@@ -357,11 +357,14 @@ class Scan:
                             f"more than {1 << REGION_BITS} distinct regions")
         keys = np.concatenate([np.empty(0, np.uint64), *(k for k, _ in self._keys)])
         numbers = np.concatenate([np.empty(0, np.int64), *(n for _, n in self._keys)])
-        order = np.argsort(keys, kind="stable")
-        keys, numbers = keys[order], numbers[order]
-        same = np.zeros(len(keys) + 1, bool)
-        same[1:-1] = (keys[1:] == keys[:-1]) & (keys[1:] != _NO_KEY)
-        rows = np.sort(numbers[(same[1:] | same[:-1]) & (numbers >= 0)])
+        self._keys.clear()
+        ordered = np.sort(keys)
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        repeated = repeated[repeated != _NO_KEY]
+        del ordered
+        at = np.minimum(np.searchsorted(repeated, keys), max(len(repeated) - 1, 0))
+        rows = np.sort(numbers[(repeated[at] == keys) & (numbers >= 0)]) if len(repeated) \
+            else numbers[:0]
         found = []
         if self._plain is not None:
             self._plain.close()
