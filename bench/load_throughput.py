@@ -42,6 +42,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+
 from corridor.config import WarehouseDsn
 
 PERIOD = "2024-01"

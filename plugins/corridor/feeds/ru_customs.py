@@ -1,17 +1,15 @@
 """ru_customs: Russian customs monthly CSV (windows-1251, ';', decimal comma, CRLF).
 
-One parser, :func:`read_csv`, used by the loader
-(:func:`corridor.load.raw.load_ru_customs_csv`, so by ingest and replay) and, through
-:func:`parse_csv`, by whoever wants a unit's rows in memory. pyarrow's streaming CSV
-reader splits the records (quotes and line breaks in quotes as the csv module reads
-them) and the rules run on whole blocks of rows; a row that is not plainly valid (another
-field count, blanks, lower case, a dot decimal, a broken rule) is judged alone by
-:func:`_row`, so each rule and its message is written once. The duplicate-key rule needs
-the whole file: a first pass reads every row's key as one integer (:func:`_keys`, 8 bytes
-a row) and finds those that occur twice; the second yields the rows block by block.
+One parser, :class:`Scan`, used by the loader (:func:`corridor.load.raw.load_ru_customs_csv`,
+so by ingest and replay) and by :func:`parse_csv` (a unit's rows in memory). pyarrow's
+streaming CSV reader splits the records; one regular expression over each block's COPY
+lines finds the rows every rule accepts as they stand; any other row (another field count,
+blanks, lower case, a broken rule) is judged alone by :func:`_row`, the one place of the
+rules and their messages. Duplicate keys: every row's key is kept as one 64-bit integer
+and the raw records spilled to a temporary file, whence those of the duplicates come.
 
-A source is the payload ``bytes``, a path to the landed file, or an iterable of
-``bytes`` chunks (spooled to a temporary file: it is read twice).
+A source is the payload ``bytes``, a path to the landed file, or an iterable of ``bytes``
+chunks (spooled to a temporary file).
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import io
 import itertools
 import logging
 import os
-import pickle
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
@@ -36,7 +33,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.ipc
 
 from corridor.feeds.common import (
     FeedError,
@@ -71,13 +67,12 @@ KEY_NAMES = ("napr", "strana", "tnved", "region")
 #: Characters ``str.strip()`` removes that a windows-1251 file can carry.
 STRIP_CHARS = "".join(ch for ch in bytes(range(256)).decode(ENCODING, "replace") if ch.isspace())
 _BOM_AS_1251 = "\ufeff".encode("utf-8").decode(ENCODING)
-_NUMBER = "^[0-9]+(,[0-9]+)?$"
 #: A key in 64 bits: partner, flow and tnved, then the region as the number of its first
 #: appearance in the unit in the low REGION_BITS bits.
 REGION_BITS = 21
 _NO_KEY = np.uint64(2**64 - 1)  # no key, or one that no accepted row can have
 #: Bytes of a block of rows (pyarrow's) and of a read of the file.
-BLOCK_BYTES = 1 << 21
+BLOCK_BYTES = 1 << 19
 
 Source = Union[bytes, str, "os.PathLike[str]", Iterable[bytes]]
 
@@ -236,118 +231,113 @@ def _record(fields: list[str], index: dict[str, int]) -> dict[str, str | None]:
             for name, pos in index.items()}
 
 
-def _by_value(array: pa.Array, test: Any, dtype: Any = bool) -> np.ndarray:
-    """``test(value)`` of each row's value, called once per distinct value."""
-    encoded = pc.dictionary_encode(array)
-    return np.array([test(value) for value in encoded.dictionary.to_pylist()],
-                    dtype=dtype)[encoded.indices.to_numpy()]
-
-
-def _keys(napr: pa.Array, strana: pa.Array, tnved: pa.Array, region: pa.Array,
-          regions: dict[str, int]) -> np.ndarray:
-    """The key of each row, or _NO_KEY where it has none that an accepted row can have
-    (napr a flow, strana a partner, a 10-digit tnved): only those can reject one."""
-    flow = _by_value(napr, lambda value: FLOWS.index(value.strip())
-                     if value.strip() in FLOWS else -1, np.int64)
-    partner = _by_value(strana, lambda value: _partners().get(value.strip().upper(), -1),
-                        np.int64)
-    area = _by_value(region, lambda value: regions.setdefault(value.strip(), len(regions)),
-                     np.uint64)
-    digits = pc.match_substring_regex(tnved, "^[0-9]{10}$").to_numpy(zero_copy_only=False)
-    code = np.array(pc.cast(pc.if_else(digits, tnved, "0"), pa.int64()))
-    for at in np.flatnonzero(~digits):  # blanks around it, or no code
-        value = tnved[int(at)].as_py().strip()
-        code[at] = int(value) if len(value) == 10 and value.isascii() and value.isdigit() else -1
-    key = ((partner * 2 + flow).astype(np.uint64) << np.uint64(34) | code.astype(np.uint64)
-           ) << np.uint64(REGION_BITS) | area
-    return np.where((flow >= 0) & (partner >= 0) & (code >= 0), key, _NO_KEY)
-
-
 @functools.cache
 def _partners() -> dict[str, int]:
     return {code: at for at, code in enumerate(sorted(iso2_codes() - {REPORTER_ISO2}))}
 
 
-def _odd_keys(records: list[dict[str, str | None]], regions: dict[str, int]) -> np.ndarray:
-    return _keys(*(pa.array([record.get(name) or "" for record in records], pa.string())
-                   for name in ("napr", "strana", "tnved", "region")), regions)
-
-
-def _field(index: dict[str, int], columns: list[pa.Array], name: str) -> pa.Array:
-    """A column of a block; one the file lacks is empty."""
-    if name in index:
-        return columns[index[name]]
-    return pc.fill_null(pa.nulls(len(columns[0]), pa.string()), "")
+def _plain_pattern(expected_period: str) -> str:
+    """A COPY line (:data:`ROW_COLUMNS`, tabs) whose fields every rule but the duplicate-
+    key one accepts as they stand, decimal commas aside: its text fields need no strip
+    and no COPY escape and hold no comma (a block's commas become points at once)."""
+    def chars(excluded: str) -> str:
+        return "[^" + "".join(f"\\x{{{ord(ch):x}}}" for ch in excluded) + "]"
+    text = f"({chars(_UNSAFE + STRIP_CHARS)}({chars(_UNSAFE)}*{chars(_UNSAFE + STRIP_CHARS)})?)?"
+    number = "[0-9]+(,[0-9]+)?"
+    return "^" + "\t".join([f"({'|'.join(FLOWS)})", expected_period, f"({'|'.join(_partners())})",
+                            "[0-9]{10}", text, number, number, f"({number})?", text, text, ""])
 
 
 class Scan:
     """One pass over a file (from :func:`seekable`). Iterating it gives, per block, the
-    rows that every rule but the duplicate-key one accepts as they stand (a table of
-    :data:`CSV_COLUMNS` as delivered, decimal commas, and ``row_number``), the other such
-    rows (dicts of ``raw.ru_customs_rows`` columns, as :func:`_row` returns them) and
-    the rejections. Then :meth:`duplicates` names the accepted rows that the duplicate-
-    key rule rejects: every row's key is kept as one integer (8 bytes, and its row
-    number), and each block spilled to a temporary file, whence their records come.
-    The header is read at once: a file whose header fails raises here."""
+    rows that every rule but the duplicate-key one accepts: those it accepts as they stand
+    as COPY text of :data:`ROW_COLUMNS` (UTF-8, empty = NULL) and their count, the others
+    as dicts (:func:`_row`), and the rejections. Then :meth:`duplicates` rejects the
+    accepted rows whose key occurs twice: every row's key is kept as one integer, and the
+    raw records are spilled to a temporary file. The header is read at once: a file whose
+    header fails raises here."""
 
     def __init__(self, file: IO[bytes], period_month: str, revision: int, status: str
                  ) -> None:
-        self.period_month = period_month
+        self.file, self.period_month = file, period_month
         self.constants = {"period_month": period_month, "revision": revision, "status": status}
         self._blocks = _blocks(file, period_month)
         self.index = next(self._blocks)
         self._regions: dict[str, int] = {}
-        self._keys: list[tuple[np.ndarray, np.ndarray]] = []  # (key, row number) of accepted
-        # Each block's plain rows as delivered (Arrow IPC) and its odd rows (pickled).
-        self._spill, self._odd = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        self._plain: pa.ipc.RecordBatchFileWriter | None = None
-        self._spilled: list[tuple[int, int]] = []  # (last row number, odd offset) per block
+        self._kept: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._spill = tempfile.TemporaryFile()
 
-    def __iter__(self) -> Iterator[tuple[pa.Table, list[dict[str, Any]], list[Rejection]]]:
+    def __iter__(self) -> Iterator[tuple[bytes, int, list[dict[str, Any]], list[Rejection]]]:
         expected = f"{self.period_month[5:7]}/{self.period_month[:4]}"
-        index, regions = self.index, self._regions
-        tests = {"napr": FLOWS.__contains__, "period": expected.__eq__,
-                 "strana": _partners().__contains__}
+        pattern, index = _plain_pattern(expected), self.index
+        constants = pa.scalar("\t".join(map(str, self.constants.values())))
+        extra = [position for name, position in index.items() if name not in CSV_COLUMNS]
         for numbers, columns, odd in self._blocks:
-            field = {name: _field(index, columns, name) for name in {*CSV_COLUMNS, *index}}
-            plain = np.logical_and.reduce([  # rows _row accepts as they stand, plain text
-                *(pc.match_substring_regex(field[name], pattern).to_numpy(zero_copy_only=False)
-                  for name, pattern in (("tnved", "^[0-9]{10}$"), ("stoim", _NUMBER),
-                                        ("netto", _NUMBER), ("kol", f"{_NUMBER}|^$"))),
-                *(_by_value(field[name], tests.get(name, _plain_text)) for name in field
-                  if name not in ("tnved", "stoim", "netto", "kol"))])
-            keys = _keys(*(field[name] for name in KEY_NAMES), regions)
-            rest = np.flatnonzero(~plain)
-            fields = zip(*(column.take(rest).to_pylist() for column in columns), strict=True)
-            odd = sorted([*zip(numbers[rest].tolist(), fields, strict=True), *odd])
-            records = [_record(list(fields), index) for _, fields in odd]
-            odd_keys = _odd_keys(records, regions)
-            table = pa.table({**{name: pc.filter(field[name], pa.array(plain))
-                                 for name in CSV_COLUMNS}, "row_number": numbers[plain]})
-            rows, rejections, accepted = [], [], []
-            for (number, fields), record in zip(odd, records, strict=True):
+            empty = pc.fill_null(pa.nulls(len(numbers), pa.string()), "")
+            field = {name: columns[index[name]] if name in index else empty
+                     for name in CSV_COLUMNS}
+            lines = pc.binary_join_element_wise(
+                *field.values(), constants, pc.binary_join_element_wise(
+                    pc.cast(pa.array(numbers), pa.string()), "", "\n"), "\t")
+            plain = pc.match_substring_regex(lines, pattern)
+            for position in extra:  # a NUL anywhere rejects the row (_row)
+                plain = pc.and_(plain, pc.invert(pc.match_substring(columns[position], "\0")))
+            plain = plain.to_numpy(zero_copy_only=False)
+            keys = np.full(len(numbers), _NO_KEY)
+            keys[plain] = self._plain_keys(*(field[name].filter(plain) for name in KEY_NAMES))
+            kept, texts, odd_keys, odd_kept = numbers.copy(), [], [], []
+            rows, rejections = [], []
+            for number, fields, at in _records(numbers, columns, odd, np.flatnonzero(~plain)):
+                record = _record(fields, index)
+                key = self._key(record)
                 try:
                     rows.append({**_row(record, expected), **self.constants,
                                  "row_number": number})
-                    accepted.append(True)
                 except RowError as error:
                     rejections.append(make_rejection(FEED, self.period_month, number,
                                                      error.reason, error.message,
                                                      ";".join(fields)))
-                    accepted.append(False)
-            # Every row's key counts; only accepted rows are rejected (the others: -1).
-            self._keys.append((np.concatenate([keys[plain], odd_keys]), np.concatenate([
-                numbers[plain], np.where(accepted, [n for n, _ in odd], -1)
-                if odd else np.empty(0, np.int64)])))
-            batch = pa.record_batch([*columns, numbers], [*map(str, range(len(columns))),
-                                                          "row_number"])
-            if self._plain is None:
-                self._plain = pa.ipc.new_file(self._spill, batch.schema)
-            self._plain.write_batch(batch.filter(pa.array(plain)))
-            self._spilled.append((int(max([0, *numbers[-1:], *(n for n, _ in odd)])),
-                                  self._odd.tell()))
-            pickle.dump(odd, self._odd)
-            yield table, rows, rejections
+                    number = -1  # a rejected row's key counts, the row is not rejected again
+                if at is None:  # a record of another width: after the block's own rows
+                    texts.append(";".join(fields))
+                    odd_keys.append(key)
+                    odd_kept.append(number)
+                else:
+                    keys[at], kept[at] = key, number
+            self._spill_records(pa.concat_arrays([pc.binary_join_element_wise(
+                *columns, ";"), pa.array(texts, pa.string())]), np.concatenate(
+                [keys, np.array(odd_keys, np.uint64)]), np.concatenate([kept, odd_kept]))
+            text = lines.filter(plain)
+            yield _data(text).translate(_POINT), len(text), rows, rejections
+
+    def _spill_records(self, records: pa.Array, keys: np.ndarray, numbers: np.ndarray) -> None:
+        """A block's row numbers (-1: rejected), its raw records' offsets and the records
+        to the spill file; its keys and which rows are accepted in memory (9 bytes a row)."""
+        offsets = np.frombuffer(records.buffers()[1], np.int32)[:len(records) + 1]
+        self._kept.append((self._spill.tell(), keys, numbers >= 0))
+        self._spill.write(numbers.astype(np.int32).tobytes() + offsets.tobytes())
+        self._spill.write(_data(records))
+
+    def _plain_keys(self, napr: pa.Array, strana: pa.Array, tnved: pa.Array,
+                    region: pa.Array) -> np.ndarray:
+        flow = pc.equal(napr, FLOWS[1]).to_numpy(zero_copy_only=False).astype(np.uint64)
+        partner = pc.index_in(strana, value_set=pa.array(list(_partners())))
+        code = pc.cast(tnved, pa.int64()).to_numpy().astype(np.uint64)
+        encoded = pc.dictionary_encode(region)
+        area = np.array([self._regions.setdefault(value, len(self._regions))
+                         for value in encoded.dictionary.to_pylist()], np.uint64)
+        return _pack(partner.to_numpy().astype(np.uint64) * 2 + flow, code,
+                     area[encoded.indices.to_numpy()])
+
+    def _key(self, record: dict[str, str | None]) -> int:
+        """The key of a record, or _NO_KEY when no accepted row can have it."""
+        napr, strana, tnved = (record.get(name) or "" for name in KEY_NAMES[:3])
+        partner = _partners().get(strana.upper())
+        if napr not in FLOWS or partner is None or not (
+                len(tnved) == 10 and tnved.isascii() and tnved.isdigit()):
+            return int(_NO_KEY)
+        area = self._regions.setdefault(record.get("region") or "", len(self._regions))
+        return int(_pack(partner * 2 + FLOWS.index(napr), int(tnved), area))
 
     def duplicates(self) -> list[Rejection]:
         """After the pass: the accepted rows whose key occurs more than once in the file
@@ -355,76 +345,66 @@ class Scan:
         if len(self._regions) > 1 << REGION_BITS:
             raise FeedError(FEED, self.period_month, None,
                             f"more than {1 << REGION_BITS} distinct regions")
-        keys = np.concatenate([np.empty(0, np.uint64), *(k for k, _ in self._keys)])
-        numbers = np.concatenate([np.empty(0, np.int64), *(n for _, n in self._keys)])
-        self._keys.clear()
-        ordered = np.sort(keys)
-        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-        repeated = repeated[repeated != _NO_KEY]
-        del ordered
-        at = np.minimum(np.searchsorted(repeated, keys), max(len(repeated) - 1, 0))
-        rows = np.sort(numbers[(repeated[at] == keys) & (numbers >= 0)]) if len(repeated) \
-            else numbers[:0]
-        found = []
-        if self._plain is not None:
-            self._plain.close()
-            spilled = pa.ipc.open_file(self._spill)
-        for block, (last, offset) in enumerate(self._spilled):  # only the blocks with one
-            if not len(rows) or rows[0] > last:
+        keys = np.concatenate([np.empty(0, np.uint64), *(block[1] for block in self._kept)])
+        keys.sort()
+        repeated = np.unique(keys[1:][keys[1:] == keys[:-1]])
+        del keys
+        repeated, regions, found = repeated[repeated != _NO_KEY], list(self._regions), []
+        for start, keys, accepted in self._kept:
+            if not (hits := np.flatnonzero(np.isin(keys, repeated) & accepted).tolist()):
                 continue
-            plain = spilled.get_batch(block)
-            self._odd.seek(offset)
-            odd = dict(pickle.load(self._odd))
-            plain_numbers = plain.column("row_number").to_numpy()
-            for number in rows[rows <= last].tolist():
-                if number in odd:
-                    fields = odd[number]
-                else:
-                    at = int(np.searchsorted(plain_numbers, number))
-                    fields = [value for name, value in plain.slice(at, 1).to_pylist()[0].items()
-                              if name != "row_number"]
-                record = _record(list(fields), self.index)
-                error = duplicate_error((record["napr"], record["strana"].upper(),
-                                         record["tnved"], record.get("region") or ""))
-                found.append(make_rejection(FEED, self.period_month, number, error.reason,
-                                            error.message, ";".join(fields)))
-            rows = rows[rows > last]
-        return found
+            self._spill.seek(start)
+            numbers = np.frombuffer(self._spill.read(4 * len(keys)), np.int32)
+            offsets = np.frombuffer(self._spill.read(4 * len(keys) + 4), np.int32)
+            for at in hits:
+                self._spill.seek(start + 8 * len(keys) + 4 + int(offsets[at]))
+                key = int(keys[at])
+                error = duplicate_error((FLOWS[key >> 55 & 1], list(_partners())[key >> 56],
+                                         f"{key >> REGION_BITS & (1 << 34) - 1:010d}",
+                                         regions[key & (1 << REGION_BITS) - 1]))
+                found.append(make_rejection(FEED, self.period_month, int(numbers[at]),
+                                            error.reason, error.message, self._spill.read(
+                                                int(offsets[at + 1] - offsets[at])).decode()))
+        self._kept.clear()
+        return sorted(found, key=lambda rejection: int(rejection.row_ref))
 
     def __enter__(self) -> Scan:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._spill.close()
-        self._odd.close()
 
 
-def _plain_text(value: str) -> bool:
-    """Text that needs no stripping, no COPY escape and holds no comma (a block's decimal
-    commas become points all at once: :func:`copy_text`)."""
-    return value == value.strip() and not any(ch in value for ch in "\x00\\\t\r\n,")
+def _records(numbers: np.ndarray, columns: list[pa.Array], odd: list, at: np.ndarray
+             ) -> list[tuple[int, list[str], int | None]]:
+    """(number, fields, position) of a block's rows at ``at`` and (number, fields, None)
+    of its odd rows, in row order."""
+    fields = zip(*(column.take(at).to_pylist() for column in columns), strict=True)
+    return sorted([*zip(numbers[at].tolist(), map(list, fields), at.tolist(), strict=True),
+                   *((number, fields, None) for number, fields in odd)], key=lambda r: r[0])
 
 
+def _data(strings: pa.Array) -> bytes:
+    """The bytes of a string array (offset 0) end to end."""
+    end = np.frombuffer(strings.buffers()[1], np.int32)[len(strings)] if len(strings) else 0
+    return bytes(memoryview(strings.buffers()[2] or b"")[:end])
+
+
+def _pack(flow_partner: Any, code: Any, area: Any) -> Any:
+    """A key in 64 bits: partner and flow, the tnved, the region's number in the unit."""
+    shift = np.uint64(REGION_BITS)
+    return (flow_partner << np.uint64(34) | code) << shift | area
+
+
+_UNSAFE = "\t\r\n\\,\0"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_text(table: pa.Table, rows: list[dict[str, Any]], period_month: str, revision: int,
-              status: str) -> bytes:
-    """A block's accepted rows (from :func:`read_csv`) as ``COPY`` text of
-    :data:`ROW_COLUMNS`, UTF-8, empty = NULL: ``COPY ... (null '')``."""
-    constants = [pa.scalar(f"{period_month}\t{revision}\t{status}")]
-    lines = pc.binary_join_element_wise(*(table[name] for name in CSV_COLUMNS), *constants,
-                                        pc.binary_join_element_wise(pc.cast(
-                                            table["row_number"], pa.string()), "", "\n"), "\t")
-    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
-    end = np.frombuffer(lines.buffers()[1], np.int32)[len(lines)] if len(lines) else 0
-    data = bytes(memoryview(lines.buffers()[2] or b"")[:end]).translate(_POINT)
-    return data + "".join(
-        "\t".join("" if row[name] is None else str(row[name]).translate(_COPY_ESCAPES)
-                  for name in ROW_COLUMNS) + "\n" for row in rows).encode()
-
-
 _POINT = bytes.maketrans(b",", b".")
+
+
+def copy_text(rows: list[dict[str, Any]]) -> bytes:
+    """Rows (dicts of ``raw.ru_customs_rows`` columns) as COPY text of :data:`ROW_COLUMNS`."""
+    return "".join("\t".join("" if row[name] is None else str(row[name]).translate(
+        _COPY_ESCAPES) for name in ROW_COLUMNS) + "\n" for row in rows).encode()
 
 
 def duplicate_error(key: tuple) -> RowError:
@@ -439,13 +419,14 @@ def parse_csv(payload: Source, period_month: str, revision: int, status: str) ->
     with seekable(payload) as file:
         try:
             with Scan(file, period_month, revision, status) as scan:
-                for table, rows, rejections in scan:
-                    for row in table.to_pylist():
-                        for name in ("edizm", "kol", "region", "region_s"):
-                            row[name] = row[name] or None
+                for plain, _, rows, rejections in scan:
+                    for line in plain.decode().splitlines():
+                        row = dict(zip(ROW_COLUMNS, (value or None for value in line.split("\t")),
+                                       strict=True))
                         for name in ("stoim", "netto", "kol"):
-                            row[name] = row[name] and Decimal(row[name].replace(",", "."))
-                        result.rows.append({**row, **scan.constants})
+                            row[name] = row[name] and Decimal(row[name])
+                        result.rows.append({**row, **scan.constants,
+                                            "row_number": int(row["row_number"])})
                     result.rows += rows
                     result.rejections += rejections
                 duplicates = scan.duplicates()

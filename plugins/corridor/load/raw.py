@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import queue
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -319,11 +320,11 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
             cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s",
                         (feed, unit))
             with cur.copy(f"COPY raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
-                          "FROM STDIN (null '')") as copy:
-                for table, rows, rejections in scan:
-                    copy.write(ru_customs.copy_text(table, rows, period_month, revision,
-                                                    status))
-                    copied += table.num_rows + len(rows)
+                          "FROM STDIN (null '')", writer=_QueuedWriter(cur)) as copy:
+                for plain, count, rows, rejections in scan:
+                    copy.write(plain)
+                    copy.write(ru_customs.copy_text(rows))
+                    copied += count + len(rows)
                     rows_rejected += len(rejections)
                     rejected.writerows(_rejection_row(r) for r in rejections)
             duplicates = scan.duplicates()
@@ -344,6 +345,15 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
     log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys)",
              feed, unit, revision, status, rows_loaded, rows_rejected, len(duplicates))
     return outcome
+
+
+class _QueuedWriter(psycopg.copy.QueuedLibpqWriter):
+    """Sends the COPY data from a thread, so that the server's COPY overlaps the parsing
+    of the next block; at most 16 chunks of 128 KiB wait (memory stays bounded)."""
+
+    def __init__(self, cursor: psycopg.Cursor) -> None:
+        super().__init__(cursor)
+        self._queue = queue.Queue(maxsize=16)
 
 
 def _rejection_row(r: Rejection) -> tuple:
