@@ -349,11 +349,11 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
 
 class _QueuedWriter(psycopg.copy.QueuedLibpqWriter):
     """Sends the COPY data from a thread, so that the server's COPY overlaps the parsing
-    of the next block; at most 16 chunks of 128 KiB wait (memory stays bounded)."""
+    of the next block; at most 64 chunks of 128 KiB wait (8 MiB: memory stays bounded)."""
 
     def __init__(self, cursor: psycopg.Cursor) -> None:
         super().__init__(cursor)
-        self._queue = queue.Queue(maxsize=16)
+        self._queue = queue.Queue(maxsize=64)
 
 
 def _rejection_row(r: Rejection) -> tuple:
