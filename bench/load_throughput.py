@@ -29,6 +29,7 @@ Each measurement loads into its own new database. Ratios of (a) are printed agai
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -45,6 +46,7 @@ import psycopg
 from corridor.config import WarehouseDsn
 
 PERIOD = "2024-01"
+BESIDE_PERIOD = "2023-12"  # the second load's month (--beside)
 DSN_ENV = "CORRIDOR_BENCH_DSN_URI"  # the child's DSN: never on a command line
 CSV_TABLE_DDL = ("create table ru_customs_csv (napr text, period text, strana text, "
                  "tnved text, edizm text, stoim text, netto text, kol text, region text, "
@@ -106,6 +108,42 @@ def child_load(path: Path) -> None:
     print(json.dumps({"seconds": seconds, "rows_loaded": outcome.rows_loaded,
                       "rows_rejected": outcome.rows_rejected, "rss_before_mb": rss_before,
                       "peak_rss_mb": _rss_mb()}))
+
+
+def child_beside(path: Path) -> None:
+    """Runs in the second-load child: loads ``path`` again and again (a new revision each
+    time, so that none is skipped) until it is killed."""
+    from corridor.load import raw
+
+    dsn = WarehouseDsn.from_uri(os.environ[DSN_ENV])
+    with psycopg.connect(dsn.conninfo, autocommit=True) as conn:
+        raw.ensure_raw_schema(conn)
+        for revision in itertools.count(1):
+            raw.load_ru_customs_csv(conn, path, BESIDE_PERIOD, revision, "final", str(revision))
+
+
+class Beside:
+    """A second load running beside the measured one (``--beside``): the loader of (a) in
+    a loop, into a database of its own, over a file of another month."""
+
+    def __init__(self, server: WarehouseDsn, path: Path | None) -> None:
+        self.server, self.path, self.child, self.dsn = server, path, None, None
+
+    def __enter__(self) -> Beside:
+        if self.path is not None:
+            self.dsn = _new_database(self.server, "beside")
+            env = {**os.environ, DSN_ENV: _dsn_uri(self.dsn)}
+            self.child = subprocess.Popen(
+                [sys.executable, "-m", "bench.load_throughput", "--child-beside",
+                 str(self.path)], env=env, cwd=Path(__file__).resolve().parents[1])
+            time.sleep(1.0)  # under way before the measurement starts
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.child is not None:
+            self.child.kill()
+            self.child.wait()
+            _drop_database(self.server, self.dsn)
 
 
 def measure_corridor(server: WarehouseDsn, path: Path, export_to: Path | None = None
@@ -230,10 +268,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="one duplicate-key pair per this many rows (0: none)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds of (a), (b'), (b) per size; each keeps its fastest")
+    parser.add_argument("--beside", action="store_true",
+                        help="a second load (the loader in a loop, 1M rows of another "
+                             "month) runs beside every measurement")
     parser.add_argument("--child-load", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-beside", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_load:
         child_load(args.child_load)
+        return
+    if args.child_beside:
+        child_beside(args.child_beside)
         return
 
     sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes
@@ -252,6 +297,10 @@ def main(argv: list[str] | None = None) -> None:
             server = start_embedded(Path(tmp) / "pgdata")
         with psycopg.connect(server.conninfo) as conn:
             version = conn.execute("show server_version").fetchone()[0]
+        beside = None
+        if args.beside:
+            beside = write_ru_csv(workdir / "beside.csv", 1_000_000, BESIDE_PERIOD, seed=7,
+                                  dup_every=args.dup_every)
         results = []
         for size in sizes:
             path = workdir / f"ru_customs_{size}.csv"
@@ -265,10 +314,13 @@ def main(argv: list[str] | None = None) -> None:
             # least disturbed by the host), and all three see the same host conditions.
             runs: dict[str, list[dict]] = {"corridor": [], "identical": [], "copy": []}
             for round_ in range(args.repeat):
-                runs["corridor"].append(measure_corridor(
-                    server, path, export_to=rows_path if round_ == 0 else None))
-                runs["identical"].append(measure_copy_identical(server, rows_path))
-                runs["copy"].append(measure_copy(server, path))
+                with Beside(server, beside):
+                    runs["corridor"].append(measure_corridor(
+                        server, path, export_to=rows_path if round_ == 0 else None))
+                with Beside(server, beside):
+                    runs["identical"].append(measure_copy_identical(server, rows_path))
+                with Beside(server, beside):
+                    runs["copy"].append(measure_copy(server, path))
                 print(f"  {size:,} rows, round {round_ + 1}: corridor "
                       f"{runs['corridor'][-1]['seconds']:.2f}s, \\copy identical table "
                       f"{runs['identical'][-1]['seconds']:.2f}s, \\copy file as text "
@@ -285,7 +337,8 @@ def main(argv: list[str] | None = None) -> None:
     pandas_rate = pandas_result["rows"] / pandas_result["seconds"]
 
     print()
-    print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    print(f"PostgreSQL {version}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}"
+          + ("; a second load running beside each measurement" if args.beside else ""))
     VS_IDENTICAL = "vs (b')"
     print(f"{'method':<44}{'rows':>11}{'seconds':>9}{'rows/s':>11}{VS_IDENTICAL:>8}"
           f"{'vs (b)':>8}{'vs to_sql':>10}{'peak RSS MB':>13}")

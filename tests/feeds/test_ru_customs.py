@@ -108,19 +108,3 @@ def test_fetch_not_released_and_not_modified(fake_server):
     assert fetched.not_modified
     sent = fake_server.hits("/ru-customs/v1/data/2024-01.csv")[0]["headers"]
     assert sent["If-None-Match"] == f'"{sha}"'
-
-
-def test_run_line_ends_number_every_row_across_thousands():
-    suffix = b"\t2024-01\t1\tfinal\t"
-    for first, count in [(1, 5), (1, 2500), (999, 3), (1000, 1), (123_456, 3001),
-                         (1_999_999, 2)]:
-        expected = [suffix + b"%d\n" % row for row in range(first, first + count)]
-        assert ru_customs._line_ends(suffix, first, count) == expected, (first, count)
-
-
-def test_run_copy_bytes_numbers_and_converts_each_line():
-    run = "ЭК;01/2024;KZ;0101210000;ШТ;1234,56;1000,125;3;45000;Москва\r\n" * 3
-    out = ru_customs._run_copy_bytes(run.encode("windows-1251"), b"\tC\t", 999)
-    assert out.decode("windows-1251").splitlines() == [
-        f"ЭК\t01/2024\tKZ\t0101210000\tШТ\t1234.56\t1000.125\t3\t45000\tМосква\tC\t{row}"
-        for row in (999, 1000, 1001)]

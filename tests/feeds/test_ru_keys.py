@@ -1,97 +1,65 @@
-"""KeyIndex finds exactly the duplicate keys that grouping the keys finds, whichever way
-each row was read (a run, a line, a kept key), with any bitmap size."""
+"""The duplicate-key rule finds exactly the duplicate keys that grouping the keys finds,
+whichever way each row is read (a plain row, a row the rules normalise, a record of
+another width), over any mix of regions."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
 
-import numpy as np
 import pytest
 
-from corridor.feeds import ru_keys
-from corridor.feeds.ru_customs import ENCODING
+from corridor.feeds import ru_customs
 
 PERIOD = "01/2024"
+HEADER = "napr;period;strana;tnved;edizm;stoim;netto;kol;region;region_s"
 REGIONS = ["", "45000", "Москва", "r" * 8, "r" * 9, "Санкт-Петербург и Ленинградская обл.",
-           "x" * (ru_keys.REGION_MAX + 1)]
+           "x" * 65]
 
 
-def line_of(key: tuple[str, str, str, str], period: str = PERIOD) -> str:
+def line_of(key: tuple[str, str, str, str], how: str = "run", accepted: bool = True) -> str:
+    """A data line of ``key``: as the publisher writes it ("run"), with what the rules
+    normalise (blanks, lower case, a dot decimal: "line"), or with one field more than
+    the header ("kept"); ``accepted=False``: a negative value (rejected, still keyed)."""
     napr, strana, tnved, region = key
-    return f"{napr};{period};{strana};{tnved};ШТ;1,5;2;;{region};имя"
+    stoim = "1,5" if accepted else "-1,5"
+    quoted = f'"{region}"' if ";" in region else region
+    if how == "run":
+        return f"{napr};{PERIOD};{strana};{tnved};ШТ;{stoim};2;;{quoted};имя"
+    if how == "line":
+        stoim = stoim.replace(",", ".")
+        return f" {napr} ;{PERIOD};{strana.lower()};{tnved};ШТ;{stoim};2;;{quoted} ;имя"
+    return f"{napr};{PERIOD};{strana};{tnved};ШТ;{stoim};2;;{quoted};имя;extra"
 
 
-class Source:
-    """A file being written: runs and lines at known byte offsets."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.records: dict[int, tuple] = {}  # rows read by the per-line rules
-
-    def add(self, lines: list[str]) -> tuple[int, bytes]:
-        offset = len(self.data)
-        chunk = "".join(line + "\r\n" for line in lines).encode(ENCODING)
-        self.data += chunk
-        return offset, chunk
-
-    def read_lines(self, offsets) -> dict[int, str]:
-        data = bytes(self.data)
-        return {offset: data[offset:data.index(b"\r", offset)].decode(ENCODING)
-                for offset in offsets}
-
-    def read_records(self, offsets) -> dict[int, tuple]:
-        return {offset: self.records[offset] for offset in offsets}
+def raw_record(line: str) -> str:
+    return line.replace('"', "")
 
 
 def random_rows(rng: random.Random, count: int) -> list[tuple[str, tuple, bool]]:
     """(how the row is read, key, accepted) for ``count`` rows over a small key pool."""
     pool = [(rng.choice(["ИМ", "ЭК"]), rng.choice(["KZ", "CN", "TR"]),
              f"{rng.randrange(10**10):010d}", rng.choice(REGIONS)) for _ in range(count // 3)]
-    odd = [("ЭК", "KZ", "01012100", ""), ("ИМ ", "CN", "8471300000", ""),  # irregular shapes
-           ("ЭК", "Μ", "0101210000", ""), ("ЭК", "KZ", "0101210000", "a;b")]
+    odd = [("ЭК", "KZ", "01012100", ""), ("ЭК", "KZ", "0101210000", "a;b")]  # 8 digits: rejected
     rows = []
     for _ in range(count):
         how = rng.choice(["run", "run", "run", "line", "kept"])
         if how == "kept":
             key = rng.choice(pool + odd)
-            rows.append((how, key, rng.random() < 0.7))
+            rows.append((how, key, rng.random() < 0.7 and len(key[2]) == 10))
         else:
             rows.append((how, rng.choice(pool), True))
     return rows
 
 
-def index_rows(rows, bucket_bits: int) -> tuple[list[ru_keys.DuplicateRow], Source]:
-    index = ru_keys.KeyIndex(PERIOD, bucket_bits=bucket_bits)
-    source = Source()
-    run: list[str] = []
-    run_first = 0
+def parse(rows) -> ru_customs.ParseResult:
+    lines = [line_of(key, how, accepted) for how, key, accepted in rows]
+    payload = ("\r\n".join([HEADER, *lines]) + "\r\n").encode("windows-1251")
+    return ru_customs.parse_csv(payload, "2024-01", 1, "final")
 
-    def flush_run():
-        if run:
-            offset, chunk = source.add(run)
-            index.add_run(chunk, offset, run_first)
-            run.clear()
 
-    for number, (how, key, accepted) in enumerate(rows, start=1):
-        if how == "run":
-            if not run:
-                run_first = number
-            run.append(line_of(key))
-            continue
-        flush_run()
-        if how == "line":
-            offset, _ = source.add([line_of(key)])
-            index.add_line(number, key, offset)
-        else:
-            offset, _ = source.add(["(a record)"])
-            source.records[offset] = (key, accepted, f"raw {number}")
-            index.add_key(number, key, offset)
-    flush_run()
-    try:
-        return index.duplicates(source.read_lines, source.read_records), source
-    finally:
-        index.close()
+def found(result: ru_customs.ParseResult) -> list[int]:
+    return [int(r.row_ref) for r in result.rejections if r.reason == "duplicate_key"]
 
 
 def expected(rows) -> list[int]:
@@ -100,65 +68,56 @@ def expected(rows) -> list[int]:
             if accepted and counts[key] > 1]
 
 
-@pytest.mark.parametrize("bucket_bits", [4, 12, ru_keys.BUCKET_BITS])
 @pytest.mark.parametrize("seed", range(4))
-def test_duplicates_equal_grouping_the_keys(seed, bucket_bits):
+def test_duplicates_equal_grouping_the_keys(seed):
     rows = random_rows(random.Random(seed), 3000)
-    found, _ = index_rows(rows, bucket_bits)
-    assert [d.row_number for d in found] == expected(rows)
-    assert len(found) > 100
-    for duplicate in found:
-        how, key, _ = rows[duplicate.row_number - 1]
-        assert duplicate.key == key
-        assert duplicate.raw_record == (line_of(key) if how != "kept"
-                                        else f"raw {duplicate.row_number}")
+    result = parse(rows)
+    assert found(result) == expected(rows)
+    assert len(found(result)) > 100
+    for rejection in result.rejections:
+        if rejection.reason != "duplicate_key":
+            continue
+        how, key, accepted = rows[int(rejection.row_ref) - 1]
+        assert repr(key) in rejection.detail
+        assert rejection.raw_record == raw_record(line_of(key, how, accepted))
 
 
 def test_no_duplicates_no_candidates():
     rows = [("run", ("ЭК", "KZ", f"{n:010d}", ""), True) for n in range(5000)]
-    found, _ = index_rows(rows, ru_keys.BUCKET_BITS)
-    assert found == []
+    assert found(parse(rows)) == []
 
 
 def test_a_key_read_three_ways_is_one_key():
-    """The same key from a run, a line and the per-line rules: one hash, one key."""
+    """The same key from a plain row, a normalised row and a record of another width:
+    one key."""
     key = ("ИМ", "TR", "8703231900", "Москва")
     for pair in (["run", "line"], ["run", "kept"], ["line", "kept"]):
         rows = [("run", ("ЭК", "KZ", "0000000001", ""), True),
                 *[(how, key, True) for how in pair]]
-        found, _ = index_rows(rows, ru_keys.BUCKET_BITS)
-        assert [d.row_number for d in found] == [2, 3], pair
+        assert found(parse(rows)) == [2, 3], pair
 
 
-def test_hash_collisions_are_not_duplicates(monkeypatch):
-    """Every irregular key gets the same 64-bit hash: only equal keys are duplicates."""
-    monkeypatch.setattr(ru_keys, "_text_hash", lambda key: 42)
-    keys = [("ЭК", "KZ", f"{n:08d}", "") for n in range(50)]  # 8 digits: irregular
-    rows = [("kept", key, True) for key in keys] + [("kept", keys[7], False)]
-    found, _ = index_rows(rows, ru_keys.BUCKET_BITS)
-    assert [d.row_number for d in found] == [8]
+def test_keys_differing_in_one_field_are_not_duplicates():
+    """Keys that share all but one of flow, partner, code, region are distinct keys;
+    only equal keys are duplicates."""
+    base = ("ЭК", "KZ", "0101210000", "45000")
+    variants = [base, ("ИМ", *base[1:]), ("ЭК", "CN", *base[2:]), ("ЭК", "KZ", "0101210001",
+                "45000"), (*base[:3], "45001"), (*base[:3], ""), (*base[:3], "45000 x")]
+    rows = [("run", key, True) for key in variants] + [("kept", variants[3], False)]
+    assert found(parse(rows)) == [4]
 
 
 def test_rejected_rows_alone_are_not_returned():
     key = ("ЭК", "KZ", "0101210000", "")
     rows = [("kept", key, False), ("kept", key, False)]
-    found, _ = index_rows(rows, ru_keys.BUCKET_BITS)
-    assert found == []
+    result = parse(rows)
+    assert found(result) == [] and [r.reason for r in result.rejections] == [
+        "negative_value"] * 2
 
 
-def test_region_padding_does_not_change_the_hash():
-    """A region hashed among longer ones (wider padding) hashes as when alone."""
-    def hashes(regions):
-        source = Source()
-        _, chunk = source.add([line_of(("ЭК", "KZ", "0101210000", r)) for r in regions])
-        index = ru_keys.KeyIndex(PERIOD)
-        try:
-            index.add_run(chunk, 0, 1)
-            index._records.seek(0)
-            return np.frombuffer(index._records.read(), dtype=ru_keys.RECORD)["hash"]
-        finally:
-            index.close()
-
-    alone = hashes(["45000"])[0]
-    assert hashes(["45000", "Санкт-Петербург и Ленинградская обл."])[0] == alone
-    assert hashes(["45001"])[0] != alone
+def test_region_among_longer_ones_is_the_same_key():
+    """A region read among longer ones is the same key as when alone."""
+    key = ("ЭК", "KZ", "0101210000", "45000")
+    rows = [("run", key, True), ("run", ("ЭК", "KZ", "0101210009", REGIONS[5]), True),
+            ("kept", key, True), ("run", (*key[:3], "45001"), True)]
+    assert found(parse(rows)) == [1, 3]

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
-import logging
-import re
 import threading
 
 import psycopg
 import pytest
 
 from bench.ru_csv import write_ru_csv
-from corridor.feeds import ru_customs, ru_keys
+from corridor.feeds import ru_customs
 from corridor.load import raw
 from corridor.load.fingerprint import raw_fingerprint
 
@@ -218,14 +216,9 @@ def test_awkward_records_equal_parse_csv(fresh_database, other_database, extra):
     assert counts(streamed) == counts(listed)
 
 
-@pytest.mark.parametrize("seeks", [ru_customs._SEEKS, 0], ids=["seek", "one-pass"])
-def test_every_row_a_duplicate_candidate(fresh_database, other_database, tmp_path,
-                                         monkeypatch, seeks):
-    """A bitmap of 2**6 bits: every bucket collides, every row is a candidate, and the
-    exact step alone decides (same result as grouping the keys). The candidates' lines
-    read again one seek each, or by one pass over the file."""
-    monkeypatch.setattr(ru_keys, "BUCKET_BITS", 6)
-    monkeypatch.setattr(ru_customs, "_SEEKS", seeks)
+def test_many_duplicate_keys(fresh_database, other_database, tmp_path):
+    """Many duplicate keys among rejected and quoted rows: same result as grouping the
+    keys."""
     path = write_ru_csv(tmp_path / "2024-01.csv", 20_000, bad_every=97, dup_every=501,
                         quoted_every=113)
     streamed, listed, parsed = load_both(
@@ -248,36 +241,19 @@ def test_duplicates_across_every_way_a_row_is_read(fresh_database, other_databas
         "2", "3", "4", "5"]
 
 
-def _deleted_by_range(caplog) -> tuple[int, int]:
-    """(duplicate keys, deleted by page range) of the last ru_customs load logged."""
-    message = [record.getMessage() for record in caplog.records
-               if "deleted by page range" in record.getMessage()][-1]
-    found = re.search(r"\((\d+) duplicate keys, (\d+) deleted by page range\)", message)
-    return int(found[1]), int(found[2])
-
-
-def test_duplicate_rows_are_deleted_by_page_range(fresh_database, other_database, tmp_path,
-                                                  caplog):
-    """A few duplicates in a file COPYed into new pages: each is found by a TID range
-    scan between two sampled pages, and the result is parse_csv's."""
-    caplog.set_level(logging.INFO, logger="corridor.load.raw")
+def test_duplicate_rows_are_rejected(fresh_database, other_database, tmp_path):
+    """A few duplicates in a file: the result is parse_csv's."""
     path = write_ru_csv(tmp_path / "2024-01.csv", 30_000, dup_every=3001)
     streamed, listed, parsed = load_both(
         fresh_database, other_database, path, path.read_bytes())
-    duplicates, by_range = _deleted_by_range(caplog)
-    assert duplicates == [r.reason for r in parsed.rejections].count("duplicate_key") >= 18
-    assert by_range == duplicates
+    assert [r.reason for r in parsed.rejections].count("duplicate_key") >= 18
 
 
-def test_duplicate_rows_in_reused_pages_are_deleted(fresh_database, tmp_path, caplog):
-    """Free space left by an older unit (deleted, then VACUUMed) far before the table's
-    end is filled first by the COPY, outside the pages the ranges look at: those
-    duplicates are deleted by the unit-wide statement, the others by range; the unit
-    ends as parse_csv's, and the other unit is untouched."""
-    caplog.set_level(logging.INFO, logger="corridor.load.raw")
+def test_duplicate_rows_in_reused_pages(fresh_database, tmp_path):
+    """Free space left by an older unit (deleted, then VACUUMed) is filled first by the
+    COPY: the unit ends as parse_csv's, and the other unit is untouched."""
     with psycopg.connect(fresh_database.conninfo, autocommit=True) as conn:
         raw.ensure_raw_schema(conn)
-        # 2024-02 puts more than TAIL_PAGES pages between 2024-01's and the table's end.
         for month, rows in (("2024-01", 8_000), ("2024-02", 40_000)):
             path = write_ru_csv(tmp_path / f"{month}.csv", rows, month, dup_every=0)
             raw.load_ru_customs_csv(conn, path, month, 1, "final", month)
@@ -289,10 +265,7 @@ def test_duplicate_rows_in_reused_pages_are_deleted(fresh_database, tmp_path, ca
                   for month in ("2024-02", "2024-03")}
         for month, result in parsed.items():
             assert _held(conn, month) == _accepted(result)
-    duplicates, by_range = _deleted_by_range(caplog)
-    assert duplicates == [r.reason for r in parsed["2024-03"].rejections].count(
-        "duplicate_key") >= 18
-    assert 0 < by_range < duplicates
+    assert [r.reason for r in parsed["2024-03"].rejections].count("duplicate_key") >= 18
 
 
 def _held(conn: psycopg.Connection, month: str) -> list[tuple]:
@@ -309,15 +282,9 @@ def _accepted(parsed: ru_customs.ParseResult) -> list[tuple]:
     return [(row["row_number"], row["stoim"]) for row in parsed.rows]
 
 
-def test_duplicate_rows_of_the_next_month_are_deleted_by_page_range(fresh_database, tmp_path,
-                                                                   caplog):
+def test_duplicate_rows_of_the_next_month(fresh_database, tmp_path):
     """A connection's next COPY starts in the page its last one ended in, which another
-    load's pages may now follow: the first rows of the month, duplicates in this file,
-    lie before the table's end as it was, and are found there too (not by the
-    unit-wide statement). On a table with statistics each range is read by a TID range
-    scan, not through the index on period_month (which the planner, estimating a month
-    just COPYed at one row, would otherwise choose)."""
-    caplog.set_level(logging.INFO, logger="corridor.load.raw")
+    load's pages may now follow: each month ends as parse_csv's."""
     paths = {month: write_ru_csv(tmp_path / f"{month}.csv", rows, month, dup_every=2001)
              for month, rows in (("2024-01", 20_000), ("2023-12", 3_000), ("2024-02", 20_000))}
     with psycopg.connect(fresh_database.conninfo, autocommit=True) as conn, \
@@ -326,29 +293,15 @@ def test_duplicate_rows_of_the_next_month_are_deleted_by_page_range(fresh_databa
         raw.load_ru_customs_csv(conn, paths["2024-01"], "2024-01", 1, "final", "a")
         raw.load_ru_customs_csv(other, paths["2023-12"], "2023-12", 1, "final", "b")
         raw.load_ru_customs_csv(conn, paths["2024-02"], "2024-02", 1, "final", "c")
-        duplicates, by_range = _deleted_by_range(caplog)
-        assert by_range == duplicates >= 18
-        if conn.info.server_version >= 160000:  # PostgreSQL 15 started on a new page here
-            first = conn.execute("select min((ctid::text::point)[0]) from "
-                                 "raw.ru_customs_rows where period_month = '2024-02'"
-                                 ).fetchone()[0]
-            assert first < conn.execute("select max((ctid::text::point)[0]) from "
-                                        "raw.ru_customs_rows where period_month = '2023-12'"
-                                        ).fetchone()[0]
         for month, path in paths.items():
-            assert _held(conn, month) == _accepted(_parsed(path, month))
-        conn.execute("analyze raw.ru_customs_rows")
-        plan = "\n".join(line for (line,) in conn.execute(
-            "explain " + raw._RANGE_DELETE.replace("returning row_number", ""),
-            ("(0,0)", "(8,0)", "2024-03", [1, 2])))
-    assert "Tid Range Scan" in plan, plan
+            parsed = _parsed(path, month)
+            assert _held(conn, month) == _accepted(parsed)
+            assert [r.reason for r in parsed.rejections].count("duplicate_key") >= 2
 
 
-def test_concurrent_loads_with_duplicates(fresh_database, tmp_path, caplog):
+def test_concurrent_loads_with_duplicates(fresh_database, tmp_path):
     """Two months COPYed at the same time into the same table, their chunks fed in
-    turn, interleave their pages: each load deletes exactly its own duplicate rows (by
-    range where the samples are right, by the unit-wide statement where not)."""
-    caplog.set_level(logging.INFO, logger="corridor.load.raw")
+    turn, interleave their pages: each load rejects exactly its own duplicate rows."""
     months = ("2024-01", "2024-02")
     payloads = {month: write_ru_csv(tmp_path / f"{month}.csv", 60_000, month,
                                     dup_every=3001, seed=index).read_bytes()

@@ -1,44 +1,45 @@
 """ru_customs: Russian customs monthly CSV (windows-1251, ';', decimal comma, CRLF).
 
-Two ways to read one file, with the same rules and the same results:
+One parser, :class:`Scan`, used by the loader (:func:`corridor.load.raw.load_ru_customs_csv`,
+so by ingest and replay) and by :func:`parse_csv` (a unit's rows in memory). pyarrow's
+streaming CSV reader splits the records; one regular expression over each block's COPY
+lines finds the rows every rule accepts as they stand; any other row (another field count,
+blanks, lower case, a broken rule) is judged alone by :func:`_row`, the one place of the
+rules and their messages. Duplicate keys: every row's key is kept as one 64-bit integer
+and the raw records spilled to a temporary file, whence those of the duplicates come.
 
-* :func:`parse_csv` → a :class:`ParseResult` with every accepted row as a dict (small
-  files, tests, replay);
-* :class:`CsvScan` → streaming: rows already formatted as PostgreSQL ``COPY`` text,
-  rejections spooled to a temporary file, duplicate keys found on the way in bounded
-  memory (:mod:`corridor.feeds.ru_keys`), so that a file of any size loads in constant
-  memory (:func:`corridor.load.raw.load_ru_customs_csv`). It reads ~1 MB blocks of
-  bytes: runs of lines that every rule accepts as they stand are checked by one
-  compiled regex and converted (and their keys hashed) by whole-block operations; only
-  the other lines take the per-line rules (the same functions as :func:`parse_csv`).
-
-A source is the payload ``bytes``, a path to the landed file, or an iterable of
-``bytes`` chunks.
+A source is the payload ``bytes``, a path to the landed file, or an iterable of ``bytes``
+chunks (spooled to a temporary file).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import logging
 import os
-import re
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Union
 
-from corridor.feeds import ru_keys
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
 from corridor.feeds.common import (
     FeedError,
     ParseResult,
+    Rejection,
     RowError,
     check_code,
-    duplicate_keys,
     make_rejection,
     require,
     storable_text,
@@ -52,239 +53,105 @@ log = logging.getLogger(__name__)
 
 FEED = "ru_customs"
 ENCODING = "windows-1251"
-ENCODING_PG = "WIN1251"  # PostgreSQL's name of it
 REQUIRED = ("napr", "period", "strana", "tnved", "stoim", "netto")
 FLOWS = ("ИМ", "ЭК")
 REPORTER_ISO2 = "RU"
 RELEASES_PATH = "/ru-customs/v1/releases"
-#: The publisher's column order; a file with exactly this header takes the fast path.
+#: The publisher's column order.
 CSV_COLUMNS = ("napr", "period", "strana", "tnved", "edizm", "stoim", "netto", "kol",
                "region", "region_s")
-#: ``raw.ru_customs_rows`` columns, in the order :class:`CsvScan` writes them (the CSV's
-#: fields first: a run of lines keeps its fields in place).
+#: ``raw.ru_customs_rows`` columns, in the order of :func:`copy_text`.
 ROW_COLUMNS = (*CSV_COLUMNS, "period_month", "revision", "status", "row_number")
 KEY_FIELDS = "(napr, strana, tnved, region)"
+KEY_NAMES = ("napr", "strana", "tnved", "region")
+#: Characters ``str.strip()`` removes that a windows-1251 file can carry.
+STRIP_CHARS = "".join(ch for ch in bytes(range(256)).decode(ENCODING, "replace") if ch.isspace())
+_BOM_AS_1251 = "\ufeff".encode("utf-8").decode(ENCODING)
+#: A key in 64 bits: partner, flow and tnved, then the region as the number of its first
+#: appearance in the unit in the low REGION_BITS bits.
+REGION_BITS = 21
+_NO_KEY = np.uint64(2**64 - 1)  # no key, or one that no accepted row can have
+#: Bytes of a block of rows (pyarrow's) and of a read of the file.
+BLOCK_BYTES = 1 << 19
 
 Source = Union[bytes, str, "os.PathLike[str]", Iterable[bytes]]
 
 
-# ------------------------------------------------------------------------- reading
+@contextmanager
+def seekable(source: Source) -> Iterator[IO[bytes]]:
+    """The source as a binary file: the payload, the landed file, or the chunks spooled."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        yield io.BytesIO(source)
+    elif isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as handle:
+            yield handle
+    else:
+        with tempfile.TemporaryFile() as spool:
+            for chunk in source:
+                spool.write(chunk)
+            yield spool
 
-class _ChunkReader(io.RawIOBase):
-    """A readable raw stream over an iterable of bytes chunks (optionally teed to a file)."""
 
-    def __init__(self, chunks: Iterable[bytes], tee: IO[bytes] | None = None) -> None:
-        self._chunks = iter(chunks)
-        self._pending = memoryview(b"")
-        self._tee = tee
+class Undecodable(ValueError):
+    """A byte that is not windows-1251 (0x98, the one byte it leaves undefined)."""
+
+    def __init__(self, period_month: str, offset: int, line: int, row: int) -> None:
+        byte = f"byte 0x98 at byte offset {offset} is not {ENCODING}"
+        self.by_line = f"{FEED} {period_month}: line {line}: {byte}"
+        super().__init__(f"{FEED} {period_month}: "
+                         f"{f'data row {row}' if row else 'the header'}: {byte}")
+
+
+class _Utf8(io.RawIOBase):
+    """A windows-1251 file as UTF-8 for pyarrow, up to the line holding a byte that is
+    not windows-1251: there it ends, and :attr:`bad` says where. No read ends between
+    the CR and the LF of a CRLF: pyarrow 26 drops that LF when it is in quotes."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw, self.out, self.carry, self.done = raw, b"", b"", False
+        self.offset = self.line = 0  # of the carry's start
+        self.bad: tuple[int, int] | None = None  # (byte offset, line)
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            if self._tee is not None:
-                self._tee.write(chunk)
-            self._pending = memoryview(bytes(chunk))
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
+    def _fill(self) -> None:
+        block = self.raw.read(BLOCK_BYTES // 3)
+        data = self.carry + block
+        cut = (data.rfind(b"\n") + 1 or data.rfind(b"\r", 0, len(data) - 1) + 1
+               if block else len(data))
+        self.done = not block
+        if (at := data.find(b"\x98", 0, cut)) >= 0:
+            self.bad = (self.offset + at, self.line + data.count(b"\n", 0, at) + 1)
+            cut, self.done = max(data.rfind(b"\n", 0, at), data.rfind(b"\r", 0, at)) + 1, True
+        self.out += data[:cut].decode(ENCODING).encode()
+        self.offset, self.line = self.offset + cut, self.line + data.count(b"\n", 0, cut)
+        self.carry = data[cut:]
+
+    def readinto(self, buffer: Any) -> int:
+        while not self.out and not self.done:
+            self._fill()
+        size = min(len(buffer), len(self.out))
+        size -= self.out[size - 1:size + 1] == b"\r\n"
+        buffer[:size], self.out = self.out[:size], self.out[size:]
         return size
 
-
-class _Reopenable:
-    """A source that can be read twice (the second pass fetches duplicate rows' text).
-    An iterable of chunks is teed to a temporary file on the first read."""
-
-    def __init__(self, source: Source) -> None:
-        self._source = source
-        self._spill: IO[bytes] | None = None
-
-    @contextmanager
-    def lines(self) -> Iterator[Iterator[str]]:
-        """Decoded lines with their line ends (universal newlines, untranslated: what
-        the csv module expects)."""
-        source = self._source
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            yield iter(io.StringIO(bytes(source).decode(ENCODING), newline=""))
-        elif isinstance(source, (str, os.PathLike)):
-            with open(source, encoding=ENCODING, newline="", buffering=1 << 20) as handle:
-                yield handle
-        elif self._spill is not None:
-            self._spill.seek(0)
-            raw = io.BufferedReader(_ChunkReader(iter(lambda: self._spill.read(1 << 20), b"")))
-            yield io.TextIOWrapper(raw, encoding=ENCODING, newline="")
-        else:
-            self._spill = tempfile.TemporaryFile()
-            raw = io.BufferedReader(_ChunkReader(source, tee=self._spill), 1 << 20)
-            text = io.TextIOWrapper(raw, encoding=ENCODING, newline="")
-            yield text
-            for _ in text:  # a consumer that stopped early: tee the rest too
-                pass
-
-    @contextmanager
-    def opened(self) -> Iterator[IO[bytes]]:
-        """The source as a seekable binary file: the payload, the landed file, or the
-        spill of an iterable of chunks (which a first pass wrote)."""
-        source = self._source
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            yield io.BytesIO(bytes(source))
-        elif isinstance(source, (str, os.PathLike)):
-            with open(source, "rb") as handle:
-                yield handle
-        else:
-            assert self._spill is not None, "an iterable source is read once first"
-            self._spill.seek(0)
-            yield self._spill
-
-    @contextmanager
-    def blocks(self, size: int = 1 << 20) -> Iterator[Iterator[bytes]]:
-        """The bytes in blocks of about ``size``, each ending after a ``\\n`` (but the
-        last): whole lines, as :meth:`lines` splits them, since a block never ends
-        inside ``\\r\\n``."""
-
-        if isinstance(self._source, (bytes, bytearray, memoryview, str, os.PathLike)) \
-                or self._spill is not None:
-            with self.opened() as raw:
-                yield _whole_lines(raw, size)
-            return
-        self._spill = tempfile.TemporaryFile()
-        tee = io.BufferedReader(_ChunkReader(self._source, tee=self._spill), 1 << 20)
-        yield _whole_lines(tee, size)
-        while tee.read(1 << 20):  # a consumer that stopped early: tee the rest too
-            pass
-
-    def lines_at(self, offsets: Iterable[int]) -> dict[int, str]:
-        """The decoded line (without its end) starting at each byte offset: lines of
-        no quote, read again after a pass (:meth:`blocks` or :meth:`lines`). A few are
-        read where they are; many, by one pass over the file."""
-        wanted = sorted(set(offsets))
-        found: dict[int, str] = {}
-        with self.opened() as handle:
-            if len(wanted) > _SEEKS:
-                base, at = 0, 0
-                for block in _whole_lines(handle, 1 << 20):
-                    end = base + len(block)
-                    while at < len(wanted) and wanted[at] < end:
-                        start = wanted[at] - base
-                        stop = _LINE_BREAK.search(block, start)
-                        found[wanted[at]] = block[start:stop.start() if stop else None
-                                                  ].decode(ENCODING)
-                        at += 1
-                    base = end
-                return found
-            for offset in wanted:
-                handle.seek(offset)
-                line = b""
-                while not (end := _LINE_BREAK.search(line)):
-                    more = handle.read(4096)
-                    if not more:
-                        break
-                    line += more
-                found[offset] = (line[:end.start()] if end else line).decode(ENCODING)
-        return found
-
-    def close(self) -> None:
-        if self._spill is not None:
-            self._spill.close()
+    def first_line(self) -> str | None:
+        while not self.out and not self.done:
+            self._fill()
+        line = io.StringIO(self.out.decode(), newline="").readline()
+        self.out = self.out[len(line.encode()):]
+        return line or None
 
 
-_LINE_BREAK = re.compile(rb"[\r\n]")
-#: More lines than this are read again by a pass over the file, not one seek each.
-_SEEKS = 2000
-
-
-def _whole_lines(raw: IO[bytes], size: int) -> Iterator[bytes]:
-    """``raw``'s bytes from where it stands, in blocks of about ``size`` that end after
-    a ``\\n`` (but the last)."""
-    carry = b""
-    while chunk := raw.read(size):
-        data = carry + chunk if carry else chunk
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            yield data[:cut]
-        carry = data[cut:]
-    if carry:
-        yield carry
-
-
-#: The one byte windows-1251 leaves undefined.
-_UNDEFINED = b"\x98"
-
-
-class LineDecodeError(ValueError):
-    """A byte that is not windows-1251 (0x98), at a byte offset of the source."""
-
-    def __init__(self, offset: int, byte: int) -> None:
-        super().__init__(f"byte 0x{byte:02x} at byte offset {offset} is not {ENCODING}")
-        self.offset = offset
-
-
-class _LineCursor:
-    """The lines of byte blocks (as :meth:`_Reopenable.lines` splits them), taken one
-    at a time, decoded (:meth:`line`, :meth:`lines`), or several at once (:meth:`take`
-    with a bytes pattern of whole lines). windows-1251 is one byte a character, so
-    a line is decoded alone, and only the lines that need it are."""
-
-    def __init__(self, blocks: Iterator[bytes]) -> None:
-        self._blocks = blocks
-        self.raw, self.pos = b"", 0
-        self.base = 0  # the byte offset of the current block in the source
-
-    def ready(self) -> bool:
-        """Whether a line is left (moves to the next block if need be)."""
-        while self.pos >= len(self.raw):
-            block = next(self._blocks, None)
-            if block is None:
-                return False
-            self.base += len(self.raw)
-            self.raw, self.pos = block, 0
-        return True
-
-    def take(self, pattern: re.Pattern[bytes]) -> re.Match[bytes] | None:
-        """``pattern`` matched at the current line (which it then consumes), or None."""
-        match = pattern.match(self.raw, self.pos)
-        if match is not None:
-            self.pos = match.end()
-        return match
-
-    def line(self) -> tuple[int, str]:
-        """The current line's byte offset in the source, and the line with its end,
-        decoded (after :meth:`ready`)."""
-        match = _ANY_LINE_BYTES.match(self.raw, self.pos)
-        offset, self.pos = self.base + self.pos, match.end()
-        try:
-            return offset, match[0].decode(ENCODING)
-        except UnicodeDecodeError as exc:
-            raise LineDecodeError(offset + exc.start, match[0][exc.start]) from exc
-
-    def lines(self) -> Iterator[str]:
-        while self.ready():
-            yield self.line()[1]
-
-
-#: Characters ``str.strip()`` removes that a windows-1251 file can carry.
-STRIP_CHARS = "".join(ch for ch in (bytes([b]).decode(ENCODING, "replace") for b in range(256))
-                      if ch.isspace())
-
-
-_LINE_END = r"(?:\r\n|\r|\n|\Z)"
-#: Any one line with its end (universal newlines, like ``newline=""``).
-_ANY_LINE = re.compile(rf"[^\r\n]*{_LINE_END}")
-_ANY_LINE_BYTES = re.compile(_ANY_LINE.pattern.encode("ascii"))
-
-
-_BOM_AS_1251 = "\ufeff".encode("utf-8").decode(ENCODING)
-
-
-def _read_header(lines: Iterator[str], period_month: str) -> list[str]:
-    try:
-        header = next(csv.reader(lines, delimiter=";"))
-    except StopIteration:
-        raise ValueError(f"{FEED} {period_month}: empty file") from None
+def _header(stream: _Utf8, period_month: str) -> dict[str, int]:
+    """Column positions by name, from the header."""
+    line = stream.first_line()
+    if line is None:
+        if stream.bad:
+            raise Undecodable(period_month, *stream.bad, 0)
+        raise ValueError(f"{FEED} {period_month}: empty file")
+    header = next(csv.reader([line], delimiter=";"))
     if header and header[0].startswith(_BOM_AS_1251):
         # A UTF-8 byte order mark. The contract says windows-1251, where these bytes
         # read "п»ї": not a column name. Decided: refuse the file, naming the BOM, rather
@@ -302,38 +169,242 @@ def _read_header(lines: Iterator[str], period_month: str) -> list[str]:
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise ValueError(f"{FEED} {period_month}: header lacks required columns {missing}")
-    return header
+    return {name: position for position, name in enumerate(header)}
 
 
-def _record_fields(line: str, lines: Iterator[str]) -> list[str]:
-    """The fields of the record that starts with ``line``, as the csv module reads them:
-    a line without quotes (or NUL) is one record split on ``;``; any other line is
-    handed to ``csv.reader``, which may pull continuation lines from ``lines``. Blank
-    records are the consumer's business."""
-    if '"' in line or "\x00" in line:
-        return next(csv.reader(itertools.chain((line,), lines), delimiter=";"))
-    return line.rstrip("\r\n").split(";")
+def _blocks(file: IO[bytes], period_month: str) -> Iterator[Any]:
+    """The header's column positions by name, then (row numbers, fields by position, odd
+    rows) per block of rows. pyarrow reads the records of the header's width; it hands any other to
+    ``on_invalid`` with its number, and such records come back as *odd rows*, (number,
+    fields as the csv module reads them), with the block whose numbers they fall among.
+    A record that the csv module reads as blank (``""``) is no data line: not numbered."""
+    file.seek(0)
+    stream = _Utf8(file)
+    index = _header(stream, period_month)
+    yield index
+    names = [str(position) for position in range(max(index.values()) + 1)]
+    invalid: list[tuple[int, str]] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append((row.number, row.text))
+        return "skip"
+
+    reader = pacsv.open_csv(
+        stream, read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
+                                               block_size=BLOCK_BYTES),
+        parse_options=pacsv.ParseOptions(delimiter=";", newlines_in_values=True,
+                                         invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                             strings_can_be_null=False,
+                                             quoted_strings_can_be_null=False))
+    empty = [pa.array([], pa.string())] * len(names)
+    blanks: list[int] = []
+    used = rows = 0  # pyarrow's last number of a row of its own; the last data row
+    for batch in itertools.chain(_batches(reader, period_month), [None]):
+        size = 0 if batch is None else batch.num_rows
+        skip = np.array([number for number, _ in invalid], dtype=np.int64)
+        numbers = np.arange(used + 1, used + 1 + size + len(skip))
+        numbers = numbers[~np.isin(numbers, skip)][:size]
+        used = int(numbers[-1]) if size else used
+        taken = [(number, next(csv.reader([text], delimiter=";"), []))
+                 for number, text in invalid if batch is None or number < used]
+        del invalid[:len(taken)]
+        blanks += [number for number, fields in taken if fields in ([], [""])]
+        odd = [(number - np.searchsorted(blanks, number), fields)
+               for number, fields in taken if fields not in ([], [""])]
+        numbers = numbers - np.searchsorted(blanks, numbers)
+        rows = max([rows, *numbers[-1:], *(number for number, _ in odd)])
+        yield numbers, empty if batch is None else batch.columns, odd
+    if stream.bad:
+        raise Undecodable(period_month, *stream.bad, rows + 1)
 
 
-def _is_blank(fields: list[str]) -> bool:
-    """An empty line (no character but its end): not a data line, skipped. A record of
-    empty fields (``;;;;``, blanks) is a data line: :func:`_row` rejects it."""
-    return not fields or fields == [""]
-
-
-def _classify(fields: list[str], index: dict[str, int], expected_period: str
-              ) -> tuple[dict[str, Any] | None, RowError | None, tuple | None]:
-    """(row, error, key) of one non-blank record by the row rules (no duplicates yet)."""
-    record = {name: (fields[pos].strip() if pos < len(fields) else None)
-              for name, pos in index.items()}
-    key = None
-    if all(record.get(name) for name in ("napr", "strana", "tnved")):
-        key = (record["napr"], record["strana"].upper(), record["tnved"],
-               record.get("region") or "")
+def _batches(reader: Any, period_month: str) -> Iterator[pa.RecordBatch]:
     try:
-        return _row(record, expected_period), None, key
-    except RowError as exc:
-        return None, exc, key
+        yield from reader
+    except pa.ArrowInvalid as exc:  # a record longer than BLOCK_BYTES
+        raise FeedError(FEED, period_month, None, f"unreadable as CSV: {exc}") from None
+
+
+def _record(fields: list[str], index: dict[str, int]) -> dict[str, str | None]:
+    return {name: (fields[pos].strip() if pos < len(fields) else None)
+            for name, pos in index.items()}
+
+
+@functools.cache
+def _partners() -> dict[str, int]:
+    return {code: at for at, code in enumerate(sorted(iso2_codes() - {REPORTER_ISO2}))}
+
+
+def _plain_pattern(expected_period: str) -> str:
+    """A COPY line (:data:`ROW_COLUMNS`, tabs) whose fields every rule but the duplicate-
+    key one accepts as they stand, decimal commas aside: its text fields need no strip
+    and no COPY escape and hold no comma (a block's commas become points at once)."""
+    def chars(excluded: str) -> str:
+        return "[^" + "".join(f"\\x{{{ord(ch):x}}}" for ch in excluded) + "]"
+    text = f"({chars(_UNSAFE + STRIP_CHARS)}({chars(_UNSAFE)}*{chars(_UNSAFE + STRIP_CHARS)})?)?"
+    number = "[0-9]+(,[0-9]+)?"
+    return "^" + "\t".join([f"({'|'.join(FLOWS)})", expected_period, f"({'|'.join(_partners())})",
+                            "[0-9]{10}", text, number, number, f"({number})?", text, text, ""])
+
+
+class Scan:
+    """One pass over a file (from :func:`seekable`). Iterating it gives, per block, the
+    rows that every rule but the duplicate-key one accepts: those it accepts as they stand
+    as COPY text of :data:`ROW_COLUMNS` (UTF-8, empty = NULL) and their count, the others
+    as dicts (:func:`_row`), and the rejections. Then :meth:`duplicates` rejects the
+    accepted rows whose key occurs twice: every row's key is kept as one integer, and the
+    raw records are spilled to a temporary file. The header is read at once: a file whose
+    header fails raises here."""
+
+    def __init__(self, file: IO[bytes], period_month: str, revision: int, status: str
+                 ) -> None:
+        self.file, self.period_month = file, period_month
+        self.constants = {"period_month": period_month, "revision": revision, "status": status}
+        self._blocks = _blocks(file, period_month)
+        self.index = next(self._blocks)
+        self._regions: dict[str, int] = {}
+        self._kept: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._spill = tempfile.TemporaryFile()
+
+    def __iter__(self) -> Iterator[tuple[bytes, int, list[dict[str, Any]], list[Rejection]]]:
+        expected = f"{self.period_month[5:7]}/{self.period_month[:4]}"
+        pattern, index = _plain_pattern(expected), self.index
+        constants = pa.scalar("\t".join(map(str, self.constants.values())))
+        extra = [position for name, position in index.items() if name not in CSV_COLUMNS]
+        for numbers, columns, odd in self._blocks:
+            empty = pc.fill_null(pa.nulls(len(numbers), pa.string()), "")
+            field = {name: columns[index[name]] if name in index else empty
+                     for name in CSV_COLUMNS}
+            lines = pc.binary_join_element_wise(
+                *field.values(), constants, pc.binary_join_element_wise(
+                    pc.cast(pa.array(numbers), pa.string()), "", "\n"), "\t")
+            plain = pc.match_substring_regex(lines, pattern)
+            for position in extra:  # a NUL anywhere rejects the row (_row)
+                plain = pc.and_(plain, pc.invert(pc.match_substring(columns[position], "\0")))
+            plain = plain.to_numpy(zero_copy_only=False)
+            keys = np.full(len(numbers), _NO_KEY)
+            keys[plain] = self._plain_keys(*(field[name].filter(plain) for name in KEY_NAMES))
+            kept, texts, odd_keys, odd_kept = numbers.copy(), [], [], []
+            rows, rejections = [], []
+            for number, fields, at in _records(numbers, columns, odd, np.flatnonzero(~plain)):
+                record = _record(fields, index)
+                key = self._key(record)
+                try:
+                    rows.append({**_row(record, expected), **self.constants,
+                                 "row_number": number})
+                except RowError as error:
+                    rejections.append(make_rejection(FEED, self.period_month, number,
+                                                     error.reason, error.message,
+                                                     ";".join(fields)))
+                    number = -1  # a rejected row's key counts, the row is not rejected again
+                if at is None:  # a record of another width: after the block's own rows
+                    texts.append(";".join(fields))
+                    odd_keys.append(key)
+                    odd_kept.append(number)
+                else:
+                    keys[at], kept[at] = key, number
+            self._spill_records(pa.concat_arrays([pc.binary_join_element_wise(
+                *columns, ";"), pa.array(texts, pa.string())]), np.concatenate(
+                [keys, np.array(odd_keys, np.uint64)]), np.concatenate([kept, odd_kept]))
+            text = lines.filter(plain)
+            yield _data(text).translate(_POINT), len(text), rows, rejections
+
+    def _spill_records(self, records: pa.Array, keys: np.ndarray, numbers: np.ndarray) -> None:
+        """A block's row numbers (-1: rejected), its raw records' offsets and the records
+        to the spill file; its keys and which rows are accepted in memory (9 bytes a row)."""
+        offsets = np.frombuffer(records.buffers()[1], np.int32)[:len(records) + 1]
+        self._kept.append((self._spill.tell(), keys, numbers >= 0))
+        self._spill.write(numbers.astype(np.int32).tobytes() + offsets.tobytes())
+        self._spill.write(_data(records))
+
+    def _plain_keys(self, napr: pa.Array, strana: pa.Array, tnved: pa.Array,
+                    region: pa.Array) -> np.ndarray:
+        flow = pc.equal(napr, FLOWS[1]).to_numpy(zero_copy_only=False).astype(np.uint64)
+        partner = pc.index_in(strana, value_set=pa.array(list(_partners())))
+        code = pc.cast(tnved, pa.int64()).to_numpy().astype(np.uint64)
+        encoded = pc.dictionary_encode(region)
+        area = np.array([self._regions.setdefault(value, len(self._regions))
+                         for value in encoded.dictionary.to_pylist()], np.uint64)
+        return _pack(partner.to_numpy().astype(np.uint64) * 2 + flow, code,
+                     area[encoded.indices.to_numpy()])
+
+    def _key(self, record: dict[str, str | None]) -> int:
+        """The key of a record, or _NO_KEY when no accepted row can have it."""
+        napr, strana, tnved = (record.get(name) or "" for name in KEY_NAMES[:3])
+        partner = _partners().get(strana.upper())
+        if napr not in FLOWS or partner is None or not (
+                len(tnved) == 10 and tnved.isascii() and tnved.isdigit()):
+            return int(_NO_KEY)
+        area = self._regions.setdefault(record.get("region") or "", len(self._regions))
+        return int(_pack(partner * 2 + FLOWS.index(napr), int(tnved), area))
+
+    def duplicates(self) -> list[Rejection]:
+        """After the pass: the accepted rows whose key occurs more than once in the file
+        (counting rejected rows' keys), rejected, in row order."""
+        if len(self._regions) > 1 << REGION_BITS:
+            raise FeedError(FEED, self.period_month, None,
+                            f"more than {1 << REGION_BITS} distinct regions")
+        keys = np.concatenate([np.empty(0, np.uint64), *(block[1] for block in self._kept)])
+        keys.sort()
+        repeated = np.unique(keys[1:][keys[1:] == keys[:-1]])
+        del keys
+        repeated, regions, found = repeated[repeated != _NO_KEY], list(self._regions), []
+        for start, keys, accepted in self._kept:
+            if not (hits := np.flatnonzero(np.isin(keys, repeated) & accepted).tolist()):
+                continue
+            self._spill.seek(start)
+            numbers = np.frombuffer(self._spill.read(4 * len(keys)), np.int32)
+            offsets = np.frombuffer(self._spill.read(4 * len(keys) + 4), np.int32)
+            for at in hits:
+                self._spill.seek(start + 8 * len(keys) + 4 + int(offsets[at]))
+                key = int(keys[at])
+                error = duplicate_error((FLOWS[key >> 55 & 1], list(_partners())[key >> 56],
+                                         f"{key >> REGION_BITS & (1 << 34) - 1:010d}",
+                                         regions[key & (1 << REGION_BITS) - 1]))
+                found.append(make_rejection(FEED, self.period_month, int(numbers[at]),
+                                            error.reason, error.message, self._spill.read(
+                                                int(offsets[at + 1] - offsets[at])).decode()))
+        self._kept.clear()
+        return sorted(found, key=lambda rejection: int(rejection.row_ref))
+
+    def __enter__(self) -> Scan:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._spill.close()
+
+
+def _records(numbers: np.ndarray, columns: list[pa.Array], odd: list, at: np.ndarray
+             ) -> list[tuple[int, list[str], int | None]]:
+    """(number, fields, position) of a block's rows at ``at`` and (number, fields, None)
+    of its odd rows, in row order."""
+    fields = zip(*(column.take(at).to_pylist() for column in columns), strict=True)
+    return sorted([*zip(numbers[at].tolist(), map(list, fields), at.tolist(), strict=True),
+                   *((number, fields, None) for number, fields in odd)], key=lambda r: r[0])
+
+
+def _data(strings: pa.Array) -> bytes:
+    """The bytes of a string array (offset 0) end to end."""
+    end = np.frombuffer(strings.buffers()[1], np.int32)[len(strings)] if len(strings) else 0
+    return bytes(memoryview(strings.buffers()[2] or b"")[:end])
+
+
+def _pack(flow_partner: Any, code: Any, area: Any) -> Any:
+    """A key in 64 bits: partner and flow, the tnved, the region's number in the unit."""
+    shift = np.uint64(REGION_BITS)
+    return (flow_partner << np.uint64(34) | code) << shift | area
+
+
+_UNSAFE = "\t\r\n\\,\0"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_POINT = bytes.maketrans(b",", b".")
+
+
+def copy_text(rows: list[dict[str, Any]]) -> bytes:
+    """Rows (dicts of ``raw.ru_customs_rows`` columns) as COPY text of :data:`ROW_COLUMNS`."""
+    return "".join("\t".join("" if row[name] is None else str(row[name]).translate(
+        _COPY_ESCAPES) for name in ROW_COLUMNS) + "\n" for row in rows).encode()
 
 
 def duplicate_error(key: tuple) -> RowError:
@@ -342,341 +413,36 @@ def duplicate_error(key: tuple) -> RowError:
 
 
 def parse_csv(payload: Source, period_month: str, revision: int, status: str) -> ParseResult:
-    """Accepted rows (dicts of ``raw.ru_customs_rows`` columns) and rejections of one file.
-
-    Holds the whole unit in memory; :class:`CsvScan` is the streaming equivalent.
-    """
+    """Accepted rows (dicts of ``raw.ru_customs_rows`` columns) and rejections of one file,
+    in row order, in memory (:class:`Scan` streams)."""
     result = ParseResult(FEED, period_month)
-    expected_period = f"{period_month[5:7]}/{period_month[:4]}"
-    source = _Reopenable(payload)
-    parsed: list[tuple[int, list[str], dict[str, Any] | None, RowError | None, Any]] = []
-    try:
-        with source.lines() as lines:
-            header = _read_header(lines, period_month)
-            index = {name: position for position, name in enumerate(header)}
-            row_number = 0
-            for line in lines:
-                fields = _record_fields(line, lines)
-                if _is_blank(fields):
-                    continue  # an empty line (e.g. after the last CRLF)
-                row_number += 1
-                row, error, key = _classify(fields, index, expected_period)
-                if row is not None:
-                    row.update(period_month=period_month, revision=revision, status=status,
-                               row_number=row_number)
-                parsed.append((row_number, fields, row, error, key))
-    except UnicodeDecodeError as exc:
-        # The text reader decodes ahead of the line it yields: find the byte itself.
-        raise ValueError(f"{FEED} {period_month}: {_undecodable(source)}") from exc
-    finally:
-        source.close()
-
-    duplicates = duplicate_keys([key for *_, key in parsed])
-    for row_number, fields, row, error, key in parsed:
-        if error is None and key in duplicates:
-            error = duplicate_error(key)
-        if error is not None:
-            result.reject(row_number, error, ";".join(fields))
-        else:
-            result.rows.append(row)
+    with seekable(payload) as file:
+        try:
+            with Scan(file, period_month, revision, status) as scan:
+                for plain, _, rows, rejections in scan:
+                    for line in plain.decode().splitlines():
+                        row = dict(zip(ROW_COLUMNS, (value or None for value in line.split("\t")),
+                                       strict=True))
+                        for name in ("stoim", "netto", "kol"):
+                            row[name] = row[name] and Decimal(row[name])
+                        result.rows.append({**row, **scan.constants,
+                                            "row_number": int(row["row_number"])})
+                    result.rows += rows
+                    result.rejections += rejections
+                duplicates = scan.duplicates()
+        except Undecodable as exc:
+            raise ValueError(exc.by_line) from None
+    rejected = {int(rejection.row_ref) for rejection in duplicates}
+    result.rows = sorted((row for row in result.rows if row["row_number"] not in rejected),
+                         key=lambda row: row["row_number"])
+    result.rejections = sorted(result.rejections + duplicates,
+                               key=lambda rejection: int(rejection.row_ref))
     return result
-
-
-def _undecodable(source: _Reopenable) -> str:
-    """Where the source's first byte that is not windows-1251 is (0x98, the one byte
-    the code page leaves undefined), as the streaming scan words it, with the line."""
-    with source.opened() as handle:
-        base = line = 0
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            at = block.find(_UNDEFINED)
-            if at >= 0:
-                line += block.count(b"\n", 0, at)
-                return f"line {line + 1}: {LineDecodeError(base + at, _UNDEFINED[0])}"
-            base, line = base + len(block), line + block.count(b"\n")
-    return f"a byte that is not {ENCODING}"  # never: the decoder found one
-
-
-# ----------------------------------------------------------------------- streaming
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-COPY_NULL = "\\N"
-
-
-def copy_text(value: Any, null: str = COPY_NULL) -> str:
-    """One value as a field of PostgreSQL ``COPY ... FROM STDIN`` text format."""
-    if value is None:
-        return null
-    text = str(value)
-    # str.translate with a mapping costs microseconds a call: only when there is
-    # something to escape.
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return text.translate(_COPY_ESCAPES)
-    return text
-
-
-def copy_line(values: Iterable[Any], null: str = COPY_NULL) -> str:
-    return "\t".join(copy_text(value, null) for value in values) + "\n"
-
-
-# Free text as the fast path takes it: no surrounding whitespace (the rules strip it),
-# nothing COPY text format would have to escape.
-_TEXT = r"((?:[^\s;\\](?:[^;\\\t\r\n]*[^\s;\\])?)?)"
-_NUMBER = r"([0-9]+(?:,[0-9]+)?)"
-
-
-def _fast_pattern(expected_period: str) -> re.Pattern[str]:
-    """A line of the publisher's layout that every row rule accepts as it stands
-    (except the partner list, checked after the match). Anything else takes the
-    general path, so the fast path never changes an outcome, only its cost."""
-    return re.compile(
-        rf"(ИМ|ЭК);{re.escape(expected_period)};([A-Z][A-Z]);([0-9]{{10}});{_TEXT};"
-        rf"{_NUMBER};{_NUMBER};((?:[0-9]+(?:,[0-9]+)?)?);{_TEXT};{_TEXT}(?:;.*)?",
-        re.DOTALL)
-
-
-# As _TEXT, but also without a quote or NUL (those lines go to the csv module).
-_BLOCK_TEXT = r'((?:[^\s;\\"\x00](?:[^;\\\t\r\n"\x00]*[^\s;\\"\x00])?)?)'
-
-
-def _block_pattern(expected_period: str, partners: Iterable[str]) -> re.Pattern[str]:
-    """One line with its end (like :data:`_ANY_LINE`); groups 1-9 are set when the line
-    is one :func:`_fast_pattern` accepts (no quote, no NUL) with a partner in
-    ``partners``, None otherwise."""
-    by_first: dict[str, list[str]] = {}
-    for code in sorted(partners):
-        if len(code) == 2 and all("A" <= ch <= "Z" for ch in code):
-            by_first.setdefault(code[0], []).append(code[1])
-    strana = "|".join(f"{first}[{''.join(seconds)}]" for first, seconds in by_first.items())
-    good = (rf"(ИМ|ЭК);{re.escape(expected_period)};({strana or '(?!)'});([0-9]{{10}});"
-            rf"{_BLOCK_TEXT};{_NUMBER};{_NUMBER};((?:[0-9]+(?:,[0-9]+)?)?);{_BLOCK_TEXT};"
-            rf'{_BLOCK_TEXT}(?:;[^\r\n"\x00]*)?')
-    return re.compile(rf"(?:{good}{_LINE_END}|[^\r\n]*{_LINE_END})")
-
-
-def _run_pattern(expected_period: str, partners: Iterable[str]) -> re.Pattern[bytes]:
-    """One or more CRLF lines in a row that :func:`_block_pattern` takes for the fast
-    path, with exactly the 10 publisher's fields and no comma but decimal commas: such
-    a run becomes ``COPY`` text by whole-string replacements (:func:`_run_copy_bytes`).
-    On the windows-1251 bytes (faster than on text); ``\\s`` of the text pattern is
-    spelled out as the bytes of :data:`STRIP_CHARS` (what ``\\s`` and ``str.strip``
-    take in a windows-1251 text)."""
-    blank = re.escape(STRIP_CHARS.encode(ENCODING)).decode("latin-1")
-    inner_blank = re.escape("".join(sorted(set(STRIP_CHARS) - set("\t\r\n"))).encode(ENCODING)
-                            ).decode("latin-1")
-    # _BLOCK_TEXT without a comma either: a run's commas are then decimal commas only;
-    # nor 0x98, the one byte windows-1251 leaves undefined: a run is never decoded on
-    # the client, and such a line must fail to decode on the per-line path. Spelled
-    # without backtracking (possessive): non-blanks, then blanks (not tab, CR, LF)
-    # followed by non-blanks, any number of times; so no blank at either end.
-    solid = rf'[^{blank};\\",\x00\x98]'
-    text = rf"(?:{solid}++(?:[{inner_blank}]++{solid}++)*+)?+"
-    by_first: dict[str, list[str]] = {}
-    for code in sorted(partners):
-        if len(code) == 2 and all("A" <= ch <= "Z" for ch in code):
-            by_first.setdefault(code[0], []).append(code[1])
-    strana = "|".join(f"{first}[{''.join(seconds)}]" for first, seconds in by_first.items())
-    number = "[0-9]++(?:,[0-9]++)?+"
-    flows = "|".join(re.escape(flow.encode(ENCODING)).decode("latin-1") for flow in FLOWS)
-    line = (rf"(?:{flows});{re.escape(expected_period)};(?:{strana or '(?!)'});[0-9]{{10}};"
-            rf"{text};{number};{number};(?:{number})?+;{text};{text}\r\n")
-    return re.compile(rf"(?:{line})+".encode("latin-1"))
-
-
-_RUN_TRANSLATION = bytes.maketrans(b",;", b".\t")
-
-
-def _run_copy_bytes(run: bytes, suffix: bytes, first_row: int) -> bytes:
-    """The lines of a run (:func:`_run_pattern`) as ``COPY`` text lines of
-    :data:`ROW_COLUMNS`, windows-1251, numbered from ``first_row``: fields napr..region_s
-    (the CSV's order), ``suffix`` (a tab, then the unit's constant columns, each
-    followed by a tab), the row number. Whole-string operations but one join: commas
-    are decimal commas, the only ``\\r`` are line ends, no field needs a ``COPY``
-    escape, and an empty field is NULL with :attr:`CsvScan.COPY_NULL`."""
-    lines = run.translate(_RUN_TRANSLATION, b"\r").split(b"\n")
-    lines.pop()  # after the last line end
-    return b"".join(itertools.chain.from_iterable(
-        zip(lines, _line_ends(suffix, first_row, len(lines)), strict=True)))
-
-
-_THOUSAND = [b"%03d" % number for number in range(1000)]
-
-
-def _line_ends(suffix: bytes, first_row: int, count: int) -> list[bytes]:
-    """``suffix + b"<row number>\\n"`` for ``count`` rows from ``first_row``, made a
-    thousand at a time by one join and one split (three times faster than formatting
-    each). ``suffix`` holds no line break (``COPY`` text escapes them)."""
-    ends: list[bytes] = []
-    row, stop = first_row, first_row + count
-    while row < stop:
-        thousands, low = divmod(row, 1000)
-        high = min(stop - thousands * 1000, 1000)
-        if thousands:
-            head = b"%s%d" % (suffix, thousands)
-            ends += (head + (b"\n" + head).join(_THOUSAND[low:high]) + b"\n").splitlines(True)
-        else:
-            ends += [b"%s%d\n" % (suffix, number) for number in range(row, high)]
-        row = thousands * 1000 + high
-    return ends
-
-
-class CsvScan:
-    """One streaming pass over a file: :meth:`copy_blocks` yields the rows accepted by
-    the row rules as ``COPY`` text (columns :data:`ROW_COLUMNS`), writes rejections to
-    :attr:`rejections` (a temporary file of ``COPY`` text lines with the columns
-    :data:`REJECTION_SPOOL_COLUMNS`) and gives every keyed row, accepted or rejected, to
-    a :class:`~corridor.feeds.ru_keys.KeyIndex`. After the pass, :meth:`duplicates`
-    names the accepted rows that the duplicate-key rule rejects (the loader deletes them
-    again and rejects them).
-
-    Speed without a second set of rules: a run of CRLF lines of the publisher's
-    layout that :func:`_run_pattern` takes (a subset of what the per-line fast path
-    takes, which is a subset of what :func:`_row` accepts unchanged) is converted as a
-    whole (:func:`_run_copy_bytes`) and its keys hashed as a whole; any other line is
-    read as :func:`_record_fields` reads it and judged by :func:`_classify`, as in
-    :func:`parse_csv`."""
-
-    #: The columns of :attr:`rejections`' lines (``raw.rejected_rows`` but feed, unit).
-    REJECTION_SPOOL_COLUMNS = ("row_ref", "reason", "detail", "raw_record")
-    #: NULL in :meth:`copy_blocks`: the empty string (no value of a row is one), so
-    #: that empty optional fields need no rewriting. COPY them with :data:`COPY_OPTIONS`.
-    COPY_NULL = ""
-    COPY_OPTIONS = f"(null '', encoding '{ENCODING_PG}')"
-
-    def __init__(self, source: Source, period_month: str, revision: int, status: str,
-                 *, block_rows: int = 4096) -> None:
-        self.period_month = period_month
-        self.revision = revision
-        self.status = status
-        self.block_rows = block_rows
-        self.rows_accepted = 0
-        self.rows_rejected = 0
-        self.rejections: IO[str] = tempfile.SpooledTemporaryFile(
-            max_size=8 << 20, mode="w+", encoding="utf-8", newline="\n")
-        self._source = _Reopenable(source)
-        self.expected_period = f"{period_month[5:7]}/{period_month[:4]}"
-        self.keys = ru_keys.KeyIndex(self.expected_period)
-
-    def close(self) -> None:
-        self.rejections.close()
-        self.keys.close()
-        self._source.close()
-
-    def __enter__(self) -> CsvScan:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def copy_blocks(self) -> Iterator[bytes]:
-        """``COPY`` text of the accepted rows, columns :data:`ROW_COLUMNS`, encoded in
-        windows-1251 (the file's own bytes, mostly): COPY them with
-        :attr:`COPY_OPTIONS`."""
-        period_month, revision, status = self.period_month, self.revision, self.status
-        expected_period = self.expected_period
-        constants = f"{copy_text(period_month)}\t{revision}\t{copy_text(status)}\t"
-        suffix = f"\t{constants}".encode(ENCODING)
-        null = self.COPY_NULL
-        partners = iso2_codes() - {REPORTER_ISO2}
-        keys = self.keys
-        with self._source.blocks() as blocks:
-            cursor = _LineCursor(blocks)
-            lines = cursor.lines()  # for csv.reader: continuation lines
-            try:
-                header = _read_header(lines, period_month)
-            except LineDecodeError as exc:
-                raise ValueError(f"{FEED} {period_month}: the header: {exc}") from exc
-            index = self._index = {name: position for position, name in enumerate(header)}
-            run = None
-            line_pattern = _ANY_LINE
-            if (tuple(header[:len(CSV_COLUMNS)]) == CSV_COLUMNS
-                    and not set(header[len(CSV_COLUMNS):]) & set(CSV_COLUMNS)):
-                run = _run_pattern(expected_period, partners)
-                line_pattern = _block_pattern(expected_period, partners)
-            block: list[str] = []
-            append = block.append
-            block_rows = self.block_rows
-            row_number = accepted = 0
-            try:
-                while cursor.ready():
-                    if run is not None and (match := cursor.take(run)) is not None:
-                        # The common case: many lines at C speed, no per-line Python.
-                        if block:
-                            yield "".join(block).encode(ENCODING)
-                            block.clear()
-                        lines_run = match[0]
-                        count = keys.add_run(lines_run, cursor.base + match.start(),
-                                             row_number + 1)
-                        yield _run_copy_bytes(lines_run, suffix, row_number + 1)
-                        row_number += count
-                        accepted += count
-                        continue
-                    offset, line = cursor.line()
-                    match = line_pattern.match(line)
-                    if match.lastindex:  # the fast path: a line every rule accepts as it is
-                        napr, strana, tnved, edizm, stoim, netto, kol, region, region_s = (
-                            match.groups())
-                        row_number += 1
-                        accepted += 1
-                        keys.add_line(row_number, (napr, strana, tnved, region or ""), offset)
-                        append(f"{napr}\t{expected_period}\t{strana}\t{tnved}\t{edizm or null}\t"
-                               f"{stoim.replace(',', '.')}\t{netto.replace(',', '.')}\t"
-                               f"{kol.replace(',', '.') if kol else null}\t{region or null}\t"
-                               f"{region_s or null}\t{constants}{row_number}\n")
-                        if len(block) >= block_rows:
-                            yield "".join(block).encode(ENCODING)
-                            block.clear()
-                        continue
-                    fields = _record_fields(line, lines)
-                    if _is_blank(fields):
-                        continue
-                    row_number += 1
-                    row, error, key = _classify(fields, index, expected_period)
-                    if key is not None:
-                        keys.add_key(row_number, key, offset)
-                    if error is not None:
-                        self._reject(row_number, error, ";".join(fields))
-                        continue
-                    accepted += 1
-                    row.update(period_month=period_month, revision=revision, status=status,
-                               row_number=row_number)
-                    append(copy_line((row[column] for column in ROW_COLUMNS), null))
-            except LineDecodeError as exc:
-                raise ValueError(f"{FEED} {period_month}: data row {row_number + 1}: {exc}"
-                                 ) from exc
-            if block:
-                yield "".join(block).encode(ENCODING)
-        self.rows_accepted = accepted
-
-    def _reject(self, row_number: int, error: RowError, raw_record: str) -> None:
-        rejection = make_rejection(FEED, self.period_month, row_number, error.reason,
-                                   error.message, raw_record)
-        self.rows_rejected += 1
-        self.rejections.write(copy_line((rejection.row_ref, rejection.reason,
-                                         rejection.detail, rejection.raw_record)))
-
-    def duplicates(self) -> list[ru_keys.DuplicateRow]:
-        """After :meth:`copy_blocks`: the accepted rows whose key occurs more than once
-        in the file (counting rejected rows' keys), by row number."""
-        return self.keys.duplicates(self._source.lines_at, self._records_at)
-
-    def _records_at(self, offsets: Iterable[int]) -> dict[int, tuple[tuple, bool, str]]:
-        """(key, accepted, raw record) of the record starting at each byte offset, read
-        again as :meth:`copy_blocks` read it (a quoted record may span lines)."""
-        found: dict[int, tuple[tuple, bool, str]] = {}
-        with self._source.opened() as handle:
-            for offset in sorted(set(offsets)):
-                handle.seek(offset)
-                lines = _LineCursor(_whole_lines(handle, 1 << 16)).lines()
-                fields = _record_fields(next(lines), lines)
-                _, error, key = _classify(fields, self._index, self.expected_period)
-                found[offset] = (key, error is None, ";".join(fields))
-        return found
 
 
 def _row(record: dict[str, str | None], expected_period: str) -> dict[str, Any]:
     for name, value in record.items():
-        # windows-1251 text holds no surrogate; a NUL cannot be stored (the fast paths'
-        # patterns exclude it, so such a line always comes here).
+        # windows-1251 text holds no surrogate; a NUL cannot be stored.
         if value and "\x00" in value:
             raise RowError("unparsable", f"{name} holds a NUL character, which cannot be "
                                          f"stored: {storable_text(value)!r}")

@@ -12,25 +12,23 @@ Connections passed here should be ``autocommit=True`` so that each
 
 from __future__ import annotations
 
-import bisect
+import csv
 import hashlib
-import heapq
-import itertools
 import logging
-import math
-import time
+import queue
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from corridor import locks
-from corridor.feeds import ports, ru_customs, ru_keys
-from corridor.feeds.common import FeedError, Rejection, make_rejection
+from corridor.feeds import ports, ru_customs
+from corridor.feeds.common import FeedError, Rejection
 from corridor.feeds.comtrade import QuotaExhausted
 
 log = logging.getLogger(__name__)
@@ -297,149 +295,69 @@ def load_ru_customs_csv(conn: psycopg.Connection, source: ru_customs.Source,
                         sha256: str | None, *, expected_rows: int | None = None
                         ) -> LoadOutcome:
     """Stream one ru_customs file (bytes, a landed file's path, or bytes chunks) into
-    ``raw.ru_customs_rows`` in one transaction; same result as ``load_unit`` of
-    ``parse_csv``, in constant memory.
+    ``raw.ru_customs_rows`` in one transaction, in bounded memory.
 
-    :class:`ru_customs.CsvScan` parses and checks the rows while they are COPYed into
-    the target (the client's parsing overlaps the server's COPY), spools rejections,
-    and indexes every row's key in bounded memory. Then the accepted rows that the
-    duplicate-key rule rejects (the second copy of a key can only be known after the
-    first was sent) are deleted again by row number, and every rejection is written in
-    row order. ``expected_rows`` (the release entry's ``rows``): known only after the
-    stream, checked before the transaction commits (a mismatch raises: nothing loads).
+    :class:`ru_customs.Scan` reads the file block by block: each block's accepted rows are
+    COPYed while the next is parsed (the client's parsing overlaps the server's COPY),
+    the rejections spooled. The second copy of a key can only be known after the first
+    was sent: the rows the duplicate-key rule rejects are deleted again after the COPY
+    (one statement), then every rejection is COPYed. ``expected_rows`` (the release
+    entry's ``rows``) is checked before the transaction commits (a mismatch raises).
     """
     feed, unit = ru_customs.FEED, period_month
-    with ru_customs.CsvScan(source, period_month, revision, status) as scan, \
-            conn.transaction(), conn.cursor() as cur:
+    with ru_customs.seekable(source) as file, conn.transaction(), conn.cursor() as cur, \
+            tempfile.SpooledTemporaryFile(8 << 20, "w+", newline="", encoding="utf-8") as spool:
         _lock_unit(conn, feed, unit)
         existing = loaded_unit(conn, feed, unit)
         skipped = decide(existing, revision, sha256, status)
         if skipped:
             return _skipped_outcome(feed, unit, revision, existing, skipped)
-        cur.execute("delete from raw.ru_customs_rows where period_month = %s", (period_month,))
-        cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s", (feed, unit))
-        started = time.perf_counter()
-        first_block = max(_ru_blocks(cur) - 1, 0)  # the COPY may fill the last page first
-        with cur.copy(f"COPY raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
-                      f"FROM STDIN {scan.COPY_OPTIONS}") as copy:
-            for block in scan.copy_blocks():
-                copy.write(block)
-        copied = time.perf_counter()
-        duplicates = scan.duplicates()
-        by_range = _delete_ru_duplicates(cur, feed, period_month,
-                                         [row.row_number for row in duplicates], first_block)
-        _copy_ru_rejections(cur, feed, unit, scan.rejections, duplicates)
-        rows_loaded = scan.rows_accepted - len(duplicates)
-        rows_rejected = scan.rows_rejected + len(duplicates)
+        rejected = csv.writer(spool, lineterminator="\n")
+        copied = rows_rejected = 0
+        with ru_customs.Scan(file, period_month, revision, status) as scan:  # the header
+            cur.execute("delete from raw.ru_customs_rows where period_month = %s",
+                        (period_month,))
+            cur.execute("delete from raw.rejected_rows where feed = %s and unit = %s",
+                        (feed, unit))
+            with cur.copy(f"COPY raw.ru_customs_rows ({', '.join(ru_customs.ROW_COLUMNS)}) "
+                          "FROM STDIN (null '')", writer=_QueuedWriter(cur)) as copy:
+                for plain, count, rows, rejections in scan:
+                    copy.write(plain)
+                    copy.write(ru_customs.copy_text(rows))
+                    copied += count + len(rows)
+                    rows_rejected += len(rejections)
+                    rejected.writerows(_rejection_row(r) for r in rejections)
+            duplicates = scan.duplicates()
+        if duplicates:
+            cur.execute("delete from raw.ru_customs_rows where period_month = %s "
+                        "and row_number = any(%s)",
+                        (period_month, [int(r.row_ref) for r in duplicates]))
+        rejected.writerows(_rejection_row(r) for r in duplicates)
+        spool.seek(0)
+        with cur.copy(f"COPY raw.rejected_rows ({', '.join(REJECTION_COLUMNS)}) "
+                      "FROM STDIN (format csv)") as copy:
+            while chunk := spool.read(1 << 20):
+                copy.write(chunk)
+        rows_loaded, rows_rejected = copied - len(duplicates), rows_rejected + len(duplicates)
         reconcile(feed, unit, expected_rows, rows_loaded, rows_rejected)
         outcome = _record_unit(cur, feed, unit, period_month, revision, status, sha256,
                                rows_loaded, rows_rejected)
-    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys, "
-             "%d deleted by page range); parse+COPY %.2fs, then %.2fs", feed, unit, revision,
-             status, rows_loaded, rows_rejected, len(duplicates), by_range,
-             copied - started, time.perf_counter() - copied)
+    log.info("%s %s: loaded revision %s (%s), %d rows, %d rejected (%d duplicate keys)",
+             feed, unit, revision, status, rows_loaded, rows_rejected, len(duplicates))
     return outcome
 
 
-def _ru_blocks(cur: psycopg.Cursor) -> int:
-    """Pages in ``raw.ru_customs_rows`` now."""
-    cur.execute("select pg_relation_size('raw.ru_customs_rows') "
-                "/ current_setting('block_size')::integer")
-    return cur.fetchone()[0]
+class _QueuedWriter(psycopg.copy.QueuedLibpqWriter):
+    """Sends the COPY data from a thread, so that the server's COPY overlaps the parsing
+    of the next block; at most 64 chunks of 128 KiB wait (8 MiB: memory stays bounded)."""
+
+    def __init__(self, cursor: psycopg.Cursor) -> None:
+        super().__init__(cursor)
+        self._queue = queue.Queue(maxsize=64)
 
 
-#: Duplicate rows per page of the COPY up to which :func:`_delete_ru_duplicates` looks
-#: for them by page range; above it, reading every page once is cheaper.
-RANGED_DELETE_DENSITY = 1 / 16
-#: Pages before the table's end where a COPY's rows may go too: the page the connection
-#: inserted into last, and pages an earlier COPY extended the table by but left empty
-#: (PostgreSQL extends a table by up to 64 pages at a time, 512 when loads contend).
-TAIL_PAGES = 512
-#: One page range's rows (params: low and high TID, period_month, row numbers). The
-#: period is compared as ``(... = ...) is true`` so that no index can serve it: on a
-#: table with statistics, a month just COPYed is estimated at one row, and the planner
-#: would read the whole month through the index on period_month for every range.
-_RANGE_DELETE = ("delete from raw.ru_customs_rows where ctid >= %s::tid and ctid < %s::tid "
-                 "and (period_month = %s) is true and row_number = any(%s) "
-                 "returning row_number")
-
-
-def _delete_ru_duplicates(cur: psycopg.Cursor, feed: str, period_month: str,
-                          row_numbers: list[int], first_block: int) -> int:
-    """Delete the unit's rows ``row_numbers`` (its duplicate-key rows, in row order,
-    COPYed just now from page ``first_block`` on); return how many were found by page
-    range.
-
-    Deleting them by ``row_number = any(...)`` reads every row of the unit (~0.25 s per
-    1M rows). But the COPY appended the rows in row order, so the row number at the
-    start of every ``step``-th page it wrote (one ``ctid = any(...)`` lookup) says
-    between which two sampled pages each duplicate lies, and a TID range scan of those
-    pages deletes it (~0.06 s for 400 rows in 1M). The sampled pages are only a guide.
-    A row that is not where they say is looked for in the :data:`TAIL_PAGES` before
-    ``first_block`` (where the COPY starts, and empty pages an earlier load left), then
-    by the unit-wide statement (the COPY filled a gap in an older page, or a concurrent
-    load's pages came between). Every row is deleted exactly once, or the load fails.
-    """
-    if not row_numbers:
-        return 0
-    left = row_numbers
-    found: list[int] = []
-    pages = _ru_blocks(cur) - first_block
-    if len(row_numbers) <= pages * RANGED_DELETE_DENSITY:
-        step = max(1, math.isqrt(pages // len(row_numbers)))
-        # No condition on period_month here: the planner, with no statistics on the
-        # rows just COPYed, would read the whole unit through its index instead.
-        cur.execute("select (ctid::text::point)[0]::bigint, period_month, row_number "
-                    "from raw.ru_customs_rows where ctid = any(%s::tid[]) order by 1",
-                    ([f"({page},1)" for page in range(first_block, first_block + pages, step)],))
-        samples = [(page, row) for page, month, row in cur if month == period_month]
-        starts = [row for _, row in samples]
-        ranges: dict[tuple[int, int], list[int]] = {}
-        for row in row_numbers:
-            at = bisect.bisect_right(starts, row)  # samples[at - 1] <= row < samples[at]
-            low = samples[at - 1][0] if at else first_block
-            high = samples[at][0] if at < len(samples) else first_block + pages
-            ranges.setdefault((low, high), []).append(row)
-        cur.executemany(_RANGE_DELETE, [(f"({low},0)", f"({high},0)", period_month, rows)
-                                        for (low, high), rows in ranges.items()],
-                        returning=True)
-        found = [row for _ in cur.results() for (row,) in cur.fetchall()]
-        left = sorted(set(row_numbers).difference(found))
-        if left and first_block:
-            cur.execute(_RANGE_DELETE, (f"({max(first_block - TAIL_PAGES, 0)},0)",
-                                        f"({first_block},0)", period_month, left))
-            found += [row for (row,) in cur.fetchall()]
-            left = sorted(set(left).difference(found))
-    deleted = len(found)
-    if left:
-        cur.execute("delete from raw.ru_customs_rows where period_month = %s "
-                    "and row_number = any(%s)", (period_month, left))
-        deleted += cur.rowcount
-    if deleted != len(row_numbers):  # never: they were COPYed just now
-        raise RuntimeError(f"{feed} {period_month}: deleted {deleted} duplicate-key rows, "
-                           f"expected {len(row_numbers)}")
-    return len(found)
-
-
-def _copy_ru_rejections(cur: psycopg.Cursor, feed: str, unit: str, spool: IO[str],
-                        duplicates: Sequence[ru_keys.DuplicateRow]) -> None:
-    """The scan's rejections (``COPY`` text lines, in row order) and the duplicate
-    rows' rejections, merged in row order, into ``raw.rejected_rows``."""
-    duplicate_lines = (
-        ru_customs.copy_line((rejection.row_ref, rejection.reason, rejection.detail,
-                              rejection.raw_record))
-        for rejection in (make_rejection(feed, unit, row.row_number, error.reason,
-                                         error.message, row.raw_record)
-                          for row in duplicates
-                          for error in (ru_customs.duplicate_error(row.key),)))
-    spool.flush()
-    spool.seek(0)
-    head = f"{ru_customs.copy_text(feed)}\t{ru_customs.copy_text(unit)}\t"
-    merged = heapq.merge(spool, duplicate_lines, key=lambda line: int(line.split("\t", 1)[0]))
-    with cur.copy(f"COPY raw.rejected_rows ({', '.join(REJECTION_COLUMNS)}) "
-                  "FROM STDIN") as copy:
-        while batch := list(itertools.islice(merged, 4096)):
-            copy.write(head + head.join(batch))
+def _rejection_row(r: Rejection) -> tuple:
+    return (r.feed, r.unit, r.row_ref, r.reason, r.detail, r.raw_record)
 
 
 # ---------------------------------------------------------------------------- ports
