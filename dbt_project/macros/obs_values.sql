@@ -22,3 +22,9 @@
 {% macro undisclosed_partner() -%}
     '_X'
 {%- endmacro %}
+
+{#- The CIF/FOB factor f of a pair (spec/indicators.md): 1.00 when both are EAEU
+    members (no customs border between them), 1.06 otherwise (IMF DOTS). -#}
+{% macro cif_fob_factor(reporter_is_eaeu, partner_is_eaeu) -%}
+    (case when {{ reporter_is_eaeu }} and {{ partner_is_eaeu }} then 1.00 else 1.06 end)::numeric
+{%- endmacro %}

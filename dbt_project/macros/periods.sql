@@ -17,3 +17,13 @@
 {% macro month_shift(period_expr, months) -%}
     to_char(to_date({{ period_expr }}, 'YYYY-MM') + interval '{{ months }} months', 'YYYY-MM')
 {%- endmacro %}
+
+{#- SQL: whether a (freq, time_period) cell is published: freq M, a month of the
+    published window; freq A, a year whose 12 months all lie in it. -#}
+{% macro is_published_period(freq, time_period) -%}
+    {%- set period_from, period_to = var('period_from'), var('period_to') -%}
+    {%- set first_year = period_from[0:4] | int + (0 if period_from[5:7] == '01' else 1) -%}
+    {%- set last_year = period_to[0:4] | int - (0 if period_to[5:7] == '12' else 1) -%}
+    (({{ freq }} = 'M' and {{ time_period }} between '{{ period_from }}' and '{{ period_to }}')
+        or ({{ freq }} = 'A' and {{ time_period }} between '{{ first_year }}' and '{{ last_year }}'))
+{%- endmacro %}

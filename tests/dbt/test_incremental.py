@@ -5,8 +5,8 @@ Two fresh databases get the same raw data (tests/dbt/raw_fixture.sql plus a year
 RU months): A is built, then the raw changes are applied to both, A is rebuilt
 incrementally and B with ``--full-refresh``; every mart and incremental model must hold
 identical rows. Then the window (vars) moves and the same comparison is repeated, then
-the reference countries change, and last the tables lose period_fingerprint (as built
-before they were incremental).
+the reference countries change, then a build stops halfway, and last a warehouse built
+by the fingerprint framework (period_fingerprint columns, no build record) is upgraded.
 """
 
 from __future__ import annotations
@@ -217,25 +217,42 @@ def test_incremental_run_equals_full_refresh(fresh_database: WarehouseDsn,
             "select count(*) from marts.fct_trade_flows where partner_iso3 = 'CHX'"
         ).fetchone()[0] > 0
 
-    # tables built before the facts were incremental (no period_fingerprint): the next
-    # incremental run rebuilds them whole and adds the column (both re-seeded: CHN again)
+    # a build that stopped after int_trade_flows_harmonised (killed, or a model failed):
+    # the record of the last complete build stays, so the next build rebuilds the same
+    # months, even one whose inputs went back to the recorded ones meanwhile
+    flip = ("update raw.loaded_units set rows_loaded = rows_loaded + 1"
+            " where feed = 'ru_customs' and unit = '2024-06'")
+    unflip = flip.replace("+ 1", "- 1")
+    for dsn in (incremental, full):
+        _execute(dsn, flip, "update raw.ru_customs_rows set stoim = stoim + 1"
+                            " where period_month = '2024-06'")
+    _build(incremental, tmp_path, monkeypatch, VARS_MOVED, "--select",
+           "int_periods_changed", "int_trade_flows_harmonised", seeds=False)
+    for dsn in (incremental, full):
+        _execute(dsn, unflip, "update raw.ru_customs_rows set stoim = stoim - 1"
+                              " where period_month = '2024-06'")
+    _build(incremental, tmp_path, monkeypatch, VARS_MOVED, seeds=False)
+    _build(full, tmp_path, monkeypatch, VARS_MOVED, "--full-refresh", seeds=False)
+    assert _digests(incremental) == _digests(full)
+
+    # a warehouse built by the fingerprint framework (a period_fingerprint column on the
+    # facts, no record of a build): the next run rebuilds every month and drops the column
     legacy = [*INCREMENTAL_MODELS, ("marts", "fct_trade_flows"), ("marts", "fct_mirror_flows")]
-    _execute(incremental, *(f"alter table {schema}.{table} drop column period_fingerprint"
-                            for schema, table in legacy))
-    _build(incremental, tmp_path, monkeypatch, VARS_MOVED)
-    _build(full, tmp_path, monkeypatch, VARS_MOVED, "--full-refresh")
+    _execute(incremental, "drop table intermediate.int_period_inputs_recorded",
+             *(f"alter table {schema}.{table} add column period_fingerprint text"
+               for schema, table in legacy))
+    _build(incremental, tmp_path, monkeypatch, VARS_MOVED, seeds=False)
     assert _digests(incremental) == _digests(full)
     with psycopg.connect(incremental.conninfo) as conn:
         assert conn.execute(
-            "select count(*) from marts.fct_trade_flows where period_fingerprint is null"
-        ).fetchone()[0] == 0
-    # and gets its (key, period_fingerprint) index back (post-hook); a table dbt has just
-    # created (full refresh) has exactly the one of its `indexes` config
-    for dsn in (incremental, full):
-        with psycopg.connect(dsn.conninfo) as conn:
-            for schema, table in legacy:
-                definitions = [r[0] for r in conn.execute(
-                    "select indexdef from pg_indexes where schemaname = %s and tablename = %s",
-                    (schema, table))]
-                assert len([d for d in definitions
-                            if d.endswith(", period_fingerprint)")]) == 1, (table, definitions)
+            "select count(*) from information_schema.columns"
+            " where column_name = 'period_fingerprint'").fetchone()[0] == 0
+    # a table dbt has just created (full refresh) has exactly the index of its `indexes`
+    # config, on its period
+    with psycopg.connect(full.conninfo) as conn:
+        for schema, table in legacy:
+            definitions = [r[0] for r in conn.execute(
+                "select indexdef from pg_indexes where schemaname = %s and tablename = %s",
+                (schema, table))]
+            assert len(definitions) == 1, (table, definitions)
+            assert definitions[0].endswith(("(period_month)", "(time_period, freq)")), definitions

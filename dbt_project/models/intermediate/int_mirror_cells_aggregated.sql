@@ -2,45 +2,24 @@
 -- reported: j's national feed month loaded (RUS-KAZ pair) or Comtrade's probe says
 -- j reported month t. A reported month without rows for i gives 0. freq A only
 -- when j reported all 12 months. is_provisional: the mirror source's units only.
--- Incremental by (freq, time_period): a changed month rebuilds its M cells and the
--- A cells of its year (macros/incremental_periods.sql).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    indexes=[{'columns': ['time_period', 'freq', 'period_fingerprint']}],
-    pre_hook=[
-        "{{ corridor_hash_joins_only() }}",
-        "{{ corridor_delete_stale_periods(corridor_cell_fingerprints(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade'], with_comtrade_reporting=true)), ['freq', 'time_period']) }}"
-    ],
-    post_hook=["{{ corridor_ensure_fingerprint_index(['time_period', 'freq']) }}"]
-) }}
+-- Incremental: rebuilds the cells of the changed months and of their years
+-- (macros/changed_periods.sql), from every month of those years.
+{{ config(materialized='incremental', unique_key=['freq', 'time_period'],
+          indexes=[{'columns': ['time_period', 'freq']}]) }}
+-- depends_on: {{ ref('int_periods_changed') }}
 with
-
-affected as (
-
-    {{ corridor_affected_keys(corridor_cell_fingerprints(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade'], with_comtrade_reporting=true)), ['freq', 'time_period']) }}
-
-),
-
--- the months the affected cells are built from
-affected_months as (
-
-    {{ corridor_months_of_cells('affected') }}
-
-),
 
 mirror_rows as (
 
     select * from {{ ref('int_mirror_flows_unioned') }}
-    where period_month {{ corridor_in_periods("period_month", "affected_months") }}
+    where {{ corridor_changed_periods(whole_years=true) }}
 
 ),
 
 feed_months as (
 
     select * from {{ ref('int_feed_months_statused') }}
-    where period_month {{ corridor_in_periods("period_month", "affected_months") }}
+    where {{ corridor_changed_periods(whole_years=true) }}
 
 ),
 
@@ -123,15 +102,11 @@ select
     coalesce(sums.mirror_x_usd, 0) as mirror_x_usd,
     coalesce(sums.mirror_x_fob_usd, 0) as mirror_x_fob_usd,
     coalesce(sums.mirror_m_usd, 0) as mirror_m_usd,
-    -- the CIF/FOB factor of the pair: 1.00 within the EAEU, 1.06 otherwise
-    (case when i.is_eaeu and j.is_eaeu then 1.00 else 1.06 end)::numeric as cif_fob_factor,
+    -- the CIF/FOB factor of the pair (macros/obs_values.sql)
+    {{ cif_fob_factor('i.is_eaeu', 'j.is_eaeu') }} as cif_fob_factor,
     available_periods.mirror_source_feed,
-    available_periods.is_provisional,
-    affected.period_fingerprint
+    available_periods.is_provisional
 from available_periods
-inner join affected
-    on affected.freq = available_periods.freq
-    and affected.time_period = available_periods.time_period
 inner join countries as i on i.iso3 = available_periods.reporter_iso3
 inner join countries as j on j.iso3 = available_periods.partner_iso3
 left join sums
@@ -139,3 +114,4 @@ left join sums
     and sums.reporter_iso3 = available_periods.reporter_iso3
     and sums.partner_iso3 = available_periods.partner_iso3
     and sums.time_period = available_periods.time_period
+where {{ corridor_changed_periods(['freq', 'time_period'], relation='available_periods') }}

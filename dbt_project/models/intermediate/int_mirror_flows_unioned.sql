@@ -2,50 +2,30 @@
 -- point of view: mirror_flow 'X' = j's imports from i (mirrors i's exports), 'M' =
 -- j's exports to i. For the RUS-KAZ pair the other national feed, as it is (f = 1);
 -- otherwise the Comtrade leaf rows of reporter j. mirror_value_fob_usd converts CIF
--- to FOB per row (cifvalue / f), f = 1.00 within the EAEU, 1.06 otherwise.
--- Incremental by period_month (macros/incremental_periods.sql).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    indexes=[{'columns': ['period_month', 'period_fingerprint']}],
-    pre_hook=[
-        "{{ corridor_hash_joins_only() }}",
-        "{{ corridor_delete_stale_periods(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade']), ['period_month']) }}"
-    ],
-    post_hook=["{{ corridor_ensure_fingerprint_index(['period_month']) }}"]
-) }}
+-- to FOB per row (cifvalue / f), f = cif_fob_factor (1.00 within the EAEU).
+-- Incremental: rebuilds the changed months only (macros/changed_periods.sql).
+{{ config(materialized='incremental', unique_key='period_month',
+          indexes=[{'columns': ['period_month']}]) }}
+-- depends_on: {{ ref('int_periods_changed') }}
 with
-
-affected as (
-
-    {{ corridor_affected_keys(corridor_period_fingerprints(['ru_customs', 'kz_customs', 'comtrade']), ['period_month']) }}
-
-),
 
 national as (
 
     select * from {{ ref('int_trade_flows_harmonised') }}
-    where period_month {{ corridor_in_periods("period_month", "affected") }}
+    where {{ corridor_changed_periods() }}
 
 ),
 
 comtrade as (
 
     select * from {{ ref('stg_comtrade__mirror_rows') }}
-    where period_month {{ corridor_in_periods("period_month", "affected") }}
+    where {{ corridor_changed_periods() }}
 
 ),
 
 countries as (
 
     select iso3, is_eaeu from {{ ref('ref_countries') }}
-
-),
-
-periods as (
-
-    select period_month, period_fingerprint from affected
 
 ),
 
@@ -83,11 +63,11 @@ comtrade_mirror as (
         case
             when comtrade.mirror_value_basis = 'CIF'
                 then comtrade.mirror_value_usd
-                    / (case when i.is_eaeu and j.is_eaeu then 1.00 else 1.06 end)
+                    / {{ cif_fob_factor('i.is_eaeu', 'j.is_eaeu') }}
             else comtrade.mirror_value_usd
         end as mirror_value_fob_usd,
         comtrade.mirror_value_basis,
-        (case when i.is_eaeu and j.is_eaeu then 1.00 else 1.06 end)::numeric as cif_fob_factor,
+        {{ cif_fob_factor('i.is_eaeu', 'j.is_eaeu') }} as cif_fob_factor,
         'comtrade'::text as mirror_source_feed
     from comtrade
     inner join countries as i on i.iso3 = comtrade.partner_iso3
@@ -107,6 +87,4 @@ unioned as (
 
 )
 
-select unioned.*, periods.period_fingerprint
-from unioned
-inner join periods on periods.period_month = unioned.period_month
+select * from unioned

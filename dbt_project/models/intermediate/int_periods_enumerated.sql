@@ -22,11 +22,10 @@ enumerated as (
         (month_start_date + interval '1 month' - interval '1 day')::date as month_end_date,
         extract(day from month_start_date + interval '1 month' - interval '1 day')::integer
             as days_in_month,
-        to_char(month_start_date, 'YYYY-MM')
-            between '{{ var("period_from") }}' and '{{ var("period_to") }}' as is_published,
+        {{ is_published_period("'M'", "to_char(month_start_date, 'YYYY-MM')") }}
+            as is_published,
         -- freq A: the year's 12 months all lie in the published window
-        extract(year from month_start_date)::text || '-01' >= '{{ var("period_from") }}'
-            and extract(year from month_start_date)::text || '-12' <= '{{ var("period_to") }}'
+        {{ is_published_period("'A'", "extract(year from month_start_date)::text") }}
             as is_year_published,
         -- every enumerated month is in the ingest window (YoY bases included)
         true as is_ingested

@@ -3,38 +3,17 @@
 -- whose 12 months are all loaded (annual sums, never sums of rounded months).
 -- counterpart_area: each disclosed partner with any row, and W00 = all rows incl.
 -- undisclosed. commodity: '_T' or the HS chapter. hhi_x and gl_iit on '_T' rows.
--- Incremental by (freq, time_period): a changed month rebuilds its M cells and the
--- A cells of its year (macros/incremental_periods.sql).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    indexes=[{'columns': ['time_period', 'freq', 'period_fingerprint']}],
-    pre_hook=[
-        "{{ corridor_hash_joins_only() }}",
-        "{{ corridor_delete_stale_periods(corridor_cell_fingerprints(corridor_period_fingerprints(['ru_customs', 'kz_customs'])), ['freq', 'time_period']) }}"
-    ],
-    post_hook=["{{ corridor_ensure_fingerprint_index(['time_period', 'freq']) }}"]
-) }}
+-- Incremental: rebuilds the cells of the changed months and of their years
+-- (macros/changed_periods.sql), from every month of those years.
+{{ config(materialized='incremental', unique_key=['freq', 'time_period'],
+          indexes=[{'columns': ['time_period', 'freq']}]) }}
+-- depends_on: {{ ref('int_periods_changed') }}
 with
-
-affected as (
-
-    {{ corridor_affected_keys(corridor_cell_fingerprints(corridor_period_fingerprints(['ru_customs', 'kz_customs'])), ['freq', 'time_period']) }}
-
-),
-
--- the months the affected cells are built from
-affected_months as (
-
-    {{ corridor_months_of_cells('affected') }}
-
-),
 
 flows as (
 
     select * from {{ ref('int_trade_flows_harmonised') }}
-    where period_month {{ corridor_in_periods("period_month", "affected_months") }}
+    where {{ corridor_changed_periods(whole_years=true) }}
 
 ),
 
@@ -43,7 +22,7 @@ units as (
     select reporter_iso3, period_month, is_provisional
     from {{ ref('int_feed_months_statused') }}
     where feed in ('ru_customs', 'kz_customs')
-      and period_month {{ corridor_in_periods("period_month", "affected_months") }}
+      and {{ corridor_changed_periods(whole_years=true) }}
 
 ),
 
@@ -216,9 +195,8 @@ select
     cells.gl_iit,
     cells.counterpart_area = 'W00' as is_world,
     partners.counterpart_area is not null as is_partner,
-    reporter_periods.is_provisional,
-    affected.period_fingerprint
+    reporter_periods.is_provisional
 from cells
 inner join reporter_periods using (freq, reporter_iso3, time_period)
-inner join affected using (freq, time_period)
 left join partners using (freq, reporter_iso3, counterpart_area, time_period)
+where {{ corridor_changed_periods(['freq', 'time_period'], relation='cells') }}

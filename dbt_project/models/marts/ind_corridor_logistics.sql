@@ -1,4 +1,4 @@
-{{ config(contract={'enforced': true}, pre_hook="{{ corridor_hash_joins_only() }}") }}
+{{ config(contract={'enforced': true}) }}
 -- DF_CORRIDOR_LOGISTICS: one row per published observation, columns of the plain CSV.
 -- Totals are published for every node and period (0 when nothing happened);
 -- breakdown cells only where at least one counted record falls in them.
