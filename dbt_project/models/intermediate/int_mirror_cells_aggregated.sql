@@ -95,6 +95,9 @@ sums as (
 )
 
 select
+    {{ grain_key(['available_periods.freq', 'available_periods.reporter_iso3',
+                  'available_periods.partner_iso3', 'available_periods.time_period']) }}
+        as mirror_cell_key,
     available_periods.freq,
     available_periods.reporter_iso3,
     available_periods.partner_iso3,

@@ -32,6 +32,8 @@ countries as (
 national_mirror as (
 
     select
+        -- a mirror row per source row: the key of the row it mirrors
+        trade_flow_key as mirror_flow_key,
         partner_iso3 as reporter_iso3,
         reporter_iso3 as partner_iso3,
         period_month,
@@ -53,6 +55,7 @@ national_mirror as (
 comtrade_mirror as (
 
     select
+        'comtrade|' || comtrade.comtrade_row_key as mirror_flow_key,
         comtrade.partner_iso3 as reporter_iso3,
         comtrade.reporter_iso3 as partner_iso3,
         comtrade.period_month,

@@ -35,7 +35,7 @@ attributed as (
             as period_month,
         case
             when calls.call_status = 'departed' and calls.departed_at is not null
-                then extract(epoch from calls.departed_at - calls.arrived_at) / 3600
+                then extract(epoch from (calls.departed_at - calls.arrived_at)) / 3600
         end as stay_hours,
         calls.updated_at
 

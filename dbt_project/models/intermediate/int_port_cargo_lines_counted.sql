@@ -15,6 +15,7 @@ calls as (
 )
 
 select
+    lines.cargo_line_key,
     lines.call_id,
     lines.line_number,
     calls.port_locode,

@@ -184,6 +184,8 @@ partners as (
 )
 
 select
+    {{ grain_key(['cells.freq', 'cells.reporter_iso3', 'cells.counterpart_area',
+                  'cells.commodity', 'cells.time_period']) }} as trade_cell_key,
     cells.freq,
     cells.reporter_iso3,
     cells.counterpart_area,

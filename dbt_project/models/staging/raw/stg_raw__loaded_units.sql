@@ -9,6 +9,7 @@ source as (
 renamed as (
 
     select
+        {{ grain_key(['feed', 'unit']) }} as loaded_unit_key,
         feed,
         unit,
         period_month,
