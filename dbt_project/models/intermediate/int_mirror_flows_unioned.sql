@@ -47,8 +47,8 @@ national_mirror as (
         source_feed as mirror_source_feed
     from national
     where reporter_iso3 in ('RUS', 'KAZ')
-      and partner_iso3 in ('RUS', 'KAZ')
-      and partner_iso3 <> reporter_iso3
+        and partner_iso3 in ('RUS', 'KAZ')
+        and partner_iso3 <> reporter_iso3
 
 ),
 
@@ -76,9 +76,9 @@ comtrade_mirror as (
     inner join countries as i on i.iso3 = comtrade.partner_iso3
     inner join countries as j on j.iso3 = comtrade.reporter_iso3
     where comtrade.partner_iso3 in ('RUS', 'KAZ')
-      -- the RUS-KAZ pair is mirrored from the national feeds only
-      and comtrade.reporter_iso3 not in ('RUS', 'KAZ')
-      and comtrade.flow in ('M', 'X')
+        -- the RUS-KAZ pair is mirrored from the national feeds only
+        and comtrade.reporter_iso3 not in ('RUS', 'KAZ')
+        and comtrade.flow in ('M', 'X')
 
 ),
 

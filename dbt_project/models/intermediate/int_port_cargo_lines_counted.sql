@@ -29,5 +29,5 @@ select
 from lines
 inner join calls
     on calls.call_id = lines.call_id
-    and calls.call_version = lines.call_version
+        and calls.call_version = lines.call_version
 where calls.is_counted
