@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from corridor import locks
 from corridor.config import Settings, WarehouseDsn, get_settings, get_warehouse_dsn
+from corridor.quality.gate import QualityGateFailed
 
 if TYPE_CHECKING:
     import psycopg
@@ -56,9 +57,58 @@ def dbt_vars(settings: Settings) -> str:
     return json.dumps({"period_from": settings.period_from, "period_to": settings.period_to})
 
 
+class SourcesStale(QualityGateFailed):
+    """A source is older than its ``error_after`` (``dbt source freshness``): the
+    gate fails, nothing is published."""
+
+    def __init__(self, freshness: list[dict]):
+        super().__init__({"success": False, "checks": [], "source_freshness": freshness})
+        stale = [f"  - {f['source']}: {f['status']} (newest load {f['max_loaded_at']})"
+                 for f in freshness if f["status"] not in {"pass", "warn"}]
+        self.args = ("quality gate failed: source freshness\n" + "\n".join(stale),)
+
+
+def source_freshness(settings: Settings | None = None,
+                     dsn: WarehouseDsn | None = None) -> list[dict]:
+    """``dbt source freshness``: every source's status (pass, warn, error, runtime
+    error) and newest load, by source name. Raise :class:`SourcesStale` when one is
+    not pass or warn (its thresholds: the sources' yml)."""
+    result = _invoke(["source", "freshness"], settings=settings, dsn=dsn)
+    freshness = sorted(
+        ({"source": f"{r.node.source_name}.{r.node.name}", "status": str(r.status),
+          "max_loaded_at": (r.max_loaded_at.isoformat()
+                            if getattr(r, "max_loaded_at", None) else None)}
+         for r in getattr(result.result, "results", None) or []
+         if getattr(r.node, "resource_type", None) == "source"),  # not the run hooks
+        key=lambda f: f["source"])
+    if not freshness and result.exception is not None:
+        raise DbtError(f"dbt source freshness failed: {result.exception}")
+    for f in freshness:
+        log.info("source freshness: %s %s (newest load %s)", f["source"], f["status"],
+                 f["max_loaded_at"])
+    if any(f["status"] not in {"pass", "warn"} for f in freshness):
+        raise SourcesStale(freshness)
+    return freshness
+
+
 def run_dbt(args: list[str], *, settings: Settings | None = None,
             dsn: WarehouseDsn | None = None, target_dir: Path | None = None) -> None:
     """Invoke ``dbt <args>`` on the project; raise DbtError naming every failed node."""
+    result = _invoke(args, settings=settings, dsn=dsn, target_dir=target_dir)
+    if result.success:
+        return
+    failures: list[str] = []
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(getattr(node_result, "status", ""))
+        if status.lower() in {"error", "fail", "runtime error"}:
+            failures.append(f"{node_result.node.unique_id}: {status}: {node_result.message}")
+    detail = "; ".join(failures) or str(result.exception or "see dbt log")
+    raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
+
+
+def _invoke(args: list[str], *, settings: Settings | None = None,
+            dsn: WarehouseDsn | None = None, target_dir: Path | None = None):
+    """``dbt <args>`` on the project under the build lock; dbt's result object."""
     from dbt.cli.main import dbtRunner
 
     from corridor.window import resolve
@@ -90,15 +140,7 @@ def run_dbt(args: list[str], *, settings: Settings | None = None,
                 _finish_build(lock, build_id, bool(result and result.success))
     for line in summarise(getattr(result.result, "results", None) or []):
         log.info("dbt %s: %s", args[0], line)
-    if result.success:
-        return
-    failures: list[str] = []
-    for node_result in getattr(result.result, "results", None) or []:
-        status = str(getattr(node_result, "status", ""))
-        if status.lower() in {"error", "fail", "runtime error"}:
-            failures.append(f"{node_result.node.unique_id}: {status}: {node_result.message}")
-    detail = "; ".join(failures) or str(result.exception or "see dbt log")
-    raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
+    return result
 
 
 def _start_build(conn: psycopg.Connection, command: str) -> int:

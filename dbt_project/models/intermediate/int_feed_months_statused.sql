@@ -61,6 +61,9 @@ unioned as (
 
 )
 
-select unioned.*
+select
+    {{ grain_key(['unioned.feed', 'unioned.reporter_iso3', 'unioned.period_month']) }}
+    as feed_month_key,
+    unioned.*
 from unioned
 inner join periods on periods.period_month = unioned.period_month

@@ -95,6 +95,9 @@ sums as (
 )
 
 select
+    {{ grain_key(['available_periods.freq', 'available_periods.reporter_iso3',
+                  'available_periods.partner_iso3', 'available_periods.time_period']) }}
+    as mirror_cell_key,
     available_periods.freq,
     available_periods.reporter_iso3,
     available_periods.partner_iso3,
@@ -111,7 +114,7 @@ inner join countries as i on i.iso3 = available_periods.reporter_iso3
 inner join countries as j on j.iso3 = available_periods.partner_iso3
 left join sums
     on sums.freq = available_periods.freq
-    and sums.reporter_iso3 = available_periods.reporter_iso3
-    and sums.partner_iso3 = available_periods.partner_iso3
-    and sums.time_period = available_periods.time_period
+        and sums.reporter_iso3 = available_periods.reporter_iso3
+        and sums.partner_iso3 = available_periods.partner_iso3
+        and sums.time_period = available_periods.time_period
 where {{ corridor_changed_periods(['freq', 'time_period'], relation='available_periods') }}

@@ -32,6 +32,8 @@ countries as (
 national_mirror as (
 
     select
+        -- a mirror row per source row: the key of the row it mirrors
+        trade_flow_key as mirror_flow_key,
         partner_iso3 as reporter_iso3,
         reporter_iso3 as partner_iso3,
         period_month,
@@ -45,14 +47,15 @@ national_mirror as (
         source_feed as mirror_source_feed
     from national
     where reporter_iso3 in ('RUS', 'KAZ')
-      and partner_iso3 in ('RUS', 'KAZ')
-      and partner_iso3 <> reporter_iso3
+        and partner_iso3 in ('RUS', 'KAZ')
+        and partner_iso3 <> reporter_iso3
 
 ),
 
 comtrade_mirror as (
 
     select
+        'comtrade|' || comtrade.comtrade_row_key as mirror_flow_key,
         comtrade.partner_iso3 as reporter_iso3,
         comtrade.reporter_iso3 as partner_iso3,
         comtrade.period_month,
@@ -73,9 +76,9 @@ comtrade_mirror as (
     inner join countries as i on i.iso3 = comtrade.partner_iso3
     inner join countries as j on j.iso3 = comtrade.reporter_iso3
     where comtrade.partner_iso3 in ('RUS', 'KAZ')
-      -- the RUS-KAZ pair is mirrored from the national feeds only
-      and comtrade.reporter_iso3 not in ('RUS', 'KAZ')
-      and comtrade.flow in ('M', 'X')
+        -- the RUS-KAZ pair is mirrored from the national feeds only
+        and comtrade.reporter_iso3 not in ('RUS', 'KAZ')
+        and comtrade.flow in ('M', 'X')
 
 ),
 

@@ -28,7 +28,7 @@ units as (
     select
         period_month,
         feed || ':' || unit || ':' || coalesce(revision::text, '') || ':' || coalesce(status, '')
-            || ':' || coalesce(sha256, loaded_at::text) || ':' || rows_loaded::text as unit_state
+        || ':' || coalesce(sha256, loaded_at::text) || ':' || rows_loaded::text as unit_state
     from {{ ref('stg_raw__loaded_units') }}
     where feed in ('ru_customs', 'kz_customs', 'comtrade')
 
@@ -52,16 +52,19 @@ current_inputs as (
 
     select
         periods.period_month,
-        concat_ws(',',
+        concat_ws(
+            ',',
             'published:' || periods.is_published,
             'ref_countries:' || countries.countries_md5,
-            (select string_agg(inputs.unit_state, ',' order by inputs.unit_state)
-             from (
-                 select unit_state from units where units.period_month = periods.period_month
-                 union all
-                 select unit_state from reporting
-                 where reporting.period_month = periods.period_month
-             ) as inputs)
+            (
+                select string_agg(inputs.unit_state, ',' order by inputs.unit_state)
+                from (
+                    select unit_state from units where units.period_month = periods.period_month
+                    union all
+                    select unit_state from reporting
+                    where reporting.period_month = periods.period_month
+                ) as inputs
+            )
         ) as period_inputs
     from periods
     cross join countries
@@ -76,12 +79,14 @@ built_inputs as (
 ),
 {% endif %}
 
+-- noqa: disable=LT02,ST05,AL09
+-- (the if-branches below render in different layouts; sqlfluff lints one of them)
 compared as (
 
     select
         coalesce(current_inputs.period_month, built_inputs.period_month) as period_month,
         current_inputs.period_inputs,
-        built_inputs.period_inputs is distinct from current_inputs.period_inputs as is_changed
+        (built_inputs.period_inputs is distinct from current_inputs.period_inputs) as is_changed
     from current_inputs
     {%- if built is not none %}
     full outer join built_inputs using (period_month)
@@ -108,3 +113,4 @@ select
     {%- endif %} as is_changed,
     '{{ invocation_id }}'::text as changed_in
 from compared
+-- noqa: enable=all

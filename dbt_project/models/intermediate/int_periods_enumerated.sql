@@ -21,12 +21,12 @@ enumerated as (
         month_start_date,
         (month_start_date + interval '1 month' - interval '1 day')::date as month_end_date,
         extract(day from month_start_date + interval '1 month' - interval '1 day')::integer
-            as days_in_month,
+        as days_in_month,
         {{ is_published_period("'M'", "to_char(month_start_date, 'YYYY-MM')") }}
-            as is_published,
+        as is_published,
         -- freq A: the year's 12 months all lie in the published window
         {{ is_published_period("'A'", "extract(year from month_start_date)::text") }}
-            as is_year_published,
+        as is_year_published,
         -- every enumerated month is in the ingest window (YoY bases included)
         true as is_ingested
 

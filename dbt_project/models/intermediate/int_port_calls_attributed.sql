@@ -32,10 +32,10 @@ attributed as (
         calls.arrived_at at time zone ports.utc_offset::interval as arrived_at_local,
         calls.departed_at at time zone ports.utc_offset::interval as departed_at_local,
         to_char(calls.arrived_at at time zone ports.utc_offset::interval, 'YYYY-MM')
-            as period_month,
+        as period_month,
         case
             when calls.call_status = 'departed' and calls.departed_at is not null
-                then extract(epoch from calls.departed_at - calls.arrived_at) / 3600
+                then extract(epoch from (calls.departed_at - calls.arrived_at)) / 3600
         end as stay_hours,
         calls.updated_at
 

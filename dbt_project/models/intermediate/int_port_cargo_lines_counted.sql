@@ -15,6 +15,7 @@ calls as (
 )
 
 select
+    lines.cargo_line_key,
     lines.call_id,
     lines.line_number,
     calls.port_locode,
@@ -28,5 +29,5 @@ select
 from lines
 inner join calls
     on calls.call_id = lines.call_id
-    and calls.call_version = lines.call_version
+        and calls.call_version = lines.call_version
 where calls.is_counted

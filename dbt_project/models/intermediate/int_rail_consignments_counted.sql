@@ -17,7 +17,13 @@ newest as (
 )
 
 select
-    report_date, period_month, report_revision, row_number, crossing_point, partner_railway,
+    consignment_key,
+    report_date,
+    period_month,
+    report_revision,
+    row_number,
+    crossing_point,
+    partner_railway,
     direction, is_transit, gng_code, hs6_code, wagons, teu, tonnes, origin_iso2, destination_iso2
 from newest
 where report_revision = newest_revision

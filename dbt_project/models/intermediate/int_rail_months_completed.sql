@@ -13,7 +13,7 @@ loaded_days as (
     select distinct report_date
     from {{ ref('stg_raw__loaded_units') }}
     where feed = 'rail'
-      and coalesce(status, '') <> 'rejected'
+        and coalesce(status, '') <> 'rejected'
 
 ),
 

@@ -22,7 +22,7 @@ units as (
     select reporter_iso3, period_month, is_provisional
     from {{ ref('int_feed_months_statused') }}
     where feed in ('ru_customs', 'kz_customs')
-      and {{ corridor_changed_periods(whole_years=true) }}
+        and {{ corridor_changed_periods(whole_years=true) }}
 
 ),
 
@@ -141,7 +141,7 @@ hhi as (
         chapter_cells.freq, chapter_cells.reporter_iso3, chapter_cells.counterpart_area,
         chapter_cells.time_period,
         sum((chapter_cells.x_usd / total_cells.x_usd) * (chapter_cells.x_usd / total_cells.x_usd))
-            as hhi_x
+        as hhi_x
     from chapter_cells
     inner join total_cells using (freq, reporter_iso3, counterpart_area, time_period)
     where chapter_cells.x_usd > 0 and total_cells.x_usd > 0
@@ -184,6 +184,8 @@ partners as (
 )
 
 select
+    {{ grain_key(['cells.freq', 'cells.reporter_iso3', 'cells.counterpart_area',
+                  'cells.commodity', 'cells.time_period']) }} as trade_cell_key,
     cells.freq,
     cells.reporter_iso3,
     cells.counterpart_area,

@@ -55,6 +55,7 @@ newest as (
 )
 
 select
+    {{ grain_key(['source_feed', 'period_month', 'source_row_number']) }} as trade_flow_key,
     reporter_iso3, partner_iso3, is_partner_undisclosed, period_month, flow,
     hs6_code, hs_chapter, tnved_code, trade_value_usd, net_weight_kg, transport_mode,
     source_feed, source_revision, source_status, source_row_number

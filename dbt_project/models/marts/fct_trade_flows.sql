@@ -5,6 +5,7 @@
           indexes=[{'columns': ['period_month']}]) }}
 -- depends_on: {{ ref('int_periods_changed') }}
 select
+    flows.trade_flow_key,
     flows.reporter_iso3, flows.partner_iso3, flows.is_partner_undisclosed, flows.period_month,
     flows.flow, flows.hs6_code, flows.hs_chapter, flows.tnved_code, flows.trade_value_usd,
     flows.net_weight_kg, flows.transport_mode, flows.source_feed, flows.source_revision,

@@ -8,8 +8,9 @@ with
 published_cells as (
 
     select * from {{ ref('int_trade_cells_aggregated') }}
-    where {{ is_published_period('freq', 'time_period') }}
-      and (is_world or is_partner)
+    where
+        {{ is_published_period('freq', 'time_period') }}
+        and (is_world or is_partner)
 
 ),
 
@@ -43,26 +44,26 @@ cell_inputs as (
     from published_cells as cell
     left join {{ ref('int_trade_cells_aggregated') }} as base
         on cell.commodity = '_T'
-        and base.commodity = '_T'
-        and base.freq = cell.freq
-        and base.reporter_iso3 = cell.reporter_iso3
-        and base.counterpart_area = cell.counterpart_area
-        and base.time_period = case
-            when cell.freq = 'M' then {{ month_shift('cell.time_period', -12) }}
-            else (cell.time_period::integer - 1)::text
-        end
+            and base.commodity = '_T'
+            and base.freq = cell.freq
+            and base.reporter_iso3 = cell.reporter_iso3
+            and base.counterpart_area = cell.counterpart_area
+            and base.time_period = case
+                when cell.freq = 'M' then {{ month_shift('cell.time_period', -12) }}
+                else (cell.time_period::integer - 1)::text
+            end
     left join world_totals
         on cell.commodity = '_T'
-        and world_totals.freq = cell.freq
-        and world_totals.reporter_iso3 = cell.reporter_iso3
-        and world_totals.time_period = cell.time_period
+            and world_totals.freq = cell.freq
+            and world_totals.reporter_iso3 = cell.reporter_iso3
+            and world_totals.time_period = cell.time_period
     left join {{ ref('int_mirror_cells_aggregated') }} as mirror
         on cell.commodity = '_T'
-        and cell.is_partner
-        and mirror.freq = cell.freq
-        and mirror.reporter_iso3 = cell.reporter_iso3
-        and mirror.partner_iso3 = cell.counterpart_area
-        and mirror.time_period = cell.time_period
+            and cell.is_partner
+            and mirror.freq = cell.freq
+            and mirror.reporter_iso3 = cell.reporter_iso3
+            and mirror.partner_iso3 = cell.counterpart_area
+            and mirror.time_period = cell.time_period
 
 ),
 
@@ -75,65 +76,102 @@ observations as (
         observation.indicator, cell_inputs.commodity, cell_inputs.time_period,
         observation.obs_value, observation.unit_measure, observation.is_provisional
     from cell_inputs
-    cross join lateral (
-        values
+    cross join
+        lateral (
+            values
             -- flows: '_T' always; by HS chapter only where that flow is > 0
-            ('X_USD', cell_inputs.x_usd, 'USD', cell_inputs.is_provisional,
-                cell_inputs.commodity = '_T' or cell_inputs.x_usd > 0),
-            ('M_USD', cell_inputs.m_usd, 'USD', cell_inputs.is_provisional,
-                cell_inputs.commodity = '_T' or cell_inputs.m_usd > 0),
-            ('TURNOVER_USD', cell_inputs.x_usd + cell_inputs.m_usd, 'USD',
-                cell_inputs.is_provisional, cell_inputs.commodity = '_T'),
-            ('BALANCE_USD', cell_inputs.x_usd - cell_inputs.m_usd, 'USD',
-                cell_inputs.is_provisional, cell_inputs.commodity = '_T'),
+            (
+                'X_USD', cell_inputs.x_usd, 'USD', cell_inputs.is_provisional,
+                cell_inputs.commodity = '_T' or cell_inputs.x_usd > 0
+            ),
+            (
+                'M_USD', cell_inputs.m_usd, 'USD', cell_inputs.is_provisional,
+                cell_inputs.commodity = '_T' or cell_inputs.m_usd > 0
+            ),
+            (
+                'TURNOVER_USD', cell_inputs.x_usd + cell_inputs.m_usd, 'USD',
+                cell_inputs.is_provisional, cell_inputs.commodity = '_T'
+            ),
+            (
+                'BALANCE_USD', cell_inputs.x_usd - cell_inputs.m_usd, 'USD',
+                cell_inputs.is_provisional, cell_inputs.commodity = '_T'
+            ),
 
             -- year on year: omitted when the base is 0 or its period was not loaded
-            ('X_YOY_PCT', 100 * (cell_inputs.x_usd / nullif(cell_inputs.base_x_usd, 0) - 1), 'PCT',
+            (
+                'X_YOY_PCT',
+                100 * (cell_inputs.x_usd / nullif(cell_inputs.base_x_usd, 0) - 1),
+                'PCT',
                 cell_inputs.is_provisional or cell_inputs.base_is_provisional,
-                cell_inputs.base_x_usd <> 0),
-            ('M_YOY_PCT', 100 * (cell_inputs.m_usd / nullif(cell_inputs.base_m_usd, 0) - 1), 'PCT',
+                cell_inputs.base_x_usd <> 0
+            ),
+            (
+                'M_YOY_PCT',
+                100 * (cell_inputs.m_usd / nullif(cell_inputs.base_m_usd, 0) - 1),
+                'PCT',
                 cell_inputs.is_provisional or cell_inputs.base_is_provisional,
-                cell_inputs.base_m_usd <> 0),
-            ('TURNOVER_YOY_PCT',
-                100 * ((cell_inputs.x_usd + cell_inputs.m_usd)
-                    / nullif(cell_inputs.base_x_usd + cell_inputs.base_m_usd, 0) - 1), 'PCT',
+                cell_inputs.base_m_usd <> 0
+            ),
+            (
+                'TURNOVER_YOY_PCT',
+                100 * (
+                    (cell_inputs.x_usd + cell_inputs.m_usd)
+                    / nullif(cell_inputs.base_x_usd + cell_inputs.base_m_usd, 0) - 1
+                ), 'PCT',
                 cell_inputs.is_provisional or cell_inputs.base_is_provisional,
-                cell_inputs.base_x_usd + cell_inputs.base_m_usd <> 0),
+                cell_inputs.base_x_usd + cell_inputs.base_m_usd <> 0
+            ),
 
             -- partner share of the reporter's turnover with the world
-            ('PARTNER_SHARE_PCT',
+            (
+                'PARTNER_SHARE_PCT',
                 100 * (cell_inputs.x_usd + cell_inputs.m_usd)
-                    / nullif(cell_inputs.world_turnover_usd, 0), 'PCT',
+                / nullif(cell_inputs.world_turnover_usd, 0), 'PCT',
                 cell_inputs.is_provisional,
-                cell_inputs.is_partner and cell_inputs.world_turnover_usd <> 0),
+                cell_inputs.is_partner and cell_inputs.world_turnover_usd <> 0
+            ),
 
             -- concentration and intra-industry trade
-            ('HHI_X', cell_inputs.hhi_x, 'IDX', cell_inputs.is_provisional,
-                cell_inputs.hhi_x is not null and cell_inputs.x_usd > 0),
-            ('GL_IIT', cell_inputs.gl_iit, 'IDX', cell_inputs.is_provisional,
-                cell_inputs.gl_iit is not null),
+            (
+                'HHI_X', cell_inputs.hhi_x, 'IDX', cell_inputs.is_provisional,
+                cell_inputs.hhi_x is not null and cell_inputs.x_usd > 0
+            ),
+            (
+                'GL_IIT', cell_inputs.gl_iit, 'IDX', cell_inputs.is_provisional,
+                cell_inputs.gl_iit is not null
+            ),
 
             -- mirror flows: partners only, where j reported t; status of the mirror only
-            ('MIRROR_X_USD', cell_inputs.mirror_x_usd, 'USD', cell_inputs.mirror_is_provisional,
-                cell_inputs.has_mirror),
-            ('MIRROR_M_USD', cell_inputs.mirror_m_usd, 'USD', cell_inputs.mirror_is_provisional,
-                cell_inputs.has_mirror),
+            (
+                'MIRROR_X_USD', cell_inputs.mirror_x_usd, 'USD', cell_inputs.mirror_is_provisional,
+                cell_inputs.has_mirror
+            ),
+            (
+                'MIRROR_M_USD', cell_inputs.mirror_m_usd, 'USD', cell_inputs.mirror_is_provisional,
+                cell_inputs.has_mirror
+            ),
 
             -- asymmetries, FOB basis; omitted when the denominator is 0; status of both
-            ('ASYM_X_PCT',
+            (
+                'ASYM_X_PCT',
                 100 * (cell_inputs.x_usd - cell_inputs.mirror_x_fob_usd)
-                    / nullif((cell_inputs.x_usd + cell_inputs.mirror_x_fob_usd) / 2, 0), 'PCT',
+                / nullif((cell_inputs.x_usd + cell_inputs.mirror_x_fob_usd) / 2, 0), 'PCT',
                 cell_inputs.is_provisional or cell_inputs.mirror_is_provisional,
                 cell_inputs.has_mirror
-                and cell_inputs.x_usd + cell_inputs.mirror_x_fob_usd <> 0),
-            ('ASYM_M_PCT',
+                and cell_inputs.x_usd + cell_inputs.mirror_x_fob_usd <> 0
+            ),
+            (
+                'ASYM_M_PCT',
                 100 * (cell_inputs.m_usd / cell_inputs.cif_fob_factor - cell_inputs.mirror_m_usd)
-                    / nullif((cell_inputs.m_usd / cell_inputs.cif_fob_factor
-                        + cell_inputs.mirror_m_usd) / 2, 0), 'PCT',
+                / nullif((
+                    cell_inputs.m_usd / cell_inputs.cif_fob_factor
+                    + cell_inputs.mirror_m_usd
+                ) / 2, 0), 'PCT',
                 cell_inputs.is_provisional or cell_inputs.mirror_is_provisional,
                 cell_inputs.has_mirror
-                and cell_inputs.m_usd / cell_inputs.cif_fob_factor + cell_inputs.mirror_m_usd <> 0)
-    ) as observation (indicator, obs_value, unit_measure, is_provisional, is_observed)
+                and cell_inputs.m_usd / cell_inputs.cif_fob_factor + cell_inputs.mirror_m_usd <> 0
+            )
+        ) as observation (indicator, obs_value, unit_measure, is_provisional, is_observed)
     where observation.is_observed
 
 ),

@@ -158,10 +158,10 @@ port_totals as (
     from port_status
     left join port_line_cells
         on port_line_cells.port_locode = port_status.port_locode
-        and port_line_cells.freq = port_status.freq
-        and port_line_cells.time_period = port_status.time_period
-        and port_line_cells.direction = '_T'
-        and port_line_cells.cargo = '_T'
+            and port_line_cells.freq = port_status.freq
+            and port_line_cells.time_period = port_status.time_period
+            and port_line_cells.direction = '_T'
+            and port_line_cells.cargo = '_T'
 
 ),
 
@@ -178,7 +178,8 @@ consignments_tagged as (
 rail_status as (
 
     -- provisional while any day of any of its months lacks a loaded report
-    select period_months.freq, period_months.time_period, bool_or(not rail_months.is_complete)
+    select
+        period_months.freq, period_months.time_period, bool_or(not rail_months.is_complete)
         as is_provisional
     from period_months
     inner join rail_months on rail_months.period_month = period_months.period_month
@@ -217,9 +218,9 @@ rail_totals as (
     inner join rail_status using (freq, time_period)
     left join rail_cells
         on rail_cells.crossing_point = crossings.crossing_point
-        and rail_cells.freq = published_periods.freq
-        and rail_cells.time_period = published_periods.time_period
-        and rail_cells.direction = '_T'
+            and rail_cells.freq = published_periods.freq
+            and rail_cells.time_period = published_periods.time_period
+            and rail_cells.direction = '_T'
 
 ),
 
@@ -227,12 +228,14 @@ rail_totals as (
 
 corridor_nodes as (
 
-    select crossings.corridor, rail_totals.freq, rail_totals.time_period,
+    select
+        crossings.corridor, rail_totals.freq, rail_totals.time_period,
         rail_totals.tonnes, rail_totals.is_provisional
     from rail_totals
     inner join crossings using (crossing_point)
     union all
-    select feed_ports.corridor, port_totals.freq, port_totals.time_period,
+    select
+        feed_ports.corridor, port_totals.freq, port_totals.time_period,
         port_totals.tonnes, port_totals.is_provisional
     from port_totals
     inner join feed_ports using (port_locode)
@@ -249,8 +252,8 @@ corridor_totals as (
     cross join published_periods
     left join corridor_nodes
         on corridor_nodes.corridor = corridors.corridor
-        and corridor_nodes.freq = published_periods.freq
-        and corridor_nodes.time_period = published_periods.time_period
+            and corridor_nodes.freq = published_periods.freq
+            and corridor_nodes.time_period = published_periods.time_period
     group by 1, 2, 3
 
 ),
@@ -258,7 +261,8 @@ corridor_totals as (
 observations as (
 
     -- ports: totals always
-    select freq, port_locode as node, 'PORT_CALLS' as indicator, '_T' as direction,
+    select
+        freq, port_locode as node, 'PORT_CALLS' as indicator, '_T' as direction,
         '_T' as cargo, time_period, calls_count::numeric as obs_value, 'NUM' as unit_measure,
         is_provisional
     from port_totals
@@ -268,21 +272,24 @@ observations as (
 
     -- ports: breakdown cells where at least one cargo line falls
     union all
-    select port_line_cells.freq, port_line_cells.port_locode, 'PORT_T',
+    select
+        port_line_cells.freq, port_line_cells.port_locode, 'PORT_T',
         port_line_cells.direction, port_line_cells.cargo, port_line_cells.time_period,
         port_line_cells.tonnes, 'T', port_status.is_provisional
     from port_line_cells
     inner join port_status using (port_locode, freq, time_period)
     where not (port_line_cells.direction = '_T' and port_line_cells.cargo = '_T')
     union all
-    select port_line_cells.freq, port_line_cells.port_locode, 'PORT_TEU',
+    select
+        port_line_cells.freq, port_line_cells.port_locode, 'PORT_TEU',
         port_line_cells.direction, port_line_cells.cargo, port_line_cells.time_period,
         port_line_cells.teu, 'TEU', port_status.is_provisional
     from port_line_cells
     inner join port_status using (port_locode, freq, time_period)
     where port_line_cells.cargo = 'container'
     union all
-    select port_stays.freq, port_stays.port_locode, 'PORT_STAY_H', '_T', '_T',
+    select
+        port_stays.freq, port_stays.port_locode, 'PORT_STAY_H', '_T', '_T',
         port_stays.time_period, port_stays.mean_stay_hours, 'H', port_status.is_provisional
     from port_stays
     inner join port_status using (port_locode, freq, time_period)
@@ -292,20 +299,23 @@ observations as (
     select freq, crossing_point, 'RAIL_T', '_T', '_T', time_period, tonnes, 'T', is_provisional
     from rail_totals
     union all
-    select freq, crossing_point, 'RAIL_WAGONS', '_T', '_T', time_period, wagons, 'NUM',
+    select
+        freq, crossing_point, 'RAIL_WAGONS', '_T', '_T', time_period, wagons, 'NUM',
         is_provisional
     from rail_totals
     union all
     select freq, crossing_point, 'RAIL_TEU', '_T', '_T', time_period, teu, 'TEU', is_provisional
     from rail_totals
     union all
-    select freq, crossing_point, 'RAIL_TRANSIT_T', '_T', '_T', time_period, transit_tonnes, 'T',
+    select
+        freq, crossing_point, 'RAIL_TRANSIT_T', '_T', '_T', time_period, transit_tonnes, 'T',
         is_provisional
     from rail_totals
 
     -- rail: direction cells where at least one consignment falls
     union all
-    select rail_cells.freq, rail_cells.crossing_point, measures.indicator, rail_cells.direction,
+    select
+        rail_cells.freq, rail_cells.crossing_point, measures.indicator, rail_cells.direction,
         '_T', rail_cells.time_period,
         case measures.indicator
             when 'RAIL_T' then rail_cells.tonnes
@@ -323,7 +333,8 @@ observations as (
 
     -- corridors
     union all
-    select freq, corridor, 'CORRIDOR_NODE_T', '_T', '_T', time_period, tonnes, 'T',
+    select
+        freq, corridor, 'CORRIDOR_NODE_T', '_T', '_T', time_period, tonnes, 'T',
         is_provisional
     from corridor_totals
 

@@ -11,14 +11,18 @@ How:
 1. Take the publish lock (:func:`corridor.publish.release.publish_lock`: an advisory
    lock of the warehouse, so publishers on any machine take turns, and a later one
    also reads a later state).
-2. Open a ``REPEATABLE READ, READ ONLY`` transaction and export its snapshot
+2. ``dbt source freshness`` (:func:`corridor.transform.source_freshness`): a source
+   past its ``error_after`` fails the gate (``SourcesStale``, a ``QualityGateFailed``);
+   every source's status, warnings included, goes into the manifest's
+   ``quality.source_freshness``.
+3. Open a ``REPEATABLE READ, READ ONLY`` transaction and export its snapshot
    (``pg_export_snapshot()``), holding the build lock (:mod:`corridor.locks`) SHARED
    only while the snapshot is taken: a dbt build in progress finishes first, so the
    snapshot never holds half-rebuilt marts; once taken, a snapshot cannot change,
    so builds and loads go on meanwhile.
-3. Run the GX checkpoint with every one of GX's transactions importing that snapshot
+4. Run the GX checkpoint with every one of GX's transactions importing that snapshot
    (``SET TRANSACTION SNAPSHOT``, :func:`corridor.quality.gate.reading_snapshot`).
-4. Read the marts, the loaded units of their build and the feed status on the
+5. Read the marts, the loaded units of their build and the feed status on the
    exporting transaction itself and write the release (the publish lock is already
    held).
 
@@ -76,16 +80,20 @@ def run(settings: Settings | None = None, dsn: WarehouseDsn | None = None) -> Pa
     from corridor.config import get_settings, get_warehouse_dsn
     from corridor.publish.release import publish_lock, publish_release
     from corridor.quality.gate import run_gate
-    from corridor.transform import built_inputs
+    from corridor.transform import built_inputs, source_freshness
     from corridor.window import resolve
 
     dsn = dsn or get_warehouse_dsn()
     # may record the rolling window (a write): before the read-only snapshot
     settings = resolve(settings or get_settings(), dsn=dsn)
     with publish_lock(settings.publish_dir, dsn):
+        # before the snapshot: dbt takes the build lock for itself. A source past its
+        # error_after fails the gate (SourcesStale); its warnings go into the manifest.
+        freshness = source_freshness(settings, dsn)
         with warehouse_snapshot(dsn) as (conn, snapshot):
             log.info("publish: gate and release read warehouse snapshot %s", snapshot)
             built_inputs(conn)  # MartsNotBuilt: a killed or failed build, nothing to gate
             quality = run_gate(settings, dsn, snapshot=snapshot)
+            quality["source_freshness"] = freshness
             return publish_release(quality, settings=settings, dsn=dsn, conn=conn,
                                    lock=nullcontext())

@@ -15,6 +15,8 @@ countries as (
 renamed as (
 
     select
+        {{ grain_key(['source.reporter_code', 'source.period_month', 'source.flow_code',
+                      'source.partner_code', 'source.cmd_code']) }} as comtrade_row_key,
         source.reporter_code,
         reporters.iso3 as reporter_iso3,
         source.period_month,

@@ -15,6 +15,7 @@ countries as (
 renamed as (
 
     select
+        {{ grain_key(['source.reporter_code', 'source.period_month']) }} as comtrade_reporting_key,
         source.reporter_code,
         countries.iso3 as reporter_iso3,
         source.period_month,

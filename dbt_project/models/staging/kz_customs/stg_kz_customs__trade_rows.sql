@@ -15,6 +15,7 @@ countries as (
 renamed as (
 
     select
+        {{ grain_key(['source.period_month', 'source.row_number']) }} as trade_row_key,
         'KAZ'::text as reporter_iso3,
         source.period_month,
         source.revision as source_revision,

@@ -9,6 +9,7 @@ source as (
 renamed as (
 
     select
+        {{ grain_key(['call_id', 'line_number']) }} as cargo_line_key,
         call_id,
         version as call_version,
         line_number,

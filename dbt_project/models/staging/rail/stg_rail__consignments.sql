@@ -9,6 +9,7 @@ source as (
 renamed as (
 
     select
+        {{ grain_key(['report_date', 'revision', 'row_number']) }} as consignment_key,
         report_date,
         to_char(report_date, 'YYYY-MM') as period_month,
         revision as report_revision,

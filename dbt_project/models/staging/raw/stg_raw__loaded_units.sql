@@ -9,12 +9,13 @@ source as (
 renamed as (
 
     select
+        {{ grain_key(['feed', 'unit']) }} as loaded_unit_key,
         feed,
         unit,
         period_month,
         -- comtrade units are '<reporterCode>:YYYY-MM'; rail units are days
         case when feed = 'comtrade' then split_part(unit, ':', 1)::integer end
-            as comtrade_reporter_code,
+        as comtrade_reporter_code,
         case when feed = 'rail' then unit::date end as report_date,
         revision,
         status,
