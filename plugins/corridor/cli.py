@@ -189,14 +189,18 @@ def simulator(host: str = "127.0.0.1", port: int = 8765,
 
 
 @app.command()
-def transform() -> None:
+def transform(
+    full_refresh: bool = typer.Option(
+        False, "--full-refresh", help="rebuild the incremental facts from scratch"),
+) -> None:
     """Seed and build the dbt project against the warehouse."""
     from corridor.transform import run_dbt
 
     _setup_logging()
     ensure_warehouse(get_settings())
     run_dbt(["seed"])
-    run_dbt(["build", "--exclude", "resource_type:seed"])
+    run_dbt(["build", "--exclude", "resource_type:seed",
+             *(["--full-refresh"] if full_refresh else [])])
 
 
 @app.command()
