@@ -73,10 +73,11 @@ insert into raw.port_cargo_lines (call_id, version, line_number, operation, carg
     ('KZAAU-2024-000001', 2, 1, 'load', 'container', '84', 1000.5, 40),
     ('KZKUR-2024-000001', 1, 1, 'discharge', 'dry_bulk', null, 200, null);
 
--- synced after the window's end (2024-03-01 00:00 at +05:00)
+-- synced after the window's end (2024-03-01 00:00 at +05:00): KZAAU exactly at it,
+-- KZKUR just now (the ports' source freshness reads the newest sync)
 insert into raw.port_sync_state (port, high_water_mark, synced_at) values
     ('KZAAU', '2024-02-03T10:00:00+05:00', timestamptz '2024-03-01 00:00:00+05'),
-    ('KZKUR', '2024-02-10T10:00:00+05:00', timestamptz '2024-04-02 12:00:00+00');
+    ('KZKUR', '2024-02-10T10:00:00+05:00', now());
 
 insert into raw.rail_consignments (report_date, revision, row_number, point, partner_railway,
                                    direction, transit, gng, wagons, teu, tonnes, origin,
