@@ -20,19 +20,25 @@ periods as (
 
 ),
 
+reporters as (
+
+    select iso3, customs_feed from {{ ref('ref_reporters') }}
+
+),
+
 customs as (
 
     select
-        feed,
-        case feed when 'ru_customs' then 'RUS' when 'kz_customs' then 'KAZ' end as reporter_iso3,
-        period_month,
-        revision as source_revision,
-        status as source_status,
+        loaded_units.feed,
+        reporters.iso3 as reporter_iso3,
+        loaded_units.period_month,
+        loaded_units.revision as source_revision,
+        loaded_units.status as source_status,
         -- a unit is provisional when its newest status is preliminary
-        is_preliminary as is_provisional
+        loaded_units.is_preliminary as is_provisional
 
     from loaded_units
-    where feed in ('ru_customs', 'kz_customs')
+    inner join reporters on reporters.customs_feed = loaded_units.feed
 
 ),
 

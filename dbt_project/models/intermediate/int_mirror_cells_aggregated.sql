@@ -31,7 +31,7 @@ countries as (
 
 reporters as (
 
-    select iso3 as reporter_iso3 from countries where iso3 in ('RUS', 'KAZ')
+    select iso3 as reporter_iso3 from countries where iso3 in {{ reporter_iso3s() }}
 
 ),
 
@@ -47,11 +47,11 @@ available_months as (
     from feed_months
     cross join reporters
     where (
-        feed_months.feed in ('ru_customs', 'kz_customs')
+        feed_months.feed in {{ customs_feeds() }}
         and feed_months.reporter_iso3 <> reporters.reporter_iso3
     ) or (
         feed_months.feed = 'comtrade'
-        and feed_months.reporter_iso3 not in ('RUS', 'KAZ')
+        and feed_months.reporter_iso3 not in {{ reporter_iso3s() }}
     )
 
 ),

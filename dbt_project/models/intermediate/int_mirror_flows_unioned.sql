@@ -46,8 +46,8 @@ national_mirror as (
         1.00::numeric as cif_fob_factor,
         source_feed as mirror_source_feed
     from national
-    where reporter_iso3 in ('RUS', 'KAZ')
-        and partner_iso3 in ('RUS', 'KAZ')
+    where reporter_iso3 in {{ reporter_iso3s() }}
+        and partner_iso3 in {{ reporter_iso3s() }}
         and partner_iso3 <> reporter_iso3
 
 ),
@@ -75,9 +75,9 @@ comtrade_mirror as (
     from comtrade
     inner join countries as i on i.iso3 = comtrade.partner_iso3
     inner join countries as j on j.iso3 = comtrade.reporter_iso3
-    where comtrade.partner_iso3 in ('RUS', 'KAZ')
+    where comtrade.partner_iso3 in {{ reporter_iso3s() }}
         -- the RUS-KAZ pair is mirrored from the national feeds only
-        and comtrade.reporter_iso3 not in ('RUS', 'KAZ')
+        and comtrade.reporter_iso3 not in {{ reporter_iso3s() }}
         and comtrade.flow in ('M', 'X')
 
 ),

@@ -5,7 +5,8 @@
 --
 -- A month's inputs: its customs and Comtrade units in raw.loaded_units (revision,
 -- status, sha256, rows), Comtrade's reporting probes, whether it is published, and a
--- digest of the ref_countries seed that every fact maps codes with. The last complete
+-- digest of the seeds every fact maps codes and reporters with (ref_countries,
+-- ref_reporters). The last complete
 -- build's are in int_period_inputs_recorded, written after every incremental fact was
 -- built: a build killed or failed before it leaves the old record, so the next build
 -- rebuilds the same months again. A month this model flagged in a build that never
@@ -30,7 +31,7 @@ units as (
         feed || ':' || unit || ':' || coalesce(revision::text, '') || ':' || coalesce(status, '')
         || ':' || coalesce(sha256, loaded_at::text) || ':' || rows_loaded::text as unit_state
     from {{ ref('stg_raw__loaded_units') }}
-    where feed in ('ru_customs', 'kz_customs', 'comtrade')
+    where feed in {{ customs_feeds() }} or feed = 'comtrade'
 
 ),
 
@@ -41,10 +42,17 @@ reporting as (
 
 ),
 
-countries as (
+seeds as (
 
-    select md5(string_agg(countries::text, ',' order by countries::text)) as countries_md5
-    from {{ ref('ref_countries') }} as countries
+    select
+        (
+            select md5(string_agg(countries::text, ',' order by countries::text))
+            from {{ ref('ref_countries') }} as countries
+        ) as countries_md5,
+        (
+            select md5(string_agg(reporters::text, ',' order by reporters::text))
+            from {{ ref('ref_reporters') }} as reporters
+        ) as reporters_md5
 
 ),
 
@@ -55,7 +63,8 @@ current_inputs as (
         concat_ws(
             ',',
             'published:' || periods.is_published,
-            'ref_countries:' || countries.countries_md5,
+            'ref_countries:' || seeds.countries_md5,
+            'ref_reporters:' || seeds.reporters_md5,
             (
                 select string_agg(inputs.unit_state, ',' order by inputs.unit_state)
                 from (
@@ -67,7 +76,7 @@ current_inputs as (
             )
         ) as period_inputs
     from periods
-    cross join countries
+    cross join seeds
 
 ),
 

@@ -21,7 +21,7 @@ units as (
 
     select reporter_iso3, period_month, is_provisional
     from {{ ref('int_feed_months_statused') }}
-    where feed in ('ru_customs', 'kz_customs')
+    where feed in {{ customs_feeds() }}
         and {{ corridor_changed_periods(whole_years=true) }}
 
 ),

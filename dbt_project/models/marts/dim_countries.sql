@@ -5,5 +5,5 @@ select
     name_en,
     name_ru,
     is_eaeu,
-    iso3 in ('RUS', 'KAZ') as is_reporter
+    iso3 in {{ reporter_iso3s() }} as is_reporter
 from {{ ref('ref_countries') }}
