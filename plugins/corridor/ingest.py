@@ -183,13 +183,14 @@ def ingest_ru_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
             # one body, a whole fetch: its manifest row records it complete
             landed = store.put_file(feed, period_month, fetched.revision, fetched.path,
                                     sha256=fetched.sha256, size=fetched.size, url=fetched.url,
-                                    status=fetched.status, suffix="csv")
+                                    status=fetched.status, suffix="csv",
+                                    **{feed_loads.STATED_ROWS: fetched.rows})
             fetched.path = None  # landed: no longer a temporary file
         finally:
             fetched.discard()
         fetch = Fetch(feed, period_month, fetched.revision, fetched.status, landed.sha256,
-                      (landed,))
-        outcome = feed_loads.load_ru_customs(conn, fetch, expected_rows=fetched.rows)
+                      (landed,), {feed_loads.STATED_ROWS: fetched.rows})
+        outcome = feed_loads.load_ru_customs(conn, fetch)
     return _from_outcome(outcome)
 
 
@@ -239,8 +240,9 @@ def ingest_kz_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
                                 f"{None if entry is None else entry['revision']}: its "
                                 "records cannot be reconciled")
         fetch = store.complete(feed, period_month, pages, revision=fetched.revision,
-                               status=fetched.status, sha256=fetched.sha256)
-        outcome = feed_loads.load_kz_customs(conn, fetch, expected_rows=int(entry["records"]))
+                               status=fetched.status, sha256=fetched.sha256,
+                               **{feed_loads.STATED_ROWS: int(entry["records"])})
+        outcome = feed_loads.load_kz_customs(conn, fetch)
     return _from_outcome(outcome, pages=len(fetched.pages))
 
 

@@ -16,6 +16,7 @@ import pytest
 from corridor import ingest, simulator
 from corridor.config import Settings, month_range
 from corridor.feeds import kz_customs, ports
+from corridor.feeds.common import FeedError
 from corridor.landing import LEGACY_COMPLETED, MANIFEST, LandingStore
 from corridor.landing.replay import LandingIntegrityError, rebuild_raw_from_landing
 from corridor.load.fingerprint import raw_fingerprint
@@ -366,3 +367,27 @@ def test_a_fetch_is_replayed_only_once_its_record_is_written(landed, make_databa
     result = rebuild_raw_from_landing(target, landing, feeds=["kz_customs"])
     assert result["feeds"]["kz_customs"]["incomplete"] == 0
     assert loaded_units(target, "kz_customs")["2024-01"] == (9, "final")
+
+
+@pytest.mark.parametrize("feed", ["ru_customs", "kz_customs"])
+def test_replay_reconciles_the_rows_the_publisher_stated(landed, make_database, no_network,
+                                                         tmp_path, feed):
+    """The live ingest recorded the rows the publisher stated for each customs unit (RU:
+    the release entry's rows, KZ: the /periods records) with its fetch; replay loads it
+    through the same check, so a unit whose count does not reconcile fails there as it
+    would have live, naming it, and nothing is written."""
+    landing = tmp_path / "landing"
+    shutil.copytree(landed["world1"], landing)
+    manifest = landing / feed / MANIFEST
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    completed = [line for line in lines if line["unit"] == "2024-01"
+                 and (line.get("record") == "fetch" or line.get("complete"))]
+    assert completed and all(isinstance(line["stated_rows"], int) for line in completed)
+    for line in completed:
+        line["stated_rows"] += 1
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    target = make_database()
+    with pytest.raises(FeedError, match=f"{feed} unit 2024-01: the publisher states"):
+        rebuild_raw_from_landing(target, landing, feeds=[feed])
+    with psycopg.connect(target.conninfo) as conn:
+        assert conn.execute(f"select count(*) from raw.{feed}_rows").fetchone()[0] == 0

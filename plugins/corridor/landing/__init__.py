@@ -6,12 +6,13 @@
   fetched_at, bytes, sha256, path, part, and ``fetch``, the id of the fetch it is part
   of. A body that is a whole fetch on its own (no ``part``: a release CSV, a rail
   report) says so with ``complete: true``: its row is its fetch's record, the version
-  its load decides on being the row's ``revision``, ``status`` and ``sha256``;
+  its load decides on being the row's ``revision``, ``status`` and ``sha256`` (and what
+  else its load needs: RU's ``stated_rows``, the release entry's rows);
 * a **fetch** row per multi-body fetch that completed (``record: "fetch"``), appended
   only once every body of the fetch is landed: the unit, the version the load decides
   on (``revision``, ``status``, ``sha256``), the files it is made of (path and sha256,
   in order) and what else its load needs (Comtrade: whether the unit has reported,
-  which reporters each call asked for).
+  which reporters each call asked for; KZ: ``stated_rows``, the /periods records).
 
 Replay (:mod:`corridor.landing.replay`) loads completed fetches only; a file no fetch
 row names is a piece of a fetch that never completed (a 409 restart, a failure or a
@@ -204,10 +205,12 @@ class LandingStore:
 
     def put_file(self, feed: str, unit: str, revision: int | str | None, tmp_path: Path, *,
                  sha256: str, size: int, url: str, status: int | str | None, suffix: str,
-                 part: str | None = None, fetch_id: str | None = None) -> LandedFile:
+                 part: str | None = None, fetch_id: str | None = None, **fields: Any
+                 ) -> LandedFile:
         """Land an already-written temporary file (in :meth:`unit_dir`, written and
         fsynced by the caller, which hashed it on the way: ``sha256``, ``size``) by
-        renaming it into place, with its manifest line; :meth:`put` lands bytes so."""
+        renaming it into place, with its manifest line; :meth:`put` lands bytes so.
+        ``fields``: what else the load of a whole-body fetch reads (as :meth:`complete`'s)."""
         fetched_at = datetime.now(UTC)
         label = _safe(f"r{revision}" if revision is not None
                       else fetched_at.strftime("%Y%m%dT%H%M%S%fZ"))
@@ -227,7 +230,7 @@ class LandingStore:
             "status": status, "url": strip_credentials(url),
             "fetched_at": fetched_at.isoformat(), "bytes": size, "sha256": sha256,
             "path": str(path), "part": part, "fetch": landed.fetch_id,
-            "complete": part is None})
+            "complete": part is None, **fields})
         return landed
 
     def complete(self, feed: str, unit: str, files: list[LandedFile], **fields: Any

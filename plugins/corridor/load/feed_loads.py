@@ -54,23 +54,28 @@ PORT_TABLES = (RawTable("raw.port_calls", raw.PORT_CALL_COLUMNS),
 Outcome = raw.LoadOutcome | raw.PortLoadOutcome
 
 
-def load_ru_customs(conn: psycopg.Connection, fetch: Fetch, *,
-                    expected_rows: int | None = None) -> raw.LoadOutcome:
+#: The fetch field holding the data rows the publisher states for the unit (RU: the
+#: release entry's ``rows``; KZ: the /periods ``records``), which its load must reconcile
+#: (None in a zone landed before it was recorded: not checked).
+STATED_ROWS = "stated_rows"
+
+
+def load_ru_customs(conn: psycopg.Connection, fetch: Fetch) -> raw.LoadOutcome:
     """Streamed from the landed file: the load holds no period in memory."""
     return raw.load_ru_customs_csv(conn, fetch.files[0].path, fetch.unit,
                                    int(fetch.revision), str(fetch.status), fetch.sha256,
-                                   expected_rows=expected_rows)
+                                   expected_rows=fetch.extra.get(STATED_ROWS))
 
 
-def load_kz_customs(conn: psycopg.Connection, fetch: Fetch, *,
-                    expected_rows: int | None = None) -> raw.LoadOutcome:
-    """The pages in order; ``expected_rows``: the /periods ``records`` (live only)."""
+def load_kz_customs(conn: psycopg.Connection, fetch: Fetch) -> raw.LoadOutcome:
+    """The pages in order, reconciled with the rows the publisher states."""
     unit, revision, status = fetch.unit, int(fetch.revision), str(fetch.status)
     parsed = kz_customs.parse_pages([page.json for page in fetch.files], unit, revision,
                                     status)
     return raw.load_unit(conn, raw.UnitLoad(
         kz_customs.FEED, unit, unit, revision, status, fetch.sha256,
-        [KZ_ROWS.rows(parsed.rows, unit)], parsed.rejections, expected_rows=expected_rows))
+        [KZ_ROWS.rows(parsed.rows, unit)], parsed.rejections,
+        expected_rows=fetch.extra.get(STATED_ROWS)))
 
 
 def load_comtrade(conn: psycopg.Connection, fetch: Fetch) -> raw.LoadOutcome:
