@@ -89,7 +89,8 @@ def parse_pages(pages: list[dict[str, Any]], period_month: str, revision: int, s
 
 
 def _duplicate_message(key: tuple) -> str:
-    return f"key ({', '.join(RULES.key)})={key} occurs more than once"
+    names = ", ".join(RULES.key)
+    return f"key ({names})={key} occurs more than once"
 
 
 def _key(item: dict[str, Any]) -> tuple | None:

@@ -52,8 +52,8 @@ log = logging.getLogger(__name__)
 
 FEED = "ru_customs"
 ENCODING = "windows-1251"
-FLOWS = ("ИМ", "ЭК")
 REPORTER_ISO2 = "RU"
+FLOWS = ("ИМ", "ЭК")
 #: The row rules, read by :func:`_row`, :func:`_plain_pattern` and the simulator.
 RULES = RowRules(
     required=("napr", "period", "strana", "tnved", "stoim", "netto"),
