@@ -56,10 +56,6 @@ KZ_PAGING_SCALE = 1.0
 #: Likewise the ports client pages by 500 records: at scale 3 both ports need 2+ pages.
 PORTS_PAGING_SCALE = 3.0
 
-#: Simulator reason names → the rejection reasons of spec/feeds.md (raw.rejected_rows).
-SIM_REASONS = {"missing_required": "missing_field", "missing_tonnes": "missing_field",
-               "bad_commodity_length": "bad_code_length"}
-
 #: The bookkeeping of a unit whose payload bytes legitimately differ (extra columns,
 #: rejected rows): its sha256 and counts are checked separately.
 LOADED_UNIT_PAYLOAD_COLUMNS = {"raw.loaded_units": {"sha256"}}
@@ -315,7 +311,6 @@ def test_malformed_rows_rejected_exactly(baseline: Run, ingest_into) -> None:
                 # ports: (call_id, cargo index, reason); other feeds: (row ref, reason)
                 *ref, reason = item
                 ref = tuple(ref) if len(ref) > 1 else ref[0]
-                reason = SIM_REASONS.get(reason, reason)
                 if feed == "ru_customs":
                     expected[(feed, unit, str(ref), reason)] += 1
                     drop["ru"].add((unit, str(ref)))

@@ -22,9 +22,6 @@ from corridor.feeds.common import (
     RowError,
     check_storable_fields,
     rejecting_duplicates,
-    require,
-    to_decimal,
-    to_int,
 )
 from corridor.feeds.http import (
     RETRY_STATUSES,
@@ -36,6 +33,7 @@ from corridor.feeds.http import (
     json_body,
     max_retry_after,
 )
+from corridor.feeds.rules import RowRules
 from corridor.feeds.shapes import (
     ComtradeAvailability,
     ComtradeAvailabilityRow,
@@ -53,6 +51,18 @@ PARTNERS = (398, 643)
 FLOWS = ("M", "X")
 KEY_FIELDS = ("reporterCode", "period", "flowCode", "partnerCode", "partner2Code", "cmdCode",
               "motCode", "customsCode")
+#: The row rules, read by :func:`_row` and the simulator. A cmdCode has as many digits as
+#: its aggrLevel says ("TOTAL" is none); the partners are the unit's (``parse_data``).
+RULES = RowRules(
+    required=(*KEY_FIELDS, "primaryValue"),
+    integers=("reporterCode", "partnerCode", "partner2Code", "motCode", "aggrLevel"),
+    decimals=("cifvalue", "fobvalue", "netWgt", "primaryValue"),
+    optional=("aggrLevel", "cifvalue", "fobvalue", "netWgt"),
+    codes={"cmdCode": (2, 4, 6)},
+    partner=("partnerCode",), partners=lambda: PARTNERS, reporter_field="reporterCode",
+    period=("reporterCode", "period"),
+    key=KEY_FIELDS,
+)
 
 
 def unit_of(reporter_code: int, period_month: str) -> str:
@@ -118,20 +128,18 @@ def _key(record: dict[str, Any]) -> tuple | None:
 
 def _row(record: dict[str, Any], reporter_code: int, period_month: str,
          partners: set[int] | None) -> dict[str, Any]:
-    for name in (*KEY_FIELDS, "primaryValue"):
-        require(record, name)
+    RULES.require(record)
     check_storable_fields(record, KEY_FIELDS)
-    reporter = to_int(record["reporterCode"], "reporterCode")
-    partner = to_int(record["partnerCode"], "partnerCode")
-    partner2 = to_int(record["partner2Code"], "partner2Code")
-    mot = to_int(record["motCode"], "motCode")
-    aggr_level = to_int(record.get("aggrLevel"), "aggrLevel", optional=True)
+    ints = RULES.numbers(record, RULES.integers)
+    reporter, partner, partner2 = ints["reporterCode"], ints["partnerCode"], ints["partner2Code"]
+    mot, aggr_level = ints["motCode"], ints["aggrLevel"]
     flow = str(record["flowCode"])
     cmd = str(record["cmdCode"]).strip()
     if cmd != "TOTAL":
         if not cmd.isdigit():
             raise RowError("unparsable", f"cmdCode={cmd!r} is not a digit string")
-        expected = (aggr_level,) if aggr_level in (2, 4, 6) else (2, 4, 6)
+        lengths = RULES.codes["cmdCode"]
+        expected = (aggr_level,) if aggr_level in lengths else lengths
         if len(cmd) not in expected:
             raise RowError("bad_code_length", f"cmdCode={cmd!r} has {len(cmd)} digits "
                                               f"(aggrLevel {aggr_level})")
@@ -142,9 +150,7 @@ def _row(record: dict[str, Any], reporter_code: int, period_month: str,
     if partners is not None and partner not in partners:
         raise RowError("unknown_partner", f"partnerCode={partner} is not one of "
                                           f"{sorted(partners)}")
-    values = {name: to_decimal(record.get(name), name, optional=True)
-              for name in ("cifvalue", "fobvalue", "netWgt")}
-    primary = to_decimal(record["primaryValue"], "primaryValue")
+    values = RULES.numbers(record, RULES.decimals)
     if reporter != reporter_code:
         raise RowError("period_mismatch", f"reporterCode={reporter} is not the unit's "
                                           f"{reporter_code}")
@@ -157,7 +163,7 @@ def _row(record: dict[str, Any], reporter_code: int, period_month: str,
             "aggr_level": aggr_level, "is_leaf": bool(is_leaf) if is_leaf is not None else None,
             "mot_code": mot, "customs_code": str(record["customsCode"]),
             "cifvalue": values["cifvalue"], "fobvalue": values["fobvalue"],
-            "primary_value": primary, "net_wgt": values["netWgt"],
+            "primary_value": values["primaryValue"], "net_wgt": values["netWgt"],
             "is_counted_leaf": is_counted_leaf(record)}
 
 

@@ -20,21 +20,30 @@ from corridor.feeds.common import (
     check_storable_fields,
     rejecting_duplicates,
     remember_page_token,
-    require,
-    to_decimal,
 )
 from corridor.feeds.http import FeedClient, FeedHTTPError, json_body
+from corridor.feeds.rules import RowRules
 from corridor.feeds.shapes import KzPage, KzPeriods, validated
 from corridor.reference import m49_codes
 
 log = logging.getLogger(__name__)
 
 FEED = "kz_customs"
-REQUIRED = ("flow", "tn_ved", "partner_m49", "value_thousand_usd", "net_weight_t",
-            "transport_mode", "customs_regime")
 FLOWS = ("export", "import")
 TRANSPORT_MODES = ("rail", "sea", "road", "pipeline", "air", "other")
 REPORTER_M49 = 398
+#: The row rules, read by :func:`_row` and the simulator.
+RULES = RowRules(
+    required=("flow", "tn_ved", "partner_m49", "value_thousand_usd", "net_weight_t",
+              "transport_mode", "customs_regime"),
+    decimals=("value_thousand_usd", "net_weight_t", "supp_qty"), optional=("supp_qty",),
+    codes={"tn_ved": 10},
+    one_of={"flow": FLOWS, "transport_mode": TRANSPORT_MODES},
+    partner=("partner_m49",), partners=m49_codes, reporter=REPORTER_M49,
+    period=("period",),
+    key=("flow", "tn_ved", "partner_m49", "transport_mode", "customs_regime"),
+)
+REQUIRED = RULES.required
 PAGE_SIZE = 1000
 #: Pages beyond ``ceil(records / PAGE_SIZE)`` a period may take (an empty last page, a
 #: publisher serving a little less than asked) before paging is an error.
@@ -80,53 +89,49 @@ def parse_pages(pages: list[dict[str, Any]], period_month: str, revision: int, s
 
 
 def _duplicate_message(key: tuple) -> str:
-    return ("key (flow, tn_ved, partner_m49, transport_mode, customs_regime)="
-            f"{key} occurs more than once")
+    names = ", ".join(RULES.key)
+    return f"key ({names})={key} occurs more than once"
 
 
 def _key(item: dict[str, Any]) -> tuple | None:
-    values = [item.get(name) for name in ("flow", "tn_ved", "partner_m49", "transport_mode",
-                                          "customs_regime")]
+    values = [item.get(name) for name in RULES.key]
     if any(value is None for value in values):
         return None
-    partner = str(values[2]).strip()
-    values[2] = int(partner) if partner.isdigit() else partner  # "031" is 31
+    at = RULES.key.index("partner_m49")
+    partner = str(values[at]).strip()
+    values[at] = int(partner) if partner.isdigit() else partner  # "031" is 31
     return tuple(str(v).strip() if not isinstance(v, int) else v for v in values)
 
 
 def _row(item: dict[str, Any], period_month: str, page_period: str | None) -> dict[str, Any]:
     check_storable_fields(item, TEXT_FIELDS)
-    for name in REQUIRED:
-        require(item, name)
+    RULES.require(item)
     flow = item["flow"]
-    if flow not in FLOWS:
-        raise RowError("unparsable", f"flow={flow!r} is not export or import")
-    tn_ved = check_code(item["tn_ved"], "tn_ved", 10)
+    if flow not in RULES.one_of["flow"]:
+        raise RowError("unparsable", f"flow={flow!r} is not {' or '.join(RULES.one_of['flow'])}")
+    tn_ved = check_code(item["tn_ved"], "tn_ved", RULES.codes["tn_ved"])
     partner = item["partner_m49"]
     if not isinstance(partner, str) or not partner.strip().isdigit():
         raise RowError("unparsable", f"partner_m49={partner!r} is not an M49 code as text")
     partner = partner.strip()
-    if int(partner) not in m49_codes():
+    if int(partner) not in RULES.partners():
         raise RowError("unknown_partner", f"partner_m49={partner!r} is not an M49 code")
-    if int(partner) == REPORTER_M49:
-        raise RowError("self_partner", "partner_m49 is the reporter itself (398)")
-    value = to_decimal(item["value_thousand_usd"], "value_thousand_usd")
-    weight = to_decimal(item["net_weight_t"], "net_weight_t")
-    supp_qty = to_decimal(item.get("supp_qty"), "supp_qty", optional=True)
+    if int(partner) == RULES.reporter:
+        raise RowError("self_partner", f"partner_m49 is the reporter itself ({RULES.reporter})")
+    numbers = RULES.numbers(item, RULES.decimals)
     mode = item["transport_mode"]
-    if mode not in TRANSPORT_MODES:
+    if mode not in RULES.one_of["transport_mode"]:
         raise RowError("unparsable", f"transport_mode={mode!r} is not a known mode")
     regime = item["customs_regime"]
     if isinstance(regime, (dict, list, bool)):
         raise RowError("unparsable", f"customs_regime={regime!r} is not a code")
-    item_period = item.get("period", page_period)
+    item_period = item.get(RULES.period[0], page_period)
     if item_period is not None and item_period != period_month:
         raise RowError("period_mismatch", f"period={item_period!r} differs from the unit "
                                           f"{period_month}")
     supp_unit = item.get("supp_unit")
     return {"flow": flow, "tn_ved": tn_ved, "partner_m49": partner,
-            "partner_name_ru": item.get("partner_name_ru"), "value_thousand_usd": value,
-            "net_weight_t": weight, "supp_qty": supp_qty,
+            "partner_name_ru": item.get("partner_name_ru"), **numbers,
             "supp_unit": str(supp_unit) if supp_unit is not None else None,
             "transport_mode": mode, "customs_regime": str(regime).strip()}
 

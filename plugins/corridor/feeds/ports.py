@@ -18,11 +18,9 @@ from corridor.feeds.common import (
     check_storable,
     make_rejection,
     remember_page_token,
-    require,
-    to_decimal,
-    to_int,
 )
 from corridor.feeds.http import FeedClient, json_body
+from corridor.feeds.rules import RowRules
 from corridor.feeds.shapes import PortsPage, validated
 
 log = logging.getLogger(__name__)
@@ -33,6 +31,19 @@ PAGE_LIMIT = 500
 STATUSES = ("scheduled", "at_berth", "departed", "cancelled")
 OPERATIONS = ("load", "discharge")
 CARGO_TYPES = ("container", "dry_bulk", "liquid_bulk", "general", "ro_ro")
+#: The rules of a call (:func:`_call`) and of one of its cargo lines (:func:`_cargo`, and
+#: the simulator's malformed rows). A call's versions are no duplicates: the highest wins.
+CALL_RULES = RowRules(
+    required=("call_id", "port", "version", "updated_at", "status"),
+    integers=("version",),
+    one_of={"status": STATUSES},
+)
+RULES = RowRules(
+    required=("operation", "cargo_type", "tonnes"),
+    integers=("teu",), decimals=("tonnes",), optional=("teu",),
+    codes={"hs_chapter": 2},
+    one_of={"operation": OPERATIONS, "cargo_type": CARGO_TYPES},
+)
 #: Pages one sync of a port may take (``CORRIDOR_PORTS_MAX_PAGES``): more is an error.
 MAX_PAGES = 10_000
 #: First request of a port never synced: everything.
@@ -128,19 +139,18 @@ def ref_version(ref: str) -> tuple[int | None, int | None]:
 
 
 def _call(record: dict[str, Any], port: str) -> dict[str, Any]:
-    for name in ("call_id", "port", "version", "updated_at", "status"):
-        require(record, name)
+    CALL_RULES.require(record)
     for name in ("call_id", "port", "updated_at", "status", "arrived_at", "departed_at",
                  "previous_port", "next_port"):
         check_storable(record.get(name), name)
     if record["port"] != port:
         raise RowError("unparsable", f"port={record['port']!r} is not the port asked for "
                                      f"({port})")
-    version = to_int(record["version"], "version")
+    version = CALL_RULES.numbers(record, CALL_RULES.integers)["version"]
     parse_instant(record["updated_at"], "updated_at")
     parse_instant(record.get("arrived_at"), "arrived_at", optional=True)
     parse_instant(record.get("departed_at"), "departed_at", optional=True)
-    if record["status"] not in STATUSES:
+    if record["status"] not in CALL_RULES.one_of["status"]:
         raise RowError("unparsable", f"status={record['status']!r} is not a call status")
     vessel = record.get("vessel") or {}
     if not isinstance(vessel, dict):
@@ -165,23 +175,24 @@ def _call(record: dict[str, Any], port: str) -> dict[str, Any]:
 def _cargo(line: Any, call_id: str, version: int, line_number: int) -> dict[str, Any]:
     if not isinstance(line, dict):
         raise RowError("unparsable", "cargo line is not an object")
-    for name in ("operation", "cargo_type", "tonnes"):
-        require(line, name)
+    RULES.require(line)
     for name in ("operation", "cargo_type", "hs_chapter"):
         check_storable(line.get(name), name)
-    if line["operation"] not in OPERATIONS:
-        raise RowError("unparsable", f"operation={line['operation']!r} is not load/discharge")
-    if line["cargo_type"] not in CARGO_TYPES:
+    if line["operation"] not in RULES.one_of["operation"]:
+        raise RowError("unparsable", f"operation={line['operation']!r} is not "
+                                     f"{'/'.join(RULES.one_of['operation'])}")
+    if line["cargo_type"] not in RULES.one_of["cargo_type"]:
         raise RowError("unparsable", f"cargo_type={line['cargo_type']!r} is not known")
-    tonnes = to_decimal(line["tonnes"], "tonnes")
-    teu = to_int(line.get("teu"), "teu", optional=True)
+    numbers = RULES.numbers(line, (*RULES.decimals, *RULES.integers))
+    tonnes, teu = numbers["tonnes"], numbers["teu"]
     chapter = line.get("hs_chapter")
     if chapter is not None:
         chapter = str(chapter).strip()
         if not chapter.isdigit():
             raise RowError("unparsable", f"hs_chapter={chapter!r} is not a digit string")
-        if len(chapter) != 2:
-            raise RowError("bad_code_length", f"hs_chapter={chapter!r} is not 2 digits")
+        if len(chapter) != RULES.codes["hs_chapter"]:
+            raise RowError("bad_code_length", f"hs_chapter={chapter!r} is not "
+                                              f"{RULES.codes['hs_chapter']} digits")
     return {"call_id": call_id, "version": version, "line_number": line_number,
             "operation": line["operation"], "cargo_type": line["cargo_type"],
             "hs_chapter": chapter, "tonnes": tonnes, "teu": teu}

@@ -38,10 +38,10 @@ from corridor.feeds.common import (
     RowError,
     check_code,
     check_storable,
-    to_decimal,
     to_int,
 )
 from corridor.feeds.http import FeedClient, FeedHTTPError, IncompleteBody
+from corridor.feeds.rules import RowRules
 from corridor.reference import iso2_codes, rail_crossing_points
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,20 @@ log = logging.getLogger(__name__)
 FEED = "rail"
 NS = "urn:corridor:rail:crossing:1"
 DIRECTIONS = ("inbound", "outbound")
+#: The rules of a consignment (with its crossing's point and its movement's direction
+#: and transit), read by :func:`_consignment` and the simulator. Origin and destination
+#: are partners that may be blank; a report has no self partner, period or key rule.
+RULES = RowRules(
+    required=("point", "direction", "transit", "gng", "wagons", "teu", "tonnes"),
+    integers=("wagons", "teu"), decimals=("tonnes",),
+    codes={"gng": 8},
+    one_of={"direction": DIRECTIONS, "transit": ("true", "false", "1", "0")},
+    partner=("origin", "destination"), partners=iso2_codes,
+    point="point", points=rail_crossing_points,
+)
+#: Where a required text is given: the element that lacks it says so.
+_GIVEN_BY = {"point": "crossing", "direction": "movement", "transit": "movement",
+             "gng": "consignment"}
 
 
 def _q(name: str) -> str:
@@ -157,36 +171,32 @@ def _name(element: ET.Element) -> str:
     return tag.removeprefix(f"{{{NS}}}")
 
 
+def _given(value: str | None, name: str) -> str:
+    if not value:
+        raise RowError("missing_field", f"{_GIVEN_BY[name]} has no {name}")
+    return value
+
+
 def _consignment(point: str, movement: ET.Element, consignment: ET.Element) -> dict[str, Any]:
-    if not point:
-        raise RowError("missing_field", "crossing has no point")
-    if point not in rail_crossing_points():
+    if _given(point, "point") not in RULES.points():
         raise RowError("unknown_point", f"point={point!r} is not a known crossing point")
-    direction = movement.get("direction")
-    if not direction:
-        raise RowError("missing_field", "movement has no direction")
-    if direction not in DIRECTIONS:
-        raise RowError("unparsable", f"direction={direction!r} is not inbound/outbound")
-    transit_text = movement.get("transit")
-    if not transit_text:
-        raise RowError("missing_field", "movement has no transit")
-    if transit_text not in ("true", "false", "1", "0"):
+    direction = _given(movement.get("direction"), "direction")
+    if direction not in RULES.one_of["direction"]:
+        raise RowError("unparsable", f"direction={direction!r} is not "
+                                     f"{'/'.join(RULES.one_of['direction'])}")
+    transit_text = _given(movement.get("transit"), "transit")
+    if transit_text not in RULES.one_of["transit"]:
         raise RowError("unparsable", f"transit={transit_text!r} is not a boolean")
-    gng = consignment.get("gng")
-    if not gng:
-        raise RowError("missing_field", "consignment has no gng")
-    gng = check_code(gng, "gng", 8)
-    wagons = to_int(consignment.get("wagons"), "wagons")
-    teu = to_int(consignment.get("teu"), "teu")
-    tonnes = to_decimal(consignment.get("tonnes"), "tonnes")
+    gng = check_code(_given(consignment.get("gng"), "gng"), "gng", RULES.codes["gng"])
+    numbers = RULES.numbers(consignment, RULES.non_negative)
     places = {}
-    for name in ("origin", "destination"):
+    for name in RULES.partner:
         value = (consignment.get(name) or "").strip().upper() or None
-        if value is not None and value not in iso2_codes():
+        if value is not None and value not in RULES.partners():
             raise RowError("unknown_partner", f"{name}={value!r} is not an ISO alpha-2 code")
         places[name] = value
     return {"point": point, "direction": direction, "transit": transit_text in ("true", "1"),
-            "gng": gng, "wagons": wagons, "teu": teu, "tonnes": tonnes, **places}
+            "gng": gng, **numbers, **places}
 
 
 # ------------------------------------------------------------------------------ fetch

@@ -41,11 +41,10 @@ from corridor.feeds.common import (
     RowError,
     check_code,
     make_rejection,
-    require,
     storable_text,
-    to_decimal,
 )
 from corridor.feeds.http import FeedClient, FeedHTTPError, json_body
+from corridor.feeds.rules import RowRules
 from corridor.feeds.shapes import RuRelease, RuReleases, validated
 from corridor.reference import iso2_codes
 
@@ -53,17 +52,27 @@ log = logging.getLogger(__name__)
 
 FEED = "ru_customs"
 ENCODING = "windows-1251"
-REQUIRED = ("napr", "period", "strana", "tnved", "stoim", "netto")
-FLOWS = ("ИМ", "ЭК")
 REPORTER_ISO2 = "RU"
+FLOWS = ("ИМ", "ЭК")
+#: The row rules, read by :func:`_row`, :func:`_plain_pattern` and the simulator.
+RULES = RowRules(
+    required=("napr", "period", "strana", "tnved", "stoim", "netto"),
+    decimals=("stoim", "netto", "kol"), optional=("kol",), decimal_comma=True,
+    codes={"tnved": 10},
+    one_of={"napr": FLOWS},
+    partner=("strana",), partners=iso2_codes, reporter=REPORTER_ISO2,
+    period=("period",),
+    key=("napr", "strana", "tnved", "region"),
+)
+REQUIRED = RULES.required
 RELEASES_PATH = "/ru-customs/v1/releases"
 #: The publisher's column order.
 CSV_COLUMNS = ("napr", "period", "strana", "tnved", "edizm", "stoim", "netto", "kol",
                "region", "region_s")
 #: ``raw.ru_customs_rows`` columns, in the order of :func:`copy_text`.
 ROW_COLUMNS = (*CSV_COLUMNS, "period_month", "revision", "status", "row_number")
-KEY_FIELDS = "(napr, strana, tnved, region)"
-KEY_NAMES = ("napr", "strana", "tnved", "region")
+KEY_NAMES = RULES.key
+KEY_FIELDS = f"({', '.join(KEY_NAMES)})"
 #: Characters ``str.strip()`` removes that a windows-1251 file can carry.
 STRIP_CHARS = "".join(ch for ch in bytes(range(256)).decode(ENCODING, "replace") if ch.isspace())
 _BOM_AS_1251 = "\ufeff".encode("utf-8").decode(ENCODING)
@@ -233,19 +242,32 @@ def _record(fields: list[str], index: dict[str, int]) -> dict[str, str | None]:
 
 @functools.cache
 def _partners() -> dict[str, int]:
-    return {code: at for at, code in enumerate(sorted(iso2_codes() - {REPORTER_ISO2}))}
+    return {code: at for at, code in enumerate(sorted(set(RULES.partners()) - {RULES.reporter}))}
 
 
 def _plain_pattern(expected_period: str) -> str:
-    """A COPY line (:data:`ROW_COLUMNS`, tabs) whose fields every rule but the duplicate-
-    key one accepts as they stand, decimal commas aside: its text fields need no strip
-    and no COPY escape and hold no comma (a block's commas become points at once)."""
+    """A COPY line (:data:`ROW_COLUMNS`, tabs) whose fields every rule (:data:`RULES`)
+    but the duplicate-key one accepts as they stand, decimal commas aside: its text
+    fields need no strip and no COPY escape and hold no comma (a block's commas become
+    points at once)."""
     def chars(excluded: str) -> str:
         return "[^" + "".join(f"\\x{{{ord(ch):x}}}" for ch in excluded) + "]"
-    text = f"({chars(_UNSAFE + STRIP_CHARS)}({chars(_UNSAFE)}*{chars(_UNSAFE + STRIP_CHARS)})?)?"
+    filled = f"{chars(_UNSAFE + STRIP_CHARS)}({chars(_UNSAFE)}*{chars(_UNSAFE + STRIP_CHARS)})?"
     number = "[0-9]+(,[0-9]+)?"
-    return "^" + "\t".join([f"({'|'.join(FLOWS)})", expected_period, f"({'|'.join(_partners())})",
-                            "[0-9]{10}", text, number, number, f"({number})?", text, text, ""])
+
+    def column(name: str) -> str:
+        if name in RULES.one_of:
+            return f"({'|'.join(RULES.one_of[name])})"
+        if name in RULES.period:
+            return expected_period
+        if name in RULES.partner:
+            return f"({'|'.join(_partners())})"
+        if name in RULES.codes:
+            return f"[0-9]{{{RULES.codes[name]}}}"
+        if name in RULES.decimals:
+            return f"({number})?" if name in RULES.optional else number
+        return filled if name in RULES.required else f"({filled})?"
+    return "^" + "\t".join([*map(column, CSV_COLUMNS), ""])
 
 
 class Scan:
@@ -448,30 +470,27 @@ def _row(record: dict[str, str | None], expected_period: str) -> dict[str, Any]:
                                          f"stored: {storable_text(value)!r}")
     if not any(record.values()):
         raise RowError("missing_field", "blank record: every field is empty")
-    for name in REQUIRED:
-        require(record, name)
+    RULES.require(record)
     napr = record["napr"]
-    if napr not in FLOWS:
-        raise RowError("unparsable", f"napr={napr!r} is not ИМ or ЭК")
+    if napr not in RULES.one_of["napr"]:
+        raise RowError("unparsable", f"napr={napr!r} is not {' or '.join(RULES.one_of['napr'])}")
     period = record["period"]
     month, _, year = period.partition("/")
     if not (len(month) == 2 and month.isdigit() and len(year) == 4 and year.isdigit()
             and 1 <= int(month) <= 12):
         raise RowError("unparsable", f"period={period!r} is not MM/YYYY")
     strana = record["strana"].upper()
-    if strana not in iso2_codes():
+    if strana not in RULES.partners():
         raise RowError("unknown_partner", f"strana={strana!r} is not an ISO alpha-2 code")
-    if strana == REPORTER_ISO2:
-        raise RowError("self_partner", "strana is the reporter itself (RU)")
-    tnved = check_code(record["tnved"], "tnved", 10)
-    stoim = to_decimal(record["stoim"], "stoim", comma=True)
-    netto = to_decimal(record["netto"], "netto", comma=True)
-    kol = to_decimal(record.get("kol"), "kol", comma=True, optional=True)
+    if strana == RULES.reporter:
+        raise RowError("self_partner", f"strana is the reporter itself ({RULES.reporter})")
+    tnved = check_code(record["tnved"], "tnved", RULES.codes["tnved"])
+    numbers = RULES.numbers(record, RULES.decimals)
     if period != expected_period:
         raise RowError("period_mismatch", f"period={period!r} differs from the file's month "
                                           f"{expected_period}")
     return {"napr": napr, "period": period, "strana": strana, "tnved": tnved,
-            "edizm": record.get("edizm") or None, "stoim": stoim, "netto": netto, "kol": kol,
+            "edizm": record.get("edizm") or None, **numbers,
             "region": record.get("region") or None, "region_s": record.get("region_s") or None}
 
 

@@ -28,7 +28,8 @@ Fault keys (``SimConfig.faults``, JSON in ``CORRIDOR_SIM_FAULTS``):
   ``POST /_sim/revise`` do the same at run time, one step per call.
 * ``extra_columns``: ``{feed: true}``: unknown fields/columns/elements the client ignores.
 * ``duplicate_rows``: ``{feed: n}``: n rows of every unit delivered twice.
-* ``malformed_rows``: ``{feed: n}``: n rows of every unit broken (``malformed_keys``).
+* ``malformed_rows``: ``{feed: n}``: n rows of every unit broken, each against one rule
+  of its feed's ``RULES`` (malformed.py); ``malformed_keys`` says which, with the reason.
 * ``ports_out_of_order``: ``true``: some port-call versions are sent after a newer one.
 * ``unpublished``: ``{feed: [units]}`` (months, ``"<m49>:YYYY-MM"`` for comtrade, days
   for rail): those units are not out (404 / not listed).
@@ -44,8 +45,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from corridor.config import month_add
-from corridor.simulator.common import TZ_KZ, RawNumber, TradeLine, WorldCore, _iso
+from corridor.simulator.common import TZ_KZ, TradeLine, WorldCore, _iso
+from corridor.simulator.malformed import BREAKS, RULES, break_row
 
 
 class ContentFaults(WorldCore):
@@ -146,14 +147,14 @@ class ContentFaults(WorldCore):
         if count and rows:
             rng = self._rng(feed, f"{unit}:malformed")
             chosen = sorted(rng.sample(range(len(rows)), min(count, len(rows))))
-            breakers = _BREAKERS[feed]
+            breaks = BREAKS[feed]
             keys = {_row_key(feed, row) for row in rows}
             for n, index in enumerate(chosen):
                 row = rows[index]
-                for attempt in range(len(breakers)):
-                    reason, breaker = breakers[(n + attempt) % len(breakers)]
+                for attempt in range(len(breaks)):
+                    rule, name = breaks[(n + attempt) % len(breaks)]
                     candidate = dict(row)
-                    breaker(candidate, unit)
+                    reason = break_row(feed, rule, name, candidate, unit)
                     new_key = _row_key(feed, candidate)
                     if new_key == _row_key(feed, row) or new_key not in keys:
                         break
@@ -180,14 +181,10 @@ class ContentFaults(WorldCore):
             for n, records in enumerate(rng.sample(candidates, min(count, len(candidates)))):
                 newest = records[-1][1]
                 index = rng.randrange(len(newest["cargo"]))
-                reason = ("missing_tonnes", "negative_value")[n % 2]
+                rule, name = BREAKS["ports"][n % len(BREAKS["ports"])]
                 for _, record in records:  # the same line in every version that has it
                     if index < len(record["cargo"]):
-                        line = record["cargo"][index]
-                        if reason == "missing_tonnes":
-                            line.pop("tonnes", None)
-                        else:
-                            line["tonnes"] = RawNumber("-" + str(line["tonnes"]).lstrip("-"))
+                        reason = break_row("ports", rule, name, record["cargo"][index], port)
                 broken.append((newest["call_id"], index, reason))
         self._cache[("malformed", "ports", f"{port}:{period_month}")] = sorted(broken)
 
@@ -198,31 +195,11 @@ class ContentFaults(WorldCore):
             rng = self._rng("rail", f"{day}:malformed")
             flat = _consignment_refs(report)
             chosen = sorted(rng.sample(flat, min(count, len(flat))))
-            reasons = ("negative_value", "missing_required", "bad_commodity_length",
-                       "unknown_partner", "unknown_point")
-            moved = []
             for n, ref in enumerate(chosen):
                 consignment = _consignment(report, ref)
-                reason = reasons[n % len(reasons)]
-                consignment["_malformed"] = reason
-                if reason == "negative_value":
-                    consignment["tonnes"] = "-" + consignment["tonnes"]
-                elif reason == "missing_required":
-                    del consignment["wagons"]
-                elif reason == "bad_commodity_length":
-                    consignment["gng"] = consignment["gng"][:7]
-                elif reason == "unknown_partner":
-                    consignment["origin"] = "QQ"
-                else:
-                    moved.append(ref)
-            for ci, mi, ki in sorted(moved, reverse=True):
-                movement = report["crossings"][ci]["movements"][mi]
-                consignment = movement["consignments"].pop(ki)
-                report["crossings"].append({
-                    "point": "NOWHERE", "partnerRailway": "XX",
-                    "movements": [{"direction": movement["direction"],
-                                   "transit": movement["transit"],
-                                   "consignments": [consignment]}]})
+                rule, name = BREAKS["rail"][n % len(BREAKS["rail"])]
+                consignment["_malformed"] = break_row("rail", rule, name, consignment, day)
+            move_broken_places(report)
             _prune(report)
             broken = _malformed_refs(report)
         self._cache[("malformed", "rail", day)] = broken
@@ -399,6 +376,21 @@ def _malformed_refs(report: dict[str, Any]) -> list[tuple[int, str]]:
             for index, consignment in enumerate(consignments) if "_malformed" in consignment]
 
 
+def move_broken_places(report: dict[str, Any]) -> None:
+    """Each consignment whose crossing or movement a break changed (its ``_place``) to a
+    crossing of its own at the end, with its movement's other attributes."""
+    moved = [ref for ref in _consignment_refs(report) if "_place" in _consignment(report, ref)]
+    for ci, mi, ki in sorted(moved, reverse=True):
+        movement = report["crossings"][ci]["movements"][mi]
+        consignment = movement["consignments"].pop(ki)
+        place = {"point": report["crossings"][ci]["point"], **movement,
+                 **consignment.pop("_place")}
+        report["crossings"].append({
+            "point": place["point"], "partnerRailway": "XX",
+            "movements": [{"direction": place["direction"], "transit": place["transit"],
+                           "consignments": [consignment]}]})
+
+
 def _prune(report: dict[str, Any]) -> None:
     """Drop the movements and crossings a fault left without a consignment."""
     for crossing in report["crossings"]:
@@ -407,14 +399,8 @@ def _prune(report: dict[str, Any]) -> None:
 
 
 def _row_key(feed: str, row: dict[str, Any]) -> tuple:
-    if feed == "ru_customs":
-        return (row.get("napr"), row.get("strana"), row.get("tnved"), row.get("region"))
-    if feed == "kz_customs":
-        return (row.get("flow"), row.get("tn_ved"), row.get("partner_m49"),
-                row.get("transport_mode"), row.get("customs_regime"))
-    return (row.get("reporterCode"), row.get("period"), row.get("flowCode"),
-            row.get("partnerCode"), row.get("partner2Code"), row.get("cmdCode"),
-            row.get("motCode"), row.get("customsCode"))
+    """The duplicate key of a customs or comtrade row (its feed's ``RULES.key``)."""
+    return tuple(row.get(name) for name in RULES[feed].key)
 
 
 def _rail_key(crossing: dict[str, Any], movement: dict[str, Any],
@@ -422,48 +408,3 @@ def _rail_key(crossing: dict[str, Any], movement: dict[str, Any],
     return (crossing["point"], movement["direction"], movement["transit"],
             *(consignment.get(k) for k in ("gng", "wagons", "teu", "tonnes", "origin",
                                            "destination")))
-
-
-def _other_month(unit: str) -> str:
-    return month_add(unit[-7:], -1)
-
-
-def _ru_period_mismatch(row: dict, unit: str) -> None:
-    other = _other_month(unit)
-    row["period"] = f"{other[5:7]}/{other[:4]}"
-
-
-def _negate_comtrade(row: dict, unit: str) -> None:
-    for key in ("primaryValue", "cifvalue", "fobvalue"):
-        if isinstance(row.get(key), float):
-            row[key] = -abs(row[key]) or -1.0
-
-
-def _null_comtrade_values(row: dict, unit: str) -> None:
-    row.update({"primaryValue": None, "cifvalue": None, "fobvalue": None})
-
-
-_BREAKERS = {
-    "ru_customs": (
-        ("negative_value", lambda r, u: r.update(stoim="-" + r["stoim"])),
-        ("bad_commodity_length", lambda r, u: r.update(tnved=r["tnved"][:9])),
-        ("unknown_partner", lambda r, u: r.update(strana="QQ")),
-        ("missing_required", lambda r, u: r.update(stoim="")),
-        ("self_partner", lambda r, u: r.update(strana="RU")),
-        ("period_mismatch", _ru_period_mismatch),
-    ),
-    "kz_customs": (
-        ("negative_value", lambda r, u: r.update(value_thousand_usd=-r["value_thousand_usd"])),
-        ("bad_commodity_length", lambda r, u: r.update(tn_ved=r["tn_ved"][:9])),
-        ("unknown_partner", lambda r, u: r.update(partner_m49="999", partner_name_ru="???")),
-        ("missing_required", lambda r, u: r.pop("net_weight_t", None)),
-        ("self_partner",
-         lambda r, u: r.update(partner_m49="398", partner_name_ru="Казахстан")),
-    ),
-    "comtrade": (
-        ("negative_value", _negate_comtrade),
-        ("bad_commodity_length", lambda r, u: r.update(cmdCode=r["cmdCode"][:5])),
-        ("missing_required", _null_comtrade_values),
-    ),
-}
-

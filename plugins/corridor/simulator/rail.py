@@ -100,40 +100,44 @@ class Rail(ContentFaults):
 
     def rail_xml(self, day: str) -> bytes:
         extra = self._extra_columns("rail")
-
-        def build():
-            report = self.rail_report(day)
-            issuer = ' issuer="KTZ-CARGO"' if extra else ""
-            out = ['<?xml version="1.0" encoding="UTF-8"?>',
-                   f'<crossingReport xmlns="{RAIL_NAMESPACE}"',
-                   f'                date="{report["date"]}" revision="{report["revision"]}"',
-                   f'                generated="{report["generated"]}"{issuer}>']
-            if extra:  # an unknown child element before the crossings
-                total = sum(len(m["consignments"]) for c in report["crossings"]
-                            for m in c["movements"])
-                out.append(f'  <summary consignments="{total}" '
-                           f'crossings="{len(report["crossings"])}"/>')
-            for crossing in report["crossings"]:
-                out.append(f'  <crossing point="{crossing["point"]}" '
-                           f'partnerRailway="{crossing["partnerRailway"]}">')
-                for movement in crossing["movements"]:
-                    transit = "true" if movement["transit"] else "false"
-                    trains = (f' trains="{1 + len(movement["consignments"]) // 3}"'
-                              if extra else "")
-                    out.append(f'    <movement direction="{movement["direction"]}" '
-                               f'transit="{transit}"{trains}>')
-                    if extra:
-                        out.append(f'      <locomotive series="2TE{10 + len(out) % 25}"/>')
-                    for c in movement["consignments"]:
-                        attrs = " ".join(f'{k}="{c[k]}"' for k in
-                                         ("gng", "wagons", "teu", "tonnes", "origin", "destination")
-                                         if k in c)
-                        if extra:
-                            attrs += f' waybill="{_extra_code(c, 8)}"'
-                        out.append(f"      <consignment {attrs}/>")
-                    out.append("    </movement>")
-                out.append("  </crossing>")
-            out.append("</crossingReport>")
-            return ("\n".join(out) + "\n").encode("utf-8")
         with self._lock:  # the report and the key of one revision step
-            return self._cached(("rail_xml", day, self.revision_steps("rail", day)), build)
+            return self._cached(("rail_xml", day, self.revision_steps("rail", day)),
+                                lambda: report_xml(self.rail_report(day), extra))
+
+
+def report_xml(report: dict[str, Any], extra: bool = False) -> bytes:
+    """A report (:meth:`Rail.rail_report`) as the feed's XML; ``extra``: with unknown
+    attributes and elements (the ``extra_columns`` fault)."""
+    issuer = ' issuer="KTZ-CARGO"' if extra else ""
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<crossingReport xmlns="{RAIL_NAMESPACE}"',
+           f'                date="{report["date"]}" revision="{report["revision"]}"',
+           f'                generated="{report["generated"]}"{issuer}>']
+    if extra:  # an unknown child element before the crossings
+        total = sum(len(m["consignments"]) for c in report["crossings"]
+                    for m in c["movements"])
+        out.append(f'  <summary consignments="{total}" '
+                   f'crossings="{len(report["crossings"])}"/>')
+    for crossing in report["crossings"]:
+        out.append(f'  <crossing point="{crossing["point"]}" '
+                   f'partnerRailway="{crossing["partnerRailway"]}">')
+        for movement in crossing["movements"]:
+            transit = movement["transit"]  # a bool, or text a fault broke
+            transit = transit if isinstance(transit, str) else str(transit).lower()
+            trains = (f' trains="{1 + len(movement["consignments"]) // 3}"'
+                      if extra else "")
+            out.append(f'    <movement direction="{movement["direction"]}" '
+                       f'transit="{transit}"{trains}>')
+            if extra:
+                out.append(f'      <locomotive series="2TE{10 + len(out) % 25}"/>')
+            for c in movement["consignments"]:
+                attrs = " ".join(f'{k}="{c[k]}"' for k in
+                                 ("gng", "wagons", "teu", "tonnes", "origin", "destination")
+                                 if k in c)
+                if extra:
+                    attrs += f' waybill="{_extra_code(c, 8)}"'
+                out.append(f"      <consignment {attrs}/>")
+            out.append("    </movement>")
+        out.append("  </crossing>")
+    out.append("</crossingReport>")
+    return ("\n".join(out) + "\n").encode("utf-8")

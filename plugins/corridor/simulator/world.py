@@ -93,7 +93,8 @@ class World(RuCustoms, KzCustoms, Comtrade, Ports, Rail):
     # ----- what the content faults did
 
     def malformed_keys(self, feed: str, unit: str) -> list[tuple]:
-        """Which rows of a unit the malformed-rows fault broke, and why.
+        """Which rows of a unit the malformed-rows fault broke, and why: the reason the
+        feed's parser rejects each with (the rule's, simulator/malformed.py).
 
         ``unit``: ``YYYY-MM`` (customs), ``"<reporter m49>:YYYY-MM"`` (comtrade),
         ``"<LOCODE>:YYYY-MM"`` (ports, local arrival month), ``YYYY-MM-DD`` (rail).
