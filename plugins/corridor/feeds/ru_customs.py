@@ -275,19 +275,21 @@ class Scan:
     rows that every rule but the duplicate-key one accepts: those it accepts as they stand
     as COPY text of :data:`ROW_COLUMNS` (UTF-8, empty = NULL) and their count, the others
     as dicts (:func:`_row`), and the rejections. Then :meth:`duplicates` rejects the
-    accepted rows whose key occurs twice: every row's key is kept as one integer, and the
-    raw records are spilled to a temporary file. The header is read at once: a file whose
-    header fails raises here."""
+    accepted rows whose key occurs twice. In memory: each row's key as one integer and
+    whether it is accepted (9 bytes a row); each block's row numbers and raw records go to
+    a temporary Arrow stream, read again only when a key repeats. The header is read at
+    once: a file whose header fails raises here."""
 
     def __init__(self, file: IO[bytes], period_month: str, revision: int, status: str
                  ) -> None:
-        self.file, self.period_month = file, period_month
+        self.period_month = period_month
         self.constants = {"period_month": period_month, "revision": revision, "status": status}
         self._blocks = _blocks(file, period_month)
         self.index = next(self._blocks)
         self._regions: dict[str, int] = {}
-        self._kept: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._kept: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, accepted) a block
         self._spill = tempfile.TemporaryFile()
+        self._writer = pa.ipc.new_stream(self._spill, _SPILL)
 
     def __iter__(self) -> Iterator[tuple[bytes, int, list[dict[str, Any]], list[Rejection]]]:
         expected = f"{self.period_month[5:7]}/{self.period_month[:4]}"
@@ -304,14 +306,13 @@ class Scan:
             plain = pc.match_substring_regex(lines, pattern)
             for position in extra:  # a NUL anywhere rejects the row (_row)
                 plain = pc.and_(plain, pc.invert(pc.match_substring(columns[position], "\0")))
-            plain = plain.to_numpy(zero_copy_only=False)
-            keys = np.full(len(numbers), _NO_KEY)
-            keys[plain] = self._plain_keys(*(field[name].filter(plain) for name in KEY_NAMES))
-            kept, texts, odd_keys, odd_kept = numbers.copy(), [], [], []
+            mask = plain.to_numpy(zero_copy_only=False)
+            at = np.flatnonzero(~mask)
+            fields = zip(*(column.take(at).to_pylist() for column in columns), strict=True)
+            others = sorted([*zip(numbers[at].tolist(), map(list, fields), strict=True), *odd])
+            records = [_record(fields, index) for _, fields in others]
             rows, rejections = [], []
-            for number, fields, at in _records(numbers, columns, odd, np.flatnonzero(~plain)):
-                record = _record(fields, index)
-                key = self._key(record)
+            for (number, fields), record in zip(others, records, strict=True):
                 try:
                     rows.append({**_row(record, expected), **self.constants,
                                  "row_number": number})
@@ -319,47 +320,39 @@ class Scan:
                     rejections.append(make_rejection(FEED, self.period_month, number,
                                                      error.reason, error.message,
                                                      ";".join(fields)))
-                    number = -1  # a rejected row's key counts, the row is not rejected again
-                if at is None:  # a record of another width: after the block's own rows
-                    texts.append(";".join(fields))
-                    odd_keys.append(key)
-                    odd_kept.append(number)
-                else:
-                    keys[at], kept[at] = key, number
-            self._spill_records(pa.concat_arrays([pc.binary_join_element_wise(
-                *columns, ";"), pa.array(texts, pa.string())]), np.concatenate(
-                [keys, np.array(odd_keys, np.uint64)]), np.concatenate([kept, odd_kept]))
+            # The plain rows, then the others: keys and which are accepted in memory, row
+            # numbers and raw records to the spill.
+            accepted = {row["row_number"] for row in rows}
+            self._kept.append((np.concatenate([
+                self._keys(*(field[name].filter(plain) for name in KEY_NAMES)),
+                self._keys(*_key_fields(records))]), np.concatenate([
+                    mask[mask], np.array([n in accepted for n, _ in others], bool)])))
+            self._writer.write_batch(pa.record_batch([pa.array(np.concatenate([
+                numbers[mask], np.array([n for n, _ in others], np.int64)]), pa.int32()),
+                pa.concat_arrays([pc.binary_join_element_wise(*columns, ";").filter(plain),
+                                  pa.array([";".join(fields) for _, fields in others],
+                                           pa.string())])], schema=_SPILL))
             text = lines.filter(plain)
             yield _data(text).translate(_POINT), len(text), rows, rejections
 
-    def _spill_records(self, records: pa.Array, keys: np.ndarray, numbers: np.ndarray) -> None:
-        """A block's row numbers (-1: rejected), its raw records' offsets and the records
-        to the spill file; its keys and which rows are accepted in memory (9 bytes a row)."""
-        offsets = np.frombuffer(records.buffers()[1], np.int32)[:len(records) + 1]
-        self._kept.append((self._spill.tell(), keys, numbers >= 0))
-        self._spill.write(numbers.astype(np.int32).tobytes() + offsets.tobytes())
-        self._spill.write(_data(records))
-
-    def _plain_keys(self, napr: pa.Array, strana: pa.Array, tnved: pa.Array,
-                    region: pa.Array) -> np.ndarray:
-        flow = pc.equal(napr, FLOWS[1]).to_numpy(zero_copy_only=False).astype(np.uint64)
+    def _keys(self, napr: pa.Array, strana: pa.Array, tnved: pa.Array, region: pa.Array
+              ) -> np.ndarray:
+        """Keys of rows, from their key fields as the rules read them: partner and flow,
+        the tnved, the region's number in the unit, in 64 bits; _NO_KEY where no accepted
+        row can have the key."""
+        flow = pc.index_in(napr, value_set=pa.array(FLOWS))
         partner = pc.index_in(strana, value_set=pa.array(list(_partners())))
-        code = pc.cast(tnved, pa.int64()).to_numpy().astype(np.uint64)
-        encoded = pc.dictionary_encode(region)
+        code = pc.cast(pc.if_else(pc.match_substring_regex(tnved, "^[0-9]{10}$"), tnved,
+                                  None), pa.int64())
+        valid = pc.and_(pc.and_(pc.is_valid(flow), pc.is_valid(partner)), pc.is_valid(code))
+        encoded = pc.dictionary_encode(pc.if_else(valid, region, ""))
         area = np.array([self._regions.setdefault(value, len(self._regions))
                          for value in encoded.dictionary.to_pylist()], np.uint64)
-        return _pack(partner.to_numpy().astype(np.uint64) * 2 + flow, code,
-                     area[encoded.indices.to_numpy()])
-
-    def _key(self, record: dict[str, str | None]) -> int:
-        """The key of a record, or _NO_KEY when no accepted row can have it."""
-        napr, strana, tnved = (record.get(name) or "" for name in KEY_NAMES[:3])
-        partner = _partners().get(strana.upper())
-        if napr not in FLOWS or partner is None or not (
-                len(tnved) == 10 and tnved.isascii() and tnved.isdigit()):
-            return int(_NO_KEY)
-        area = self._regions.setdefault(record.get("region") or "", len(self._regions))
-        return int(_pack(partner * 2 + FLOWS.index(napr), int(tnved), area))
+        flow, partner, code = (pc.fill_null(array, 0).to_numpy().astype(np.uint64)
+                               for array in (flow, partner, code))
+        keys = ((partner * 2 + flow) << np.uint64(34) | code) << np.uint64(REGION_BITS)
+        return np.where(valid.to_numpy(zero_copy_only=False),
+                        keys | area[encoded.indices.to_numpy()], _NO_KEY)
 
     def duplicates(self) -> list[Rejection]:
         """After the pass: the accepted rows whose key occurs more than once in the file
@@ -367,27 +360,25 @@ class Scan:
         if len(self._regions) > 1 << REGION_BITS:
             raise FeedError(FEED, self.period_month, None,
                             f"more than {1 << REGION_BITS} distinct regions")
-        keys = np.concatenate([np.empty(0, np.uint64), *(block[1] for block in self._kept)])
+        keys = np.concatenate([np.empty(0, np.uint64), *(keys for keys, _ in self._kept)])
         keys.sort()
         repeated = np.unique(keys[1:][keys[1:] == keys[:-1]])
         del keys
-        repeated, regions, found = repeated[repeated != _NO_KEY], list(self._regions), []
-        for start, keys, accepted in self._kept:
-            if not (hits := np.flatnonzero(np.isin(keys, repeated) & accepted).tolist()):
-                continue
-            self._spill.seek(start)
-            numbers = np.frombuffer(self._spill.read(4 * len(keys)), np.int32)
-            offsets = np.frombuffer(self._spill.read(4 * len(keys) + 4), np.int32)
-            for at in hits:
-                self._spill.seek(start + 8 * len(keys) + 4 + int(offsets[at]))
+        if not len(repeated := repeated[repeated != _NO_KEY]):
+            return []
+        self._writer.close()
+        self._spill.seek(0)
+        partners, regions, found = list(_partners()), list(self._regions), []
+        for (keys, accepted), batch in zip(self._kept, pa.ipc.open_stream(self._spill),
+                                           strict=True):
+            for at in np.flatnonzero(np.isin(keys, repeated) & accepted).tolist():
                 key = int(keys[at])
-                error = duplicate_error((FLOWS[key >> 55 & 1], list(_partners())[key >> 56],
+                error = duplicate_error((FLOWS[key >> 55 & 1], partners[key >> 56],
                                          f"{key >> REGION_BITS & (1 << 34) - 1:010d}",
                                          regions[key & (1 << REGION_BITS) - 1]))
-                found.append(make_rejection(FEED, self.period_month, int(numbers[at]),
-                                            error.reason, error.message, self._spill.read(
-                                                int(offsets[at + 1] - offsets[at])).decode()))
-        self._kept.clear()
+                found.append(make_rejection(FEED, self.period_month, batch["row"][at].as_py(),
+                                            error.reason, error.message,
+                                            batch["raw"][at].as_py()))
         return sorted(found, key=lambda rejection: int(rejection.row_ref))
 
     def __enter__(self) -> Scan:
@@ -397,25 +388,20 @@ class Scan:
         self._spill.close()
 
 
-def _records(numbers: np.ndarray, columns: list[pa.Array], odd: list, at: np.ndarray
-             ) -> list[tuple[int, list[str], int | None]]:
-    """(number, fields, position) of a block's rows at ``at`` and (number, fields, None)
-    of its odd rows, in row order."""
-    fields = zip(*(column.take(at).to_pylist() for column in columns), strict=True)
-    return sorted([*zip(numbers[at].tolist(), map(list, fields), at.tolist(), strict=True),
-                   *((number, fields, None) for number, fields in odd)], key=lambda r: r[0])
+_SPILL = pa.schema([("row", pa.int32()), ("raw", pa.string())])
+
+
+def _key_fields(records: list[dict[str, str | None]]) -> list[pa.Array]:
+    """The key fields of records (:func:`_record`) as the rules read them."""
+    return [pa.array([(record.get(name) or "").upper() if name == "strana" else
+                      record.get(name) or "" for record in records], pa.string())
+            for name in KEY_NAMES]
 
 
 def _data(strings: pa.Array) -> bytes:
     """The bytes of a string array (offset 0) end to end."""
     end = np.frombuffer(strings.buffers()[1], np.int32)[len(strings)] if len(strings) else 0
     return bytes(memoryview(strings.buffers()[2] or b"")[:end])
-
-
-def _pack(flow_partner: Any, code: Any, area: Any) -> Any:
-    """A key in 64 bits: partner and flow, the tnved, the region's number in the unit."""
-    shift = np.uint64(REGION_BITS)
-    return (flow_partner << np.uint64(34) | code) << shift | area
 
 
 _UNSAFE = "\t\r\n\\,\0"
@@ -436,30 +422,29 @@ def duplicate_error(key: tuple) -> RowError:
 
 def parse_csv(payload: Source, period_month: str, revision: int, status: str) -> ParseResult:
     """Accepted rows (dicts of ``raw.ru_customs_rows`` columns) and rejections of one file,
-    in row order, in memory (:class:`Scan` streams)."""
-    result = ParseResult(FEED, period_month)
+    in row order, in memory (:class:`Scan` streams). The plain rows are read back from
+    their COPY text, so that the rows are those the loader sends."""
+    rows, rejections = [], []
     with seekable(payload) as file:
         try:
             with Scan(file, period_month, revision, status) as scan:
-                for plain, _, rows, rejections in scan:
+                for plain, _, others, rejected in scan:
                     for line in plain.decode().splitlines():
-                        row = dict(zip(ROW_COLUMNS, (value or None for value in line.split("\t")),
-                                       strict=True))
+                        row = {name: value or None for name, value in
+                               zip(ROW_COLUMNS, line.split("\t"), strict=True)}
                         for name in ("stoim", "netto", "kol"):
                             row[name] = row[name] and Decimal(row[name])
-                        result.rows.append({**row, **scan.constants,
-                                            "row_number": int(row["row_number"])})
-                    result.rows += rows
-                    result.rejections += rejections
+                        rows.append({**row, **scan.constants, "row_number": int(row["row_number"])})
+                    rows += others
+                    rejections += rejected
                 duplicates = scan.duplicates()
         except Undecodable as exc:
             raise ValueError(exc.by_line) from None
-    rejected = {int(rejection.row_ref) for rejection in duplicates}
-    result.rows = sorted((row for row in result.rows if row["row_number"] not in rejected),
-                         key=lambda row: row["row_number"])
-    result.rejections = sorted(result.rejections + duplicates,
-                               key=lambda rejection: int(rejection.row_ref))
-    return result
+    dropped = {int(rejection.row_ref) for rejection in duplicates}
+    return ParseResult(FEED, period_month, sorted(
+        (row for row in rows if row["row_number"] not in dropped),
+        key=lambda row: row["row_number"]), sorted(rejections + duplicates,
+                                                    key=lambda rejection: int(rejection.row_ref)))
 
 
 def _row(record: dict[str, str | None], expected_period: str) -> dict[str, Any]:
