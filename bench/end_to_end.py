@@ -13,18 +13,19 @@ window is ``--months`` months ending at ``--last-month`` (publishing the last
 ``months - 12``). Then the simulator is restarted one month longer and the same steps run
 again: what adding one month costs (the new month, the preliminary month turned final).
 
-Stages: generate (the simulator's release lists, which write every body the first time a
-world is run), fetch + land (ingest minus load: requests, spooling, checksums, landing,
-KZ/Comtrade parsing), load (the raw loaders: ``load_ru_customs_csv``, ``load_unit``,
-``load_port_calls``), dbt, gate, release. Peak RSS: the largest of this process and its
-children (``ru_maxrss``; the simulator is one); the embedded PostgreSQL is not counted.
-Ends with ``end to end: <s> s, peak RSS <MB> MB, +1 month <s> s``. Measures; asserts
-nothing about speed.
+Stages: generate (``POST /_sim/generate``: the simulator writes every body of the world to
+its disk cache the first time a world is run, and finds them later), fetch + land (ingest
+minus load: requests, spooling, checksums, landing, KZ/Comtrade parsing), load (the raw
+loaders: ``load_ru_customs_csv``, ``load_unit``, ``load_port_calls``), dbt, gate, release.
+Peak RSS: the largest of this process and its children (``ru_maxrss``; the simulator is
+one); the embedded PostgreSQL is not counted. Ends with ``end to end: <s> s, peak RSS <MB>
+MB, +1 month <s> s``. Measures; asserts nothing about speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -102,11 +103,12 @@ def run_once(last_month: str, args: argparse.Namespace) -> Timings:
         print(f"  feeds: {ensure_feeds(settings, stack)}", flush=True)
         base_url = os.environ[connection_env_name(FEED_CONN_IDS["ru_customs"])].rstrip("/")
         with timings.stage("generate"):
-            # every RU body is written (or found) before the list answers
-            with urllib.request.urlopen(f"{base_url}/ru-customs/v1/releases",
-                                        timeout=24 * 3600) as response:
-                response.read()
-        print(f"  generate: {timings.seconds['generate']:.1f} s", flush=True)
+            # every body of the world is written (or found) before the answer
+            request = urllib.request.Request(f"{base_url}/_sim/generate", data=b"",
+                                             method="POST")
+            with urllib.request.urlopen(request, timeout=24 * 3600) as response:
+                generated = json.loads(response.read())
+        print(f"  generate: {timings.seconds['generate']:.1f} s {generated}", flush=True)
         ingest_started = time.perf_counter()
         for feed in FEED_IDS:
             started, loaded = time.perf_counter(), 0

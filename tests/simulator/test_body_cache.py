@@ -8,7 +8,7 @@ import http.client
 import json
 from urllib.parse import urlsplit
 
-from corridor.simulator import SimConfig, start_simulator
+from corridor.simulator import SimConfig, World, start_simulator
 from corridor.simulator.bodies import BodyCache
 
 MONTHS = {"first_month": "2023-11", "last_month": "2024-02"}
@@ -97,3 +97,86 @@ def test_a_body_without_its_figures_is_not_read(tmp_path):
     assert cache.lookup("ru_customs", "x") is None
     again = cache.get("ru_customs", "x", lambda: [b"a;b\r\nc;d\r\n"])
     assert again.sha256 == first.sha256
+
+
+# ----- KZ, Comtrade and rail from the disk cache
+
+FEEDS_FAULTS = {
+    "malformed_rows": {"kz_customs": 3, "comtrade": 2, "rail": 2},
+    "duplicate_rows": {"kz_customs": 2, "comtrade": 1, "rail": 1},
+    "extra_columns": {"kz_customs": True, "comtrade": True, "rail": True},
+    "shrinking_revision": {"kz_customs": ["2023-12"], "comtrade": ["156:2023-12"],
+                           "rail": ["2023-12-02"]},
+    "kz_republished": {"periods": ["2024-01"]},
+    "unpublished": {"kz_customs": ["2023-11"], "comtrade": ["860:2024-01"]},
+}
+_MONTH_RECORDS = {"kz_items", "national", "published", "pair", "comtrade", "comtrade_da"}
+
+
+def _kz_pages(world: World, period_month: str, page_size: int) -> list[str]:
+    """Every page of a month as the server writes its items, from the cache or not."""
+    from corridor.simulator.common import dumps
+
+    if world.bodies is None:
+        items = world.kz_snapshot(period_month)[1]
+        return [dumps(items[o:o + page_size]) for o in range(0, len(items) + 1, page_size)]
+    _, body = world.kz_snapshot_body(period_month)
+    return [str(world.kz_page(body, o, page_size))
+            for o in range(0, body.lines + 1, page_size)]
+
+
+def test_kz_pages_from_the_cache_are_the_fresh_ones(tmp_path):
+    config = SimConfig(scale=0.2, **MONTHS, faults=FEEDS_FAULTS)
+    fresh, cached = World(config), World(config, cache_dir=tmp_path)
+    for period_month in fresh.kz_periods_list():
+        for page_size in (1, 7, 1000):
+            assert _kz_pages(cached, period_month, page_size) == \
+                _kz_pages(fresh, period_month, page_size)
+    assert cached.kz_periods() == fresh.kz_periods()
+    again = World(config, cache_dir=tmp_path)  # a new process: the listing reads figures
+    assert again.kz_periods() == fresh.kz_periods()
+    assert not {key[0] for key in again._cache} & _MONTH_RECORDS
+
+
+def test_comtrade_from_the_cache_is_the_fresh_answer(tmp_path):
+    config = SimConfig(scale=0.2, **MONTHS, faults=FEEDS_FAULTS)
+    fresh, cached = World(config), World(config, cache_dir=tmp_path)
+    assert cached.comtrade_availability() == fresh.comtrade_availability()
+    for period in ("202311", "202312", "202402"):
+        for query in ({"reporterCode": "156,860,417", "period": period},
+                      {"reporterCode": "364", "period": period, "partnerCode": "643",
+                       "flowCode": "X", "cmdCode": "TOTAL,270900"}):
+            assert cached.comtrade_query(query) == fresh.comtrade_query(query)
+    again = World(config, cache_dir=tmp_path)
+    assert again.comtrade_availability() == fresh.comtrade_availability()
+    assert not {key[0] for key in again._cache} & _MONTH_RECORDS, "getDa built the rows"
+    # a revision is a new unit on disk, the same as the fresh world's
+    assert again.revise("comtrade", "156:2024-02") == fresh.revise("comtrade", "156:2024-02")
+    assert again.comtrade_availability() == fresh.comtrade_availability()
+
+
+def test_rail_days_from_the_cache_are_the_fresh_ones(tmp_path):
+    config = SimConfig(scale=0.2, **MONTHS, faults=FEEDS_FAULTS)
+    fresh, cached = World(config), World(config, cache_dir=tmp_path)
+    for day in ("2023-11-01", "2023-12-02", "2024-02-29"):
+        assert cached.rail_body(day).path.read_bytes() == fresh.rail_xml(day)
+    fresh.revise("rail", "2024-02-29")
+    cached.revise("rail", "2024-02-29")
+    assert cached.rail_body("2024-02-29").path.read_bytes() == fresh.rail_xml("2024-02-29")
+
+
+def test_generate_all_fills_the_cache_and_the_listings_build_nothing(tmp_path):
+    config = SimConfig(scale=0.2, **MONTHS, faults=FEEDS_FAULTS)
+    filled = World(config, cache_dir=tmp_path)
+    summary = filled.generate_all()
+    assert summary["units"]["kz_customs"] == len(filled.kz_periods_list())
+    assert not {key[0] for key in filled._cache} & _MONTH_RECORDS  # each month forgotten
+    fresh = World(config)
+    with start_simulator(config, cache_dir=tmp_path) as sim:
+        world = sim.world
+        assert world.ru_releases() == fresh.ru_releases()
+        assert world.kz_periods() == fresh.kz_periods()
+        assert world.comtrade_availability() == fresh.comtrade_availability()
+        assert not {key[0] for key in world._cache} & _MONTH_RECORDS
+        status, data = _get(sim.base_url, "/_sim/generate", "POST")
+        assert status == 200 and json.loads(data)["units"] == summary["units"]

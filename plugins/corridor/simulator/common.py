@@ -338,6 +338,18 @@ class WorldCore:
                 self._cache[key] = build()
             return self._cache[key]
 
+    #: In-memory kinds that hold a month's records (the fault records are small and kept).
+    _MONTH_CONTENT = frozenset({"national", "national_count", "published", "pair",
+                                "kz_items", "ru_rows", "ru_csv", "comtrade", "comtrade_da"})
+
+    def forget_month(self, period_month: str) -> None:
+        """Drop a month's records from memory once the disk cache holds what they were
+        built for: at national volume a month of both reporters is hundreds of MB."""
+        with self._lock:
+            for key in [key for key in self._cache
+                        if key[0] in self._MONTH_CONTENT and period_month in key]:
+                del self._cache[key]
+
     def _rng(self, feed: str, unit: str) -> random.Random:
         return random.Random(f"{self.seed}:{feed}:{unit}")
 

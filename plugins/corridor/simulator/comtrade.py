@@ -5,6 +5,9 @@ trade with j (``national_lines``): j's imports are their exports, valued CIF
 (bar EAEU and FOB importers), and the other way round, with a little noise.
 ``/data/v1/getDa`` lists the units published (with a checksum of their rows),
 ``/data/v1/get`` answers filtered queries, at most ``comtrade_record_cap`` rows.
+With a disk cache (bodies.py) a unit's rows are written once (a JSON row a line, its
+checksum and record count beside them): the data calls read them back, ``getDa`` reads
+only the figures.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from corridor.config import month_add
 from corridor.simulator import calibration as cal
+from corridor.simulator.bodies import CachedBody
 from corridor.simulator.common import (
     _extra_code,
     _insert_after,
@@ -181,26 +185,83 @@ class Comtrade(NationalTrade):
         last = first + timedelta(days=steps)
         return (first.isoformat(timespec="seconds"), last.isoformat(timespec="seconds"))
 
+    def comtrade_body(self, j: int, period_month: str, steps: int) -> CachedBody:
+        """A published unit's rows as a file of the disk cache (``json.dumps(row)`` a line,
+        CRLF), its ``totalRecords`` and ``datasetChecksum`` in the figures. The rows do not
+        depend on the calendar (only whether the unit is out does): no month in the name."""
+        assert self.bodies is not None, "comtrade_body needs a world with a cache_dir"
+        facts: dict[str, Any] = {}
+
+        def generate():
+            rows = self._comtrade_rows_at(j, period_month, steps)
+            facts.update(totalRecords=len(rows), datasetChecksum=_checksum(rows))
+            for start in range(0, len(rows), 1000):
+                yield "".join(json.dumps(row, ensure_ascii=False) + "\r\n"
+                              for row in rows[start:start + 1000]).encode("utf-8")
+        return self.bodies.get("comtrade", f"{j}-{period_month}.s{steps}", generate,
+                               facts=lambda: facts)
+
+    def comtrade_month_bodies(self, period_month: str, forget: bool = True) -> None:
+        """Every published unit of a month into the disk cache, then (``forget``) the
+        month's records out of memory: the reporters share the month's national lines."""
+        with self._lock:
+            for j in _mirror_m49():
+                if self.comtrade_reported(j, period_month):
+                    self.comtrade_body(j, period_month,
+                                       self.revision_steps("comtrade", f"{j}:{period_month}"))
+            if forget:
+                self.forget_month(period_month)
+
+    def _comtrade_cached(self, j: int, period_month: str) -> CachedBody:
+        """The unit's cached body at its current step (its month written first if not)."""
+        with self._lock:
+            steps = self.revision_steps("comtrade", f"{j}:{period_month}")
+            name = f"{j}-{period_month}.s{steps}"
+            body = self.bodies.lookup("comtrade", name)
+            if body is None:
+                self.comtrade_month_bodies(period_month)
+                body = self.comtrade_body(j, period_month, steps)
+            return body
+
+    def _comtrade_served_rows(self, j: int, period_month: str) -> list[dict[str, Any]]:
+        """``comtrade_rows`` as the server answers them: from the disk cache when there is
+        one (JSON round-trips every value of a row exactly, in its key order)."""
+        if self.bodies is None:
+            return self.comtrade_rows(j, period_month)
+        if not self.comtrade_reported(j, period_month):
+            return []
+        body = self._comtrade_cached(j, period_month)
+        with body.path.open("rb") as handle:
+            return [json.loads(line) for line in handle]
+
     def _availability_row(self, j: int, period_month: str) -> dict[str, Any]:
         with self._lock:
             steps = self.revision_steps("comtrade", f"{j}:{period_month}")
+            if self.bodies is not None:
+                facts = self._comtrade_cached(j, period_month).facts
+                return self._availability_fields(j, period_month, steps,
+                                                 facts["totalRecords"],
+                                                 facts["datasetChecksum"])
 
             def build():
                 rows = self._comtrade_rows_at(j, period_month, steps)
-                canonical = json.dumps(rows, sort_keys=True, separators=(",", ":"),
-                                       ensure_ascii=False, allow_nan=False)
-                first, last = self._comtrade_release_times(j, period_month, steps)
-                year, month = int(period_month[:4]), int(period_month[5:7])
-                return {
-                    "typeCode": "C", "freqCode": "M",
-                    "classificationCode": "H6" if period_month >= "2022-01" else "H5",
-                    "classificationSearchCode": "HS", "isOriginalClassification": True,
-                    "reporterCode": j, "period": f"{year}{month:02d}", "refYear": year,
-                    "refMonth": month, "totalRecords": len(rows),
-                    "datasetChecksum": sha256_hex(canonical.encode("utf-8")),
-                    "firstReleased": first, "lastReleased": last,
-                }
+                return self._availability_fields(j, period_month, steps, len(rows),
+                                                 _checksum(rows))
             return dict(self._cached(("comtrade_da", j, period_month, steps), build))
+
+    def _availability_fields(self, j: int, period_month: str, steps: int, records: int,
+                             checksum: str) -> dict[str, Any]:
+        first, last = self._comtrade_release_times(j, period_month, steps)
+        year, month = int(period_month[:4]), int(period_month[5:7])
+        return {
+            "typeCode": "C", "freqCode": "M",
+            "classificationCode": "H6" if period_month >= "2022-01" else "H5",
+            "classificationSearchCode": "HS", "isOriginalClassification": True,
+            "reporterCode": j, "period": f"{year}{month:02d}", "refYear": year,
+            "refMonth": month, "totalRecords": records,
+            "datasetChecksum": checksum,
+            "firstReleased": first, "lastReleased": last,
+        }
 
     def comtrade_availability(self, reporters: list[int] | set[int] | None = None,
                               periods: list[str] | set[str] | None = None
@@ -243,7 +304,8 @@ class Comtrade(NationalTrade):
             for period in sorted(periods):
                 if len(period) != 6 or not period.isdigit():
                     continue
-                for row in self.comtrade_rows(reporter, f"{period[:4]}-{period[4:]}"):
+                for row in self._comtrade_served_rows(reporter,
+                                                      f"{period[:4]}-{period[4:]}"):
                     if partners is not None and row.get("partnerCode") not in partners:
                         continue
                     if flows is not None and row.get("flowCode") not in flows:
@@ -254,3 +316,10 @@ class Comtrade(NationalTrade):
                     # rows "may come anyway" (spec) and the client must drop them.
                     rows.append(row)
         return rows[:self.config.comtrade_record_cap]
+
+
+def _checksum(rows: list[dict[str, Any]]) -> str:
+    """``datasetChecksum``: sha256 of the rows as canonical JSON (sorted keys, compact)."""
+    canonical = json.dumps(rows, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                           allow_nan=False)
+    return sha256_hex(canonical.encode("utf-8"))

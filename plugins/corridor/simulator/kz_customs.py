@@ -3,7 +3,9 @@
 ``/kz-customs/api/v2/periods`` lists every published month with its revision,
 status and record count; ``/kz-customs/api/v2/trade`` pages through a month's
 items (the paging itself is the server's). The listing does not build a month's
-items: its record count comes from ``_kz_record_count``.
+items: its record count comes from ``_kz_record_count``. With a disk cache (bodies.py)
+a month's items are written once, one JSON item a line with a line index, so a page
+is a slice of the file and the listing reads the count beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from corridor.config import month_add
+from corridor.simulator.bodies import CachedBody
 from corridor.simulator.common import (
+    RawNumber,
     _dec,
     _extra_code,
     _insert_after,
@@ -20,6 +24,7 @@ from corridor.simulator.common import (
     _m49_text,
     _name_ru,
     _supp,
+    dumps,
 )
 from corridor.simulator.trade import NationalTrade
 
@@ -83,6 +88,10 @@ class KzCustoms(NationalTrade):
         items = self._cache.get(("kz_items", period_month, steps))
         if items is not None:
             return len(items)
+        if self.bodies is not None:
+            cached = self.bodies.lookup("kz_customs", self._kz_body_name(period_month, steps))
+            if cached is not None:
+                return cached.lines
         lines = self.published_count("KAZ", period_month, steps)
         clean = lines - min(self._malformed_count("kz_customs"), lines)
         return lines + min(self._duplicate_count("kz_customs"), clean)
@@ -106,6 +115,43 @@ class KzCustoms(NationalTrade):
             steps = self.revision_steps("kz_customs", period_month)
             items = self.kz_items(period_month, steps)
             return self.kz_period_info(period_month, steps), items
+
+    # ----- from the disk cache
+
+    def _kz_body_name(self, period_month: str, steps: int) -> str:
+        revision, status = self.status(period_month)
+        return f"{period_month}.r{revision + steps}-{status}.s{steps}"
+
+    def kz_body(self, period_month: str, steps: int) -> CachedBody:
+        """A month's items as a file of the disk cache: ``dumps(item)`` a line (CRLF), with
+        a line index, so ``kz_page`` reads one page of it (``forget_month`` then drops the
+        items and the lines they came from)."""
+        assert self.bodies is not None, "kz_body needs a world with a cache_dir"
+
+        def generate():
+            items = self.kz_items(period_month, steps)
+            for start in range(0, len(items), 1000):
+                yield "".join(dumps(item) + "\r\n"
+                              for item in items[start:start + 1000]).encode("utf-8")
+        return self.bodies.get("kz_customs", self._kz_body_name(period_month, steps),
+                               generate, index=True)
+
+    def kz_snapshot_body(self, period_month: str) -> tuple[dict[str, Any], CachedBody]:
+        """``kz_snapshot`` from the disk cache: (period info, the items' file)."""
+        with self._lock:
+            steps = self.revision_steps("kz_customs", period_month)
+            body = self.bodies.lookup("kz_customs", self._kz_body_name(period_month, steps))
+            if body is None:
+                body = self.kz_body(period_month, steps)
+                self.forget_month(period_month)
+            return self.kz_period_info(period_month, steps), body
+
+    @staticmethod
+    def kz_page(body: CachedBody, offset: int, size: int) -> RawNumber:
+        """Items ``offset`` .. ``offset + size - 1`` of a cached month as the JSON list the
+        server writes (``dumps`` of the items)."""
+        text = body.line_span(offset, offset + size).decode("utf-8")
+        return RawNumber("[" + text[:-2].replace("\r\n", ",") + "]")
 
     # ----- the kz_revision_change fault
 

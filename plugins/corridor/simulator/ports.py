@@ -9,6 +9,7 @@ A port-month's calls draw from their own stream, and each call from its own.
 from __future__ import annotations
 
 import random
+from bisect import bisect_left
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
@@ -226,12 +227,23 @@ class Ports(ContentFaults):
             return [(item[0], item[3]) for item in records]
         return self._cached(("port_timeline",), build)
 
+    def _port_index(self, port: str) -> tuple[list[datetime], list[dict[str, Any]]]:
+        """One port's part of the timeline, in its order, and the moments beside it: a page
+        is found by bisection, not by filtering every version of the world again."""
+        def build():
+            part = [(moment, record) for moment, record in self._port_timeline()
+                    if record["port"] == port]
+            return [moment for moment, _ in part], [record for _, record in part]
+        return self._cached(("port_index", port), build)
+
     def port_versions(self, port: str | None = None,
                       updated_since: datetime | None = None) -> list[dict[str, Any]]:
         """Visible versions in feed order, optionally from ``updated_since`` (inclusive)."""
+        if port is not None:
+            moments, records = self._port_index(port)
+            return records[0 if updated_since is None else bisect_left(moments, updated_since):]
         return [record for moment, record in self._port_timeline()
-                if (port is None or record["port"] == port)
-                and (updated_since is None or moment >= updated_since)]
+                if updated_since is None or moment >= updated_since]
 
     def port_calls(self, port: str | None = None) -> list[dict[str, Any]]:
         """The newest visible version of every call (what statistics count)."""

@@ -2,6 +2,7 @@
 
 ``/rail/v1/crossings/YYYY-MM-DD.xml``: per crossing point and (direction,
 transit), the consignments of the day (ETag'd; a re-publication is revision+1).
+With a disk cache (bodies.py) a day's XML is written once and sent from the file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from corridor.reference import read_seed
 from corridor.simulator import calibration as cal
+from corridor.simulator.bodies import CachedBody
 from corridor.simulator.common import (
     TZ_KZ,
     _extra_code,
@@ -98,11 +100,28 @@ class Rail(ContentFaults):
         self._duplicate_rail(day, report)
         return report
 
+    def rail_body(self, day: str) -> CachedBody:
+        """The day's XML as a file of the disk cache; a day does not depend on the calendar
+        (only whether it is out does), so its name is the day and its re-publications."""
+        assert self.bodies is not None, "rail_body needs a world with a cache_dir"
+        with self._lock:
+            steps = self.revision_steps("rail", day)
+
+            def generate():
+                yield self._rail_xml_build(day)
+                self._cache.pop(("rail", day, steps), None)
+                self._cache.pop(("rail_xml", day, steps), None)
+            return self.bodies.get("rail", f"{day}.s{steps}", generate)
+
     def rail_xml(self, day: str) -> bytes:
-        extra = self._extra_columns("rail")
         with self._lock:  # the report and the key of one revision step
             return self._cached(("rail_xml", day, self.revision_steps("rail", day)),
-                                lambda: report_xml(self.rail_report(day), extra))
+                                lambda: self._rail_xml_build(day))
+
+    def _rail_xml_build(self, day: str) -> bytes:
+        extra = self._extra_columns("rail")
+        with self._lock:  # the report of the current revision step
+            return report_xml(self.rail_report(day), extra)
 
 
 def report_xml(report: dict[str, Any], extra: bool = False) -> bytes:

@@ -369,7 +369,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         routes = {"/_sim/requests": ("GET", self._control_requests),
                   "/_sim/revise": ("POST", self._control_revise),
-                  "/_sim/comtrade-quota": ("POST", self._control_quota)}
+                  "/_sim/comtrade-quota": ("POST", self._control_quota),
+                  "/_sim/generate": ("POST", self._control_generate)}
         if path not in routes:
             self._error(404, "not found")
             return
@@ -412,6 +413,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, str(error.args[0] if error.args else error))
             return
         self._json(200, state)
+
+    def _control_generate(self, query: str, body: bytes) -> None:
+        """Fill the disk cache with every body of the world (``World.generate_all``)."""
+        if self.world.bodies is None:
+            self._error(409, "the simulator has no disk cache (--cache-dir)")
+            return
+        self._json(200, self.world.generate_all())
 
     def _control_quota(self, query: str, body: bytes) -> None:
         payload = self._json_body(body)
@@ -504,15 +512,25 @@ class _Handler(BaseHTTPRequestHandler):
         page_size = self._page_size(params, "page_size", KZ_DEFAULT_PAGE_SIZE, KZ_MAX_PAGE_SIZE)
         if page_size is None:
             return
-        info, items = self.world.kz_snapshot(period_month)
+        if self.world.bodies is not None:  # a page is a slice of the month's file
+            info, body = self.world.kz_snapshot_body(period_month)
+        else:
+            info, items = self.world.kz_snapshot(period_month)
         token = self._page_token(params, "cursor", p=period_month)
         if token is None:
             return
         if params.get("cursor") and token.get("r") != info["revision"]:
             self._json(409, {"error": "revision_changed"})
             return
-        page, next_cursor = _page(items, token["o"], page_size,
-                                  {"p": period_month, "r": info["revision"]})
+        fields = {"p": period_month, "r": info["revision"]}
+        if self.world.bodies is not None:
+            offset = token["o"]
+            page = self.world.kz_page(body, offset, page_size)
+            served = max(0, min(page_size, body.lines - offset))
+            next_cursor = (_encode_token({**fields, "o": offset + served})
+                           if offset + served < body.lines else None)
+        else:
+            page, next_cursor = _page(items, token["o"], page_size, fields)
         body = {"period": period_month, "revision": info["revision"], "status": info["status"],
                 "generated_at": info["generated_at"], "items": page, "next_cursor": next_cursor}
         if self.world.faults.get("extra_columns", {}).get("kz_customs"):
@@ -605,6 +623,10 @@ class _Handler(BaseHTTPRequestHandler):
         match = _RAIL_DAY.match(path)
         if not match or not self.world.rail_day_exists(match.group(1)):
             self._error(404, "report not out")
+            return
+        if self.world.bodies is not None:
+            self._send_file(self.world.rail_body(match.group(1)),
+                            "application/xml; charset=utf-8")
             return
         self._etagged(self.world.rail_xml(match.group(1)), "application/xml; charset=utf-8")
 

@@ -31,6 +31,12 @@ from corridor.simulator.common import (
 from corridor.simulator.faults import ContentFaults, _dropped_count
 
 _FEED_OF = {"RUS": "ru_customs", "KAZ": "kz_customs"}
+#: A (partner, flow) or the RU<->KZ pair stops drawing after this many draws in a row
+#: that hit a key it already has: its codes are used up. Above scale ~25 the pair asks
+#: for more distinct codes than its chapters hold (RU->KZ 240 x scale of 6 121), and its
+#: loop, capped by nothing else, never ended; at the scales the tests and the small
+#: benchmarks use, 1 000 misses in a row do not happen, so their draws are unchanged.
+MAX_MISSES_IN_A_ROW = 1000
 #: Running sums of the RU region weights: ordinary trade (False), trade with Kazakhstan (True).
 _REGION_WEIGHTS = {False: _cumulative(r[2] for r in cal.RU_REGIONS),
                    True: _cumulative(r[3] for r in cal.RU_REGIONS)}
@@ -97,15 +103,18 @@ class NationalTrade(ContentFaults):
         chapters, flat = _mix_chapters(mix, version)
         key_of = _KEY_OF[reporter]
         picks: list[tuple[int, str, dict[str, str], float]] = []
-        attempts = 0
-        while len(picks) < n_rows and attempts < n_rows * 20:
+        attempts = misses = 0
+        while (len(picks) < n_rows and attempts < n_rows * 20
+               and misses < MAX_MISSES_IN_A_ROW):
             attempts += 1
             chapter = chapters[_pick(rng, flat)]
             hs6, tnved = _draw_code(rng, version, chapter)
             extra = self._line_attrs(rng, reporter, flow, partner, chapter, tnved)
             key = key_of(flow, partner, tnved, extra)
             if key in taken:
+                misses += 1
                 continue
+            misses = 0
             taken.add(key)
             picks.append((chapter, tnved, extra, _hs6_weight(hs6) * rng.lognormvariate(0, 0.8)))
         chapter_share = {ch: mix[ch] for ch in {p[0] for p in picks}}
@@ -167,11 +176,14 @@ class NationalTrade(ContentFaults):
                 chapters, flat = _mix_chapters(mix, version)
                 seen: set[str] = set()
                 picks = []
-                while len(picks) < n_rows:
+                misses = 0
+                while len(picks) < n_rows and misses < MAX_MISSES_IN_A_ROW:
                     chapter = chapters[_pick(rng, flat)]
                     hs6, tnved = _draw_code(rng, version, chapter)
                     if tnved in seen:
+                        misses += 1
                         continue
+                    misses = 0
                     seen.add(tnved)
                     picks.append((chapter, tnved, _hs6_weight(hs6) * rng.lognormvariate(0, 0.8)))
                 share_sum = sum(mix[ch] for ch in {p[0] for p in picks})

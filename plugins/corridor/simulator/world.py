@@ -12,6 +12,7 @@ which lists every fault key) and the shared core (common.py).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from corridor.simulator.common import (  # noqa: F401 - re-exported: the package's names
@@ -89,6 +90,39 @@ class World(RuCustoms, KzCustoms, Comtrade, Ports, Rail):
             else:
                 state["revision"] = self.rail_report(unit)["revision"]
             return state
+
+    # ----- the disk cache
+
+    def generate_all(self) -> dict[str, Any]:
+        """Write every body of the world to the disk cache (those already there are read),
+        month by month, each month's records dropped from memory once its bodies are
+        written: the KZ month and the Comtrade units share its national lines. Returns
+        the seconds and units per feed (ports are built in memory when first asked)."""
+        assert self.bodies is not None, "generate_all needs a world with a cache_dir"
+        seconds: dict[str, float] = dict.fromkeys(("ru_customs", "kz_customs", "comtrade",
+                                                   "rail"), 0.0)
+        units: dict[str, int] = dict.fromkeys(seconds, 0)
+
+        def timed(feed: str, work) -> None:
+            started = time.perf_counter()
+            work()
+            seconds[feed] += time.perf_counter() - started
+            units[feed] += 1
+        ru, kz = set(self.ru_periods()), set(self.kz_periods_list())
+        for period_month in self.months:
+            if period_month in ru:
+                timed("ru_customs", lambda m=period_month: self.ru_release(m))
+            with self._lock:
+                if period_month in kz:
+                    timed("kz_customs", lambda m=period_month: self.kz_body(
+                        m, self.revision_steps("kz_customs", m)))
+                timed("comtrade", lambda m=period_month: self.comtrade_month_bodies(
+                    m, forget=False))
+                self.forget_month(period_month)
+        for day in self.rail_days():
+            timed("rail", lambda d=day: self.rail_body(d))
+        return {"seconds": {feed: round(value, 3) for feed, value in seconds.items()},
+                "units": units}
 
     # ----- what the content faults did
 
