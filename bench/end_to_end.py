@@ -78,6 +78,7 @@ def peak_rss_mb() -> tuple[float, float]:
 def _window_env(args: argparse.Namespace, last_month: str) -> dict[str, str]:
     return {"CORRIDOR_PERIOD_FROM": month_add(last_month, -(args.months - 13)),
             "CORRIDOR_PERIOD_TO": last_month, "CORRIDOR_SIM_SCALE": str(args.scale),
+            "CORRIDOR_SIM_LOGISTICS_SCALE": str(args.logistics_scale),
             "CORRIDOR_SIM_SEED": str(args.seed)}
 
 
@@ -144,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=500,
                         help="simulator scale (RU rows a month = 2 000 x scale)")
+    parser.add_argument("--logistics-scale", type=float, default=1,
+                        help="rail and port traffic scale (default 1: the crossings' and "
+                             "ports' real traffic beside customs at national volume)")
     parser.add_argument("--months", type=int, default=36,
                         help="months of the ingest window (>= 13: 12 YoY base months + 1)")
     parser.add_argument("--last-month", default="2024-11",
@@ -167,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                        "CORRIDOR_PUBLISH_DIR": str(home / "published"),
                        "CORRIDOR_SIM_CACHE_DIR": str(args.cache_dir),
                        **_window_env(args, args.last_month)})
-    print(f"scale {args.scale}: RU {round(2000 * args.scale)} rows a month, "
+    print(f"scale {args.scale} (rail and ports {args.logistics_scale}): "
+          f"RU {round(2000 * args.scale)} rows a month, "
           f"{args.months} months to {args.last_month}; home {home}, "
           f"simulator cache {args.cache_dir}", flush=True)
     try:

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     gx_context_dir: Path = PROJECT_DIR / "expectations"
     sim_seed: int = 20240101
     sim_scale: float = 1.0
+    #: the simulator's rail and port traffic scale (unset: sim_scale)
+    sim_logistics_scale: float | None = None
     #: simulator faults (JSON in CORRIDOR_SIM_FAULTS, keys of simulator/faults.py), e.g.
     #: '{"shrinking_revision": {"ru_customs": ["2024-03"]}}' re-publishes a month
     sim_faults: dict = {}

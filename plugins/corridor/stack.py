@@ -205,6 +205,8 @@ def start_simulator_process(settings: Settings, env: Mapping[str, str], log_path
     port_file.unlink(missing_ok=True)
     common = [sys.executable, "-m", "corridor.simulator", "--host", UI_HOST, "--port", "0",
               "--seed", str(settings.sim_seed), "--scale", str(settings.sim_scale),
+              *(("--logistics-scale", str(settings.sim_logistics_scale))
+                if settings.sim_logistics_scale is not None else ()),
               *(arg for name, month in settings.simulator_months().items()
                 for arg in (f"--{name.replace('_', '-')}", month)),
               "--cache-dir", str(settings.sim_cache_root),

@@ -29,3 +29,18 @@ def test_port_pages_by_bisection_are_the_filtered_timeline():
             expected = [record for moment, record in timeline if record["port"] == port
                         and (since is None or moment >= since)]
             assert world.port_versions(port, since) == expected
+
+
+def test_logistics_scale_sets_rail_and_port_traffic_apart_from_customs():
+    """scale 3 with logistics_scale 1: the customs feeds at scale 3, rail and ports as a
+    scale-1 world's (bench.end_to_end's national volume beside real traffic)."""
+    months = {"first_month": "2024-01", "last_month": "2024-02"}
+    apart = World(SimConfig(scale=3, logistics_scale=1, **months))
+    real = World(SimConfig(scale=1, **months))
+    busy = World(SimConfig(scale=3, **months))
+    for day in ("2024-01-05", "2024-02-17"):
+        assert apart.rail_xml(day) == real.rail_xml(day) != busy.rail_xml(day)
+    assert apart.port_calls("KZAAU") == real.port_calls("KZAAU")
+    assert len(busy.port_calls("KZAAU")) > 2 * len(real.port_calls("KZAAU"))
+    assert apart.ru_csv_bytes("2024-01") == busy.ru_csv_bytes("2024-01") \
+        != real.ru_csv_bytes("2024-01")

@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                              "(atomically); removed again on exit")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--scale", type=float, default=defaults.scale)
+    parser.add_argument("--logistics-scale", type=float, default=None,
+                        help="scale of rail and port traffic (default: --scale)")
     parser.add_argument("--first-month", default=defaults.first_month)
     parser.add_argument("--last-month", default=defaults.last_month)
     parser.add_argument("--preliminary-months", type=int, default=defaults.preliminary_months)
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     config = SimConfig(seed=args.seed, scale=args.scale, first_month=args.first_month,
                        last_month=args.last_month, faults=json.loads(args.faults),
                        preliminary_months=args.preliminary_months,
-                       comtrade_record_cap=args.comtrade_record_cap)
+                       comtrade_record_cap=args.comtrade_record_cap,
+                       logistics_scale=args.logistics_scale)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

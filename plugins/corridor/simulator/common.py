@@ -48,6 +48,15 @@ class SimConfig:
     #: Most records one Comtrade data call returns (the free plan's 100 000); the API
     #: does not say it cut: ``count`` == cap.
     comtrade_record_cap: int = 100_000
+    #: The scale of rail and port traffic; None: ``scale``. The customs feeds at national
+    #: volume (scale 500: RU 1 M rows a month) beside real crossing and port traffic is
+    #: scale 500 with logistics_scale 1 (bench.end_to_end's default).
+    logistics_scale: float | None = None
+
+    @property
+    def logistics(self) -> float:
+        """The scale rail and ports are generated at."""
+        return self.scale if self.logistics_scale is None else self.logistics_scale
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,9 +101,9 @@ class Ports(ContentFaults):
         future = period_month > self.config.last_month
         season = cal.SEASONALITY[int(period_month[5:7]) - 1]
         if future:
-            n_calls = max(1, round(8 * self.config.scale))
+            n_calls = max(1, round(8 * self.config.logistics))
         else:
-            n_calls = max(2, round(cal.PORT_CALLS_PER_MONTH[port] * season * self.config.scale
+            n_calls = max(2, round(cal.PORT_CALLS_PER_MONTH[port] * season * self.config.logistics
                                    * rng.uniform(0.9, 1.1)))
         mix = cal.PORT_VESSEL_MIX[port]
         kinds = list(mix)

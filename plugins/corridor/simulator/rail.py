@@ -65,7 +65,7 @@ class Rail(ContentFaults):
         railways = {row["point"]: row["neighbour_railway"]
                     for row in read_seed("ref_rail_crossings")}
         for point, (per_day, mean_wagons) in cal.RAIL_POINTS.items():
-            n = 0 if nothing_crossed else _poisson(rng, per_day * season * self.config.scale)
+            n = 0 if nothing_crossed else _poisson(rng, per_day * season * self.config.logistics)
             if not n:
                 continue
             templates = cal.RAIL_FLOWS[point]
