@@ -91,9 +91,12 @@ def _page(records: list, offset: int, size: int,
           token_fields: dict[str, Any]) -> tuple[list, str | None]:
     """The page of ``size`` records from ``offset`` and the token of the next (None: the last)."""
     page = records[offset:offset + size]
-    next_offset = offset + len(page)
-    return page, (_encode_token({**token_fields, "o": next_offset})
-                  if next_offset < len(records) else None)
+    return page, _next_token(offset + len(page), len(records), token_fields)
+
+
+def _next_token(next_offset: int, total: int, token_fields: dict[str, Any]) -> str | None:
+    """The token of the page from ``next_offset`` of ``total`` records (None: no more)."""
+    return _encode_token({**token_fields, "o": next_offset}) if next_offset < total else None
 
 
 class _Server(ThreadingHTTPServer):
@@ -513,7 +516,7 @@ class _Handler(BaseHTTPRequestHandler):
         if page_size is None:
             return
         if self.world.bodies is not None:  # a page is a slice of the month's file
-            info, body = self.world.kz_snapshot_body(period_month)
+            info, month_file = self.world.kz_snapshot_body(period_month)
         else:
             info, items = self.world.kz_snapshot(period_month)
         token = self._page_token(params, "cursor", p=period_month)
@@ -525,10 +528,9 @@ class _Handler(BaseHTTPRequestHandler):
         fields = {"p": period_month, "r": info["revision"]}
         if self.world.bodies is not None:
             offset = token["o"]
-            page = self.world.kz_page(body, offset, page_size)
-            served = max(0, min(page_size, body.lines - offset))
-            next_cursor = (_encode_token({**fields, "o": offset + served})
-                           if offset + served < body.lines else None)
+            page = self.world.kz_page(month_file, offset, page_size)
+            next_cursor = _next_token(min(offset + page_size, month_file.lines),
+                                      month_file.lines, fields)
         else:
             page, next_cursor = _page(items, token["o"], page_size, fields)
         body = {"period": period_month, "revision": info["revision"], "status": info["status"],
