@@ -342,8 +342,9 @@ class Scan:
         row can have the key."""
         flow = pc.index_in(napr, value_set=pa.array(FLOWS))
         partner = pc.index_in(strana, value_set=pa.array(list(_partners())))
-        code = pc.cast(pc.if_else(pc.match_substring_regex(tnved, "^[0-9]{10}$"), tnved,
-                                  None), pa.int64())
+        digits = f"^[0-9]{{{RULES.codes['tnved']}}}$"
+        code = pc.cast(pc.if_else(pc.match_substring_regex(tnved, digits), tnved, None),
+                       pa.int64())
         valid = pc.and_(pc.and_(pc.is_valid(flow), pc.is_valid(partner)), pc.is_valid(code))
         encoded = pc.dictionary_encode(pc.if_else(valid, region, ""))
         area = np.array([self._regions.setdefault(value, len(self._regions))
@@ -393,7 +394,7 @@ _SPILL = pa.schema([("row", pa.int32()), ("raw", pa.string())])
 
 def _key_fields(records: list[dict[str, str | None]]) -> list[pa.Array]:
     """The key fields of records (:func:`_record`) as the rules read them."""
-    return [pa.array([(record.get(name) or "").upper() if name == "strana" else
+    return [pa.array([(record.get(name) or "").upper() if name in RULES.partner else
                       record.get(name) or "" for record in records], pa.string())
             for name in KEY_NAMES]
 
@@ -432,7 +433,7 @@ def parse_csv(payload: Source, period_month: str, revision: int, status: str) ->
                     for line in plain.decode().splitlines():
                         row = {name: value or None for name, value in
                                zip(ROW_COLUMNS, line.split("\t"), strict=True)}
-                        for name in ("stoim", "netto", "kol"):
+                        for name in RULES.decimals:
                             row[name] = row[name] and Decimal(row[name])
                         rows.append({**row, **scan.constants, "row_number": int(row["row_number"])})
                     rows += others
