@@ -60,7 +60,7 @@ def test_one_malformed_row_rest_accepted():
 
 
 @pytest.mark.parametrize("kind", ["bytes", "path", "chunks"])
-@pytest.mark.parametrize("line", [0, 3, 12])  # the header, a row, the last row
+@pytest.mark.parametrize("line", [0, 1, 3, 12])  # the header, the first, a row, the last
 def test_parse_names_the_line_of_a_byte_that_is_not_windows_1251(tmp_path, kind, line):
     """0x98, the one byte windows-1251 leaves undefined, fails the file with the feed,
     the period, the line and the byte offset (not a bare UnicodeDecodeError), whatever
@@ -76,6 +76,15 @@ def test_parse_names_the_line_of_a_byte_that_is_not_windows_1251(tmp_path, kind,
     with pytest.raises(ValueError, match=rf"^ru_customs 2024-01: line {line + 1}: byte 0x98 "
                                          rf"at byte offset {offset} is not windows-1251$"):
         ru_customs.parse_csv(source, "2024-01", 1, "final")
+
+
+def test_a_header_alone_is_a_month_with_no_rows():
+    """pyarrow refuses a stream with no bytes ("Empty CSV file"): the parser does not
+    hand it one."""
+    header = payload().split(b"\r\n")[0]
+    for body in (header, header + b"\r\n"):
+        result = ru_customs.parse_csv(body, "2024-01", 1, "final")
+        assert (result.rows, result.rejections) == ([], [])
 
 
 def _releases(sha: str, revision: int = 2) -> bytes:

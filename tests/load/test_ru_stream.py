@@ -116,6 +116,17 @@ def test_stream_replaces_a_revision_and_skips_unchanged(fresh_database, tmp_path
                             ).fetchall() == [(2, 1)]
 
 
+def test_a_header_alone_loads_a_unit_with_no_rows(fresh_database):
+    header = tricky_payload().split(b"\r\n")[0] + b"\r\n"
+    with psycopg.connect(fresh_database.conninfo, autocommit=True) as conn:
+        raw.ensure_raw_schema(conn)
+        outcome = raw.load_ru_customs_csv(conn, header, "2024-01", 1, "final", "a")
+        assert (outcome.rows_loaded, outcome.rows_rejected) == (0, 0)
+        with pytest.raises(ValueError, match=r"ru_customs 2024-01: data row 1: byte 0x98 "):
+            raw.load_ru_customs_csv(conn, header + b"\x98;broken\r\n", "2024-01", 2,
+                                    "final", "b")
+
+
 @pytest.mark.parametrize("bad_line", [
     b"\x98;broken",                                              # 0x98: undefined in windows-1251
     "ЭК;01/2024;KZ;0101210077;ШТ;1,5;1;1;45000;Моск".encode("windows-1251") + b"\x98",  # a run's

@@ -145,9 +145,14 @@ class _Utf8(io.RawIOBase):
         buffer[:size], self.out = self.out[:size], self.out[size:]
         return size
 
-    def first_line(self) -> str | None:
+    def at_end(self) -> bool:
+        """Nothing more to read (pyarrow refuses a stream with no bytes at all)."""
         while not self.out and not self.done:
             self._fill()
+        return not self.out
+
+    def first_line(self) -> str | None:
+        self.at_end()
         line = io.StringIO(self.out.decode(), newline="").readline()
         self.out = self.out[len(line.encode()):]
         return line or None
@@ -198,7 +203,7 @@ def _blocks(file: IO[bytes], period_month: str) -> Iterator[Any]:
         invalid.append((row.number, row.text))
         return "skip"
 
-    reader = pacsv.open_csv(
+    reader = [] if stream.at_end() else pacsv.open_csv(
         stream, read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
                                                block_size=BLOCK_BYTES),
         parse_options=pacsv.ParseOptions(delimiter=";", newlines_in_values=True,
