@@ -138,7 +138,7 @@ class _Utf8(io.RawIOBase):
         self.carry = data[cut:]
 
     def readinto(self, buffer: Any) -> int:
-        while not self.out and not self.done:
+        while len(self.out) < len(buffer) and not self.done:
             self._fill()
         size = min(len(buffer), len(self.out))
         size -= self.out[size - 1:size + 1] == b"\r\n"
