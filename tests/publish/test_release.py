@@ -76,6 +76,7 @@ def test_a_release_has_every_file_of_the_layout(tmp_path):
         "bilateral_trade.csv", "bilateral_trade.sdmx.csv", "bilateral_trade.revisions.csv",
         "corridor_logistics.csv", "corridor_logistics.sdmx.csv",
         "corridor_logistics.revisions.csv", "structure.xml", "manifest.json", "report.html",
+        "report.ru.html", "report.kk.html",
     ])
     assert not list(tmp_path.glob(".staging-*"))
 

@@ -168,7 +168,7 @@ def write_release(published: Path, observations: dict[str, list[tuple[str, ...]]
 def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]], *,
                   inputs: list[dict], quality: dict, coverage: dict[str, str],
                   status: Snapshot | None = None) -> Path:
-    from corridor.publish.report import write_report
+    from corridor.publish.report import write_reports
     from corridor.publish.sdmx import write_sdmx_csv, write_structure
 
     previous = latest_release(published)
@@ -211,10 +211,9 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
             "quality": quality,
             "feed_status": [cell.as_dict() for cell in status.grid(created)] if status else [],
         }
-        report = staging / "report.html"
-        write_report(report, observations["bilateral_trade"],
-                     observations["corridor_logistics"], manifest)
-        files.append(_file_entry(report))
+        reports = write_reports(staging, observations["bilateral_trade"],
+                                observations["corridor_logistics"], manifest)
+        files.extend(_file_entry(report) for report in reports)
         (staging / "manifest.json").write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         for path in staging.iterdir():
