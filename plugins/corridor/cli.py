@@ -29,6 +29,9 @@ releases_app = typer.Typer(help="Published releases.", no_args_is_help=True)
 app.add_typer(gx_app, name="gx")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(releases_app, name="releases")
+consumers_app = typer.Typer(help="Keys of the consumer API (corridor serve).",
+                            no_args_is_help=True)
+app.add_typer(consumers_app, name="consumers")
 
 log = logging.getLogger("corridor")
 
@@ -353,6 +356,55 @@ def load(from_landing: bool = typer.Option(False, "--from-landing",
         typer.echo(f"{name:<11} {summary['units']:>5} units {summary['rows_loaded']:>9} rows "
                    f"{summary['rows_rejected']:>6} rejected  ({summary['files']} files, "
                    f"{summary['superseded']} superseded, {summary['incomplete']} incomplete)")
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+          port: int = typer.Option(8700, help="Port to listen on.")) -> None:
+    """Serve the published releases as an SDMX REST API (keys: corridor consumers)."""
+    import uvicorn
+
+    from corridor.api.app import create_app
+    from corridor.api.consumers import ConsumerStore
+
+    _setup_logging()
+    settings = get_settings()
+    application = create_app(settings.publish_dir, ConsumerStore(settings.consumers_path))
+    log.info("serving %s on http://%s:%d/sdmx/2.1", settings.publish_dir, host, port)
+    # uvicorn's own access log is off: corridor.api.access logs each request, by consumer
+    uvicorn.run(application, host=host, port=port, access_log=False, log_config=None)
+
+
+@consumers_app.command("add")
+def consumers_add(name: str) -> None:
+    """Create a key for NAME and print it (once: only its hash is kept)."""
+    from corridor.api.consumers import ConsumerStore
+
+    try:
+        key = ConsumerStore(get_settings().consumers_path).add(name)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(key)
+
+
+@consumers_app.command("revoke")
+def consumers_revoke(name: str) -> None:
+    """End NAME's key."""
+    from corridor.api.consumers import ConsumerStore
+
+    if not ConsumerStore(get_settings().consumers_path).revoke(name):
+        raise typer.BadParameter(f"no live key for consumer {name!r}")
+    typer.echo(f"revoked {name}")
+
+
+@consumers_app.command("list")
+def consumers_list() -> None:
+    """Consumers, when their key was created, and revoked ones."""
+    from corridor.api.consumers import ConsumerStore
+
+    for consumer in ConsumerStore(get_settings().consumers_path).list():
+        revoked = f"  revoked {consumer.revoked_at}" if consumer.revoked_at else ""
+        typer.echo(f"{consumer.name}\t{consumer.created_at}{revoked}")
 
 
 if __name__ == "__main__":

@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     http_deadline_s: dict[str, float] = HTTP_DEADLINE_S_DEFAULT
     #: where ``corridor up`` serves the Airflow UI, on 127.0.0.1
     ui_port: int = 8080
+    #: the consumer API's keys (salted hashes; corridor.api.consumers); unset:
+    #: ``home_dir/consumers.json``
+    consumers_file: Path | None = None
+    #: the consumer API's public base URL (``https://stats.example/corridor``); when set,
+    #: each report links every dataset's data query there
+    api_url: str | None = None
 
     @field_validator("period_from", "period_to")
     @classmethod
@@ -204,6 +210,10 @@ class Settings(BaseSettings):
     @property
     def landing_root(self) -> Path:
         return self.landing_dir or self.home_dir / "landing"
+
+    @property
+    def consumers_path(self) -> Path:
+        return self.consumers_file or self.home_dir / "consumers.json"
 
     @property
     def gx_results_dir(self) -> Path:

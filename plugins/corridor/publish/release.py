@@ -202,6 +202,9 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
         manifest = {
             "release_id": release_id,
             "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            # no embargo yet (spec "Release calendar and embargo"): visible when written
+            "released_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "embargo_until": None,
             "code_version": code_version(),
             "coverage": coverage,
             "previous_release_id": previous.name if previous else None,
