@@ -616,3 +616,18 @@ def test_the_translated_pages_render_in_chromium_with_no_console_messages(tmp_pa
     assert console_messages(log_text) == []
     assert dom.count('class="main-svg"') >= 4
     assert "2&nbsp;544&nbsp;819&nbsp;418,04" in dom
+
+
+def test_the_pages_link_each_dataset_on_the_api_when_one_is_configured():
+    url = "https://stats.example/corridor/"
+    for language in LANGUAGE_PAGES:
+        page = render_report(bilateral_rows(), logistics_rows(), manifest(), language, url)
+        links = {a["href"] for t, a in tags(page) if t == "a" and "/sdmx/2.1/" in a["href"]}
+        assert links == {
+            "https://stats.example/corridor/sdmx/2.1/data/dataflow/CORRIDOR/"
+            "DF_BILATERAL_TRADE/1.0.0/*",
+            "https://stats.example/corridor/sdmx/2.1/data/dataflow/CORRIDOR/"
+            "DF_CORRIDOR_LOGISTICS/1.0.0/*"}
+    for unset in (None, "", "javascript:alert(1)"):
+        page = render_report(bilateral_rows(), logistics_rows(), manifest(), "en", unset)
+        assert "/sdmx/2.1/" not in page

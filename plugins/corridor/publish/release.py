@@ -215,7 +215,8 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
             "feed_status": [cell.as_dict() for cell in status.grid(created)] if status else [],
         }
         reports = write_reports(staging, observations["bilateral_trade"],
-                                observations["corridor_logistics"], manifest)
+                                observations["corridor_logistics"], manifest,
+                                api_url=get_settings().api_url)
         files.extend(_file_entry(report) for report in reports)
         (staging / "manifest.json").write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

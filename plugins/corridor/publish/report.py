@@ -509,10 +509,22 @@ def _environment(language: str) -> Environment:
     return environment
 
 
+def api_links(api_url: str | None) -> dict[str, str]:
+    """Each dataset's data query on the consumer API at ``api_url`` (``CORRIDOR_API_URL``);
+    none unless it is an http(s) URL."""
+    from corridor.publish.sdmx import AGENCY_ID, DATAFLOWS, VERSION
+
+    if not api_url or not api_url.lower().startswith(("https://", "http://")):
+        return {}
+    base = api_url.rstrip("/")
+    return {name: f"{base}/sdmx/2.1/data/dataflow/{AGENCY_ID}/{flow}/{VERSION}/*"
+            for name, flow in DATAFLOWS.items()}
+
+
 def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, ...]],
-                  manifest: dict, language: str = "en") -> str:
+                  manifest: dict, language: str = "en", api_url: str | None = None) -> str:
     """The release's report page in ``language`` as HTML text (self-contained,
-    deterministic)."""
+    deterministic); with ``api_url``, it links each dataset's query on the API."""
     words = Words(language)
     _ = words._
     trade = _index(bilateral)
@@ -575,6 +587,7 @@ def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, .
         "provisional_nodes": _provisional(nodes, 1),
         "source_files": SOURCE_FILES,
         "source_marts": SOURCE_MARTS,
+        "api_links": api_links(api_url),
         "plotlyjs": Markup(get_plotlyjs()) if any(rendered.values()) else None,
     }
     return _environment(language).get_template("report.html.j2").render(context)
@@ -582,17 +595,19 @@ def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, .
 
 def write_report(path: Path, bilateral: list[tuple[str, ...]],
                  logistics: list[tuple[str, ...]], manifest: dict,
-                 language: str = "en") -> None:
+                 language: str = "en", api_url: str | None = None) -> None:
     """Write one language's page (UTF-8)."""
-    path.write_bytes(render_report(bilateral, logistics, manifest, language).encode("utf-8"))
+    path.write_bytes(render_report(bilateral, logistics, manifest, language,
+                                   api_url).encode("utf-8"))
 
 
 def write_reports(folder: Path, bilateral: list[tuple[str, ...]],
-                  logistics: list[tuple[str, ...]], manifest: dict) -> list[Path]:
+                  logistics: list[tuple[str, ...]], manifest: dict,
+                  api_url: str | None = None) -> list[Path]:
     """Write every language's page into ``folder`` (``PAGES``); their paths."""
     paths = []
     for language in LANGUAGES:
         path = folder / PAGES[language][0]
-        write_report(path, bilateral, logistics, manifest, language)
+        write_report(path, bilateral, logistics, manifest, language, api_url)
         paths.append(path)
     return paths
