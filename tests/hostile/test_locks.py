@@ -166,7 +166,7 @@ def test_publishers_sharing_a_warehouse_take_turns_without_sharing_a_disk(fresh_
     from corridor.publish.release import latest_release, publish_lock
     from tests.publish.test_release import FIRST
 
-    here, there = tmp_path / "host-a", tmp_path / "host-b"
+    there = tmp_path / "host-b"  # host A holds the lock and writes nothing
     with publish_lock(fresh_database):
         waiting = subprocess.Popen(
             [sys.executable, "-c", PUBLISHER, str(there), json.dumps(asdict(fresh_database)),
