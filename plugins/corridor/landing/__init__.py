@@ -237,7 +237,7 @@ class LandingStore:
         it is a rename), on an object store the worker's temporary folder (it is PUT)."""
         directory = self.unit_dir(feed, unit)
         if not storage.is_local(directory):
-            directory = Path(tempfile.gettempdir()) / "corridor-landing"
+            return Path(tempfile.gettempdir())
         directory.mkdir(parents=True, exist_ok=True)
         return directory
 
