@@ -107,7 +107,7 @@ def run() -> None:
             typer.echo(f"Airflow task logs: {settings.home_dir / 'airflow' / 'logs'}", err=True)
             raise typer.Exit(1) from error
         _print_feed_progress(settings)
-    print_summary(settings.publish_dir)
+    print_summary(settings.publish_root)
 
 
 def _print_feed_progress(settings: Settings) -> None:
@@ -214,7 +214,7 @@ def docs() -> None:
     _setup_logging()
     settings = get_settings()
     ensure_warehouse(settings)
-    run_dbt(["docs", "generate", "--static"])
+    run_dbt(["docs", "generate", "--static"], target_dir=settings.home_dir / "dbt")
     typer.echo(f"dbt docs: {settings.home_dir / 'dbt' / 'target' / 'static_index.html'}")
 
 
@@ -308,11 +308,11 @@ def warehouse_start() -> None:
 @releases_app.command("list")
 def releases_list() -> None:
     """Releases under the published root, newest last; LATEST is marked."""
-    from corridor.publish.release import latest_release
+    from corridor.publish.release import latest_release, list_releases
 
-    published = get_settings().publish_dir
+    published = get_settings().publish_root
     latest = latest_release(published)
-    for path in sorted((published / "releases").glob("*")):
+    for path in list_releases(published):
         typer.echo(f"{'*' if latest and path.name == latest.name else ' '} {path.name}")
 
 
@@ -321,7 +321,7 @@ def releases_show(release_id: str = typer.Argument("LATEST")) -> None:
     """Print a release's manifest (files, inputs count, quality)."""
     from corridor.publish.release import latest_release
 
-    published = get_settings().publish_dir
+    published = get_settings().publish_root
     path = (latest_release(published) if release_id == "LATEST"
             else published / "releases" / release_id)
     if path is None or not (path / "manifest.json").exists():

@@ -10,11 +10,15 @@ import os
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -90,6 +94,11 @@ class Settings(BaseSettings):
     period_to: str | None = None
     window_months: int = 24
     home_dir: Path = PROJECT_DIR / ".corridor"
+    #: the published root and the landing zone, as URLs (corridor.storage): file:// by
+    #: default, s3://, gs://... on a deployment whose workers share no disk. Unset, they
+    #: are file:// URLs of publish_dir and landing_dir (the older settings, kept as such)
+    publish_url: str | None = None
+    landing_url: str | None = None
     publish_dir: Path = PROJECT_DIR / "published"
     landing_dir: Path | None = None
     dbt_project_dir: Path = PROJECT_DIR / "dbt_project"
@@ -208,16 +217,23 @@ class Settings(BaseSettings):
         return self.sim_cache_dir or self.home_dir / "simulator-cache"
 
     @property
-    def landing_root(self) -> Path:
-        return self.landing_dir or self.home_dir / "landing"
+    def landing_root(self) -> Path | ObjectStoragePath:
+        """The landing zone: CORRIDOR_LANDING_URL, else the folder CORRIDOR_LANDING_DIR
+        (default ``home_dir/landing``)."""
+        from corridor import storage
+
+        return storage.resolve(self.landing_url or self.landing_dir or self.home_dir / "landing")
 
     @property
     def consumers_path(self) -> Path:
         return self.consumers_file or self.home_dir / "consumers.json"
 
     @property
-    def gx_results_dir(self) -> Path:
-        return self.home_dir / "gx"
+    def publish_root(self) -> Path | ObjectStoragePath:
+        """The published root: CORRIDOR_PUBLISH_URL, else the folder CORRIDOR_PUBLISH_DIR."""
+        from corridor import storage
+
+        return storage.resolve(self.publish_url or self.publish_dir)
 
 
 def get_settings() -> Settings:
