@@ -316,6 +316,35 @@ def releases_list() -> None:
         typer.echo(f"{'*' if latest and path.name == latest.name else ' '} {path.name}")
 
 
+@releases_app.command("calendar")
+def releases_calendar() -> None:
+    """Each entry of the release calendar: planned instant, the release that met it,
+    when it was released, and on time or late."""
+    from corridor.publish.calendar import calendar_lines, read_calendar
+
+    settings = get_settings()
+    if not settings.release_calendar:
+        raise typer.BadParameter("no release calendar: set CORRIDOR_RELEASE_CALENDAR")
+    for line in calendar_lines(read_calendar(settings.release_calendar),
+                               settings.publish_root):
+        typer.echo(f"{line.last_period}  planned {line.planned.isoformat()}  "
+                   f"{line.release_id or '-':<26} released {line.released_at or '-':<20} "
+                   f"{line.state}")
+
+
+@releases_app.command("release-due")
+def releases_release_due() -> None:
+    """Release the embargoed releases whose embargo_until has come (what the
+    corridor_embargo DAG does at the instant)."""
+    from corridor.config import get_warehouse_dsn
+    from corridor.publish.calendar import release_due
+    from corridor.publish.release import publish_lock
+
+    settings = get_settings()
+    for release_id in release_due(settings.publish_root, lock=publish_lock(get_warehouse_dsn())):
+        typer.echo(f"released {release_id}")
+
+
 @releases_app.command("show")
 def releases_show(release_id: str = typer.Argument("LATEST")) -> None:
     """Print a release's manifest (files, inputs count, quality)."""

@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     http_deadline_s: dict[str, float] = HTTP_DEADLINE_S_DEFAULT
     #: where ``corridor up`` serves the Airflow UI, on 127.0.0.1
     ui_port: int = 8080
+    #: the release calendar (spec "Release calendar and embargo"): a CSV
+    #: ``last_period,embargo_until``; a release ending at a listed period waits, embargoed,
+    #: for its instant
+    release_calendar: Path | None = None
     #: the consumer API's keys (salted hashes; corridor.api.consumers); unset:
     #: ``home_dir/consumers.json``
     consumers_file: Path | None = None

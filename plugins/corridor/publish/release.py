@@ -121,8 +121,8 @@ def _remove_leftovers(published: Location) -> None:
     if storage.is_local(published):
         leftovers = [*published.glob(".staging-*"), *published.glob(".LATEST.*")]
     else:
-        releases = published / "releases"
-        leftovers = [path for path in (releases.iterdir() if releases.exists() else [])
+        leftovers = [path for folder in (published / "releases", published / "embargoed")
+                     for path in (folder.iterdir() if folder.exists() else [])
                      if not (path / "manifest.json").exists()]
     for leftover in leftovers:
         log.warning("removing %s left by an interrupted publish", leftover.name)
@@ -163,7 +163,8 @@ def _file_entry(path: Path, rows: int | None = None) -> dict:
 def write_release(published: Location | str, observations: dict[str, list[tuple[str, ...]]], *,
                   inputs: list[dict], quality: dict, coverage: dict[str, str],
                   status: Snapshot | None = None,
-                  lock: AbstractContextManager | None = None) -> Location:
+                  lock: AbstractContextManager | None = None,
+                  embargo_until: datetime | None = None) -> Location:
     """Write every file of a release from its observations; make it LATEST.
 
     ``observations`` maps each dataset name to its plain-CSV rows (text, sorted). The
@@ -176,6 +177,10 @@ def write_release(published: Location | str, observations: dict[str, list[tuple[
     publish lock to hold while writing (:func:`publish_lock`); without one the caller is
     the only publisher of this root (tests writing plain observations), and a caller
     that holds it already passes ``contextlib.nullcontext()``.
+
+    With ``embargo_until`` the release is written to ``embargoed/<release_id>/``
+    instead, LATEST untouched, and replaces any release still waiting there for the
+    same last period; :func:`corridor.publish.calendar.release_due` releases it.
     """
     published = storage.resolve(published)
     if storage.is_local(published):
@@ -183,20 +188,25 @@ def write_release(published: Location | str, observations: dict[str, list[tuple[
     with nullcontext() if lock is None else lock:
         _remove_leftovers(published)
         return _write_locked(published, observations, inputs=inputs, quality=quality,
-                             coverage=coverage, status=status)
+                             coverage=coverage, status=status, embargo_until=embargo_until)
 
 
 def _write_locked(published: Location, observations: dict[str, list[tuple[str, ...]]], *,
                   inputs: list[dict], quality: dict, coverage: dict[str, str],
-                  status: Snapshot | None = None) -> Location:
+                  status: Snapshot | None = None,
+                  embargo_until: datetime | None = None) -> Location:
+    from corridor.publish.calendar import embargoed
     from corridor.publish.report import write_reports
     from corridor.publish.sdmx import write_sdmx_csv, write_structure
 
     previous = latest_release(published)
-    if previous is not None and _same_as(previous, observations, inputs, coverage):
-        log.info("nothing changed since release %s (observations, inputs, coverage): "
-                 "no new release", previous.name)
-        return previous
+    waiting = [folder for folder, manifest in embargoed(published)
+               if manifest["coverage"]["last_period"] == coverage["last_period"]]
+    for release in [*waiting[-1:], *([previous] if previous is not None else [])]:
+        if _same_as(release, observations, inputs, coverage):
+            log.info("nothing changed since release %s (observations, inputs, "
+                     "coverage): no new release", release.name)
+            return release
     created = datetime.now(UTC)
     release_id = new_release_id(created)
     local = storage.is_local(published)
@@ -205,7 +215,9 @@ def _write_locked(published: Location, observations: dict[str, list[tuple[str, .
     staging = (published if local else Path(tempfile.mkdtemp(prefix="corridor-release-"))
                ) / f".staging-{release_id}"
     staging.mkdir()
-    final = published / "releases" / release_id
+    final = published / ("embargoed" if embargo_until else "releases") / release_id
+    if storage.is_local(published):
+        final.parent.mkdir(parents=True, exist_ok=True)
     try:
         files, revisions = [], {}
         for dataset in DATASETS:
@@ -228,9 +240,9 @@ def _write_locked(published: Location, observations: dict[str, list[tuple[str, .
         manifest = {
             "release_id": release_id,
             "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            # no embargo yet (spec "Release calendar and embargo"): visible when written
-            "released_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "embargo_until": None,
+            # an embargoed release gets its released_at when it is released
+            "released_at": None if embargo_until else created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "embargo_until": embargo_until.isoformat() if embargo_until else None,
             "code_version": code_version(),
             "coverage": coverage,
             "previous_release_id": previous.name if previous else None,
@@ -263,9 +275,44 @@ def _write_locked(published: Location, observations: dict[str, list[tuple[str, .
         raise
     finally:
         shutil.rmtree(staging if local else staging.parent, ignore_errors=True)
+    if embargo_until:
+        for older in waiting:  # a newer release replaces one waiting for the same period
+            log.info("embargoed release %s replaced by %s", older.name, release_id)
+            storage.remove_tree(older)
+        log.info("release %s embargoed until %s", release_id, manifest["embargo_until"])
+        return final
     _replace_latest(published, release_id)
     log.info("published release %s (%s)", release_id,
              ", ".join(f"{f['name']}: {f['rows']} rows" for f in files if "rows" in f))
+    return final
+
+
+def make_visible(published: Location, folder: Location, manifest: dict, *,
+                 replace_latest: bool = True) -> Location:
+    """Move a written release (an embargoed one, ``folder``) into ``releases/`` with
+    ``manifest`` (its ``released_at`` set), then replace LATEST; as atomic as writing
+    one (module docstring): on ``file://`` the manifest is replaced inside the folder,
+    then the folder renamed; on an object store each file is PUT and checked under
+    ``releases/``, the manifest last, and the embargoed copy removed after LATEST."""
+    final = published / "releases" / manifest["release_id"]
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    if storage.is_local(published):
+        temporary = folder / ".manifest.json.new"
+        temporary.write_text(text, encoding="utf-8")
+        _fsync(temporary)
+        os.replace(temporary, folder / "manifest.json")
+        _fsync(folder)
+        os.rename(folder, final)
+        _fsync(final.parent)
+    else:
+        for entry in manifest["files"]:
+            storage.put_checked((folder / entry["name"]).read_bytes(), final / entry["name"],
+                                entry["sha256"])
+        storage.put_checked(text.encode("utf-8"), final / "manifest.json")
+    if replace_latest:
+        _replace_latest(published, manifest["release_id"])
+    if not storage.is_local(published):
+        storage.remove_tree(folder)
     return final
 
 
@@ -278,10 +325,13 @@ def publish_release(quality: dict, *, settings: Settings | None = None,
     snapshot the gate checked), else on a new one. ``lock``: the publish lock to hold
     while writing, default the warehouse's (:func:`publish_lock` with ``dsn``).
     """
+    from corridor.publish.calendar import embargo_for, read_calendar
     from corridor.window import resolve
 
     dsn = dsn or get_warehouse_dsn()
     settings = resolve(settings or get_settings(), dsn=dsn)
+    calendar = read_calendar(settings.release_calendar) if settings.release_calendar else {}
+    embargo_until = embargo_for(calendar, settings.period_to, datetime.now(UTC))
     with nullcontext(conn) if conn is not None else connect(dsn) as reader:
         observations = {dataset.name: read_observations(reader, dataset)
                         for dataset in DATASETS}
@@ -290,7 +340,8 @@ def publish_release(quality: dict, *, settings: Settings | None = None,
     return write_release(settings.publish_root, observations, inputs=inputs, quality=quality,
                          coverage={"first_period": settings.period_from,
                                    "last_period": settings.period_to}, status=status,
-                         lock=publish_lock(dsn) if lock is None else lock)
+                         lock=publish_lock(dsn) if lock is None else lock,
+                         embargo_until=embargo_until)
 
 
 def latest_release(published: Location | str) -> Location | None:
