@@ -70,10 +70,11 @@ class SourcesStale(QualityGateFailed):
 
 def source_freshness(settings: Settings | None = None,
                      dsn: WarehouseDsn | None = None) -> list[dict]:
-    """``dbt source freshness``: every source's status (pass, warn, error, runtime
-    error) and newest load, by source name. Raise :class:`SourcesStale` when one is
-    not pass or warn (its thresholds: the sources' yml)."""
-    result = _invoke(["source", "freshness"], settings=settings, dsn=dsn)
+    """``dbt source freshness`` (a check of the gate: at ``dsn``, else as the gate role):
+    every source's status (pass, warn, error, runtime error) and newest load, by source
+    name. Raise :class:`SourcesStale` when one is not pass or warn (its thresholds: the
+    sources' yml)."""
+    result = _invoke(["source", "freshness"], settings=settings, dsn=dsn, role="gate")
     freshness = sorted(
         ({"source": f"{r.node.source_name}.{r.node.name}", "status": str(r.status),
           "max_loaded_at": (r.max_loaded_at.isoformat()
@@ -93,8 +94,10 @@ def source_freshness(settings: Settings | None = None,
 
 def run_dbt(args: list[str], *, settings: Settings | None = None,
             dsn: WarehouseDsn | None = None, target_dir: Path | None = None) -> None:
-    """Invoke ``dbt <args>`` on the project; raise DbtError naming every failed node."""
-    result = _invoke(args, settings=settings, dsn=dsn, target_dir=target_dir)
+    """Invoke ``dbt <args>`` on the project (at ``dsn``, else as the transformer role);
+    raise DbtError naming every failed node."""
+    result = _invoke(args, settings=settings, dsn=dsn, target_dir=target_dir,
+                     role="transformer")
     if result.success:
         return
     failures: list[str] = []
@@ -106,14 +109,14 @@ def run_dbt(args: list[str], *, settings: Settings | None = None,
     raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
 
 
-def _invoke(args: list[str], *, settings: Settings | None = None,
+def _invoke(args: list[str], *, role: str, settings: Settings | None = None,
             dsn: WarehouseDsn | None = None, target_dir: Path | None = None):
     """``dbt <args>`` on the project under the build lock; dbt's result object."""
     from dbt.cli.main import dbtRunner
 
     from corridor.window import resolve
 
-    dsn = dsn or get_warehouse_dsn()
+    dsn = dsn or get_warehouse_dsn(role)
     settings = resolve(settings or get_settings(), dsn=dsn)
     project_dir = settings.dbt_project_dir
     work_dir = target_dir or settings.home_dir / "dbt"

@@ -243,7 +243,7 @@ def publish_release(quality: dict, *, settings: Settings | None = None,
     """
     from corridor.window import resolve
 
-    dsn = dsn or get_warehouse_dsn()
+    dsn = dsn or get_warehouse_dsn("publisher")
     settings = resolve(settings or get_settings(), dsn=dsn)
     with nullcontext(conn) if conn is not None else connect(dsn) as reader:
         observations = {dataset.name: read_observations(reader, dataset)

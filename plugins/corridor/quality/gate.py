@@ -115,7 +115,7 @@ def run_gate(settings: Settings | None = None, dsn: WarehouseDsn | None = None, 
     could not be built.
     """
     settings = settings or get_settings()
-    dsn = dsn or get_warehouse_dsn()
+    dsn = dsn or get_warehouse_dsn("gate")
     with reading_snapshot(dsn.sqlalchemy_url, snapshot) as url:
         context = get_context(settings.gx_context_dir, warehouse_url=url)
         try:
