@@ -207,7 +207,8 @@ class Sessions(threading.Thread):
             while not self.stop.is_set():
                 self.seen.update(conn.execute(
                     "select usename, coalesce(application_name, '') from pg_stat_activity "
-                    "where datname = %s and pid <> pg_backend_pid()",
+                    "where datname = %s and backend_type = 'client backend' "
+                    "and pid <> pg_backend_pid()",
                     (self.admin.dbname,)).fetchall())
                 self.stop.wait(0.02)
 
