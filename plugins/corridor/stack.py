@@ -34,7 +34,16 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corridor.config import FEED_CONN_IDS, PROJECT_DIR, Settings, connection_env_name
+from corridor.config import (
+    FEED_CONN_IDS,
+    PROJECT_DIR,
+    WAREHOUSE_CONN_ID,
+    WAREHOUSE_ROLES,
+    Settings,
+    connection_env_name,
+    get_warehouse_dsn,
+    warehouse_conn_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -278,9 +287,13 @@ def local_stack(settings: Settings, *, ui_port: int | None = None,
     ``ui_port`` defaults to ``settings.ui_port``; ``env_extra`` is added to the services'
     environment last (e.g. ``AIRFLOW__CORE__PARALLELISM``). The warehouse comes from
     the caller's ``AIRFLOW_CONN_CORRIDOR_WAREHOUSE`` or is the embedded one under the
-    home (as ``corridor run``); feeds likewise from ``AIRFLOW_CONN_CORRIDOR_*``.
+    home, initialised as ``corridor run`` does (:func:`corridor.cli.ensure_warehouse`);
+    the services get the four role connections (``AIRFLOW_CONN_CORRIDOR_WAREHOUSE_<ROLE>``,
+    the caller's or those :func:`corridor.config.get_warehouse_dsn` derives), never the
+    admin one. Feeds likewise from ``AIRFLOW_CONN_CORRIDOR_*``.
     """
     from corridor.cli import ensure_warehouse
+    from corridor.warehouse import embedded_uri
 
     ui_port = ui_port or settings.ui_port
     env = airflow_up_env(settings, ui_port=ui_port)
@@ -300,6 +313,11 @@ def local_stack(settings: Settings, *, ui_port: int | None = None,
                                                service_env.get("PATH", os.defpath)])
         service_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(PROJECT_DIR / "plugins"), service_env.get("PYTHONPATH")) if p)
+        # the tasks get the four role connections, not the admin one (init's alone)
+        for role in WAREHOUSE_ROLES:
+            name = connection_env_name(warehouse_conn_id(role))
+            service_env[name] = service_env.get(name) or embedded_uri(get_warehouse_dsn(role))
+        service_env.pop(connection_env_name(WAREHOUSE_CONN_ID), None)
         feeds, simulator_url = ensure_feed_connections(settings, service_env,
                                                        logs_dir / "simulator.log", stack)
         log.info("warehouse: %s; feeds: %s", warehouse, feeds)

@@ -252,3 +252,23 @@ def test_a_pipeline_run_connects_as_the_stage_roles_only(warehouse: WarehouseDsn
     # publisher, dbt's build lock as the transformer
     assert ("corridor_publisher", "corridor publish") in sessions.seen
     assert ("corridor_transformer", "corridor lock corridor:warehouse_build") in sessions.seen
+
+
+def test_cli_init_reads_the_admin_and_role_connections(warehouse: WarehouseDsn) -> None:
+    """``corridor warehouse init`` with the admin URI in its environment variable (off
+    the command line); a role connection that logs in as someone else is refused."""
+    from typer.testing import CliRunner
+
+    from corridor.cli import app
+
+    env = {connection_env_name(WAREHOUSE_CONN_ID): embedded_uri(warehouse),
+           **{connection_env_name(warehouse_conn_id(role)): embedded_uri(as_role(warehouse, role))
+              for role in WAREHOUSE_ROLES}}
+    before = _catalog(warehouse)
+    result = CliRunner().invoke(app, ["warehouse", "init"], env=env)
+    assert result.exit_code == 0, result.output
+    assert _catalog(warehouse) == before
+    env[connection_env_name(warehouse_conn_id("gate"))] = embedded_uri(warehouse)  # the admin
+    result = CliRunner().invoke(app, ["warehouse", "init"], env=env)
+    assert result.exit_code == 2
+    assert "logs in as" in result.output
