@@ -13,7 +13,7 @@ import pytest
 
 from corridor.config import PROJECT_DIR, Settings, WarehouseDsn
 from corridor.runner import airflow_env
-from tests.databases import temporary_database
+from tests.databases import ROLE_PASSWORDS, temporary_database
 
 TEST_HOME = PROJECT_DIR / ".corridor" / "test"
 # Airflow reads its configuration once, at first import: point it at the test home
@@ -35,7 +35,7 @@ def warehouse_server() -> WarehouseDsn:
 
         server = start_embedded(TEST_HOME / "pgdata")
     # the server's roles (corridor.roles): dbt grants the marts to them in any database
-    init_warehouse(server, passwords={})
+    init_warehouse(server, ROLE_PASSWORDS)
     return server
 
 

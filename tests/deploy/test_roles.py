@@ -4,7 +4,6 @@ stages' roles only, none a superuser."""
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Iterator
 
@@ -24,14 +23,8 @@ from corridor.config import (
 )
 from corridor.roles import init_warehouse
 from corridor.warehouse import embedded_uri
-from tests.databases import temporary_database
-
-#: one password per login role for the whole module (roles are the server's)
-PASSWORDS = {role: secrets.token_urlsafe(12) for role in WAREHOUSE_ROLES}
-
-
-def as_role(admin: WarehouseDsn, role: str) -> WarehouseDsn:
-    return WarehouseDsn(admin.host, admin.port, role_name(role), PASSWORDS[role], admin.dbname)
+from tests.databases import ROLE_PASSWORDS as PASSWORDS
+from tests.databases import as_role, temporary_database
 
 
 @pytest.fixture()
