@@ -265,3 +265,24 @@ def test_cli_init_reads_the_admin_and_role_connections(warehouse: WarehouseDsn) 
     result = CliRunner().invoke(app, ["warehouse", "init"], env=env)
     assert result.exit_code == 2
     assert "logs in as" in result.output
+
+
+def test_corridor_run_initialises_the_warehouse_it_uses(warehouse_server, monkeypatch) -> None:
+    """``corridor run``/``up`` (cli.ensure_warehouse): with the admin connection it runs
+    init; with all four role connections it leaves the warehouse to the deployment's."""
+    from corridor.cli import ensure_warehouse
+
+    with temporary_database(warehouse_server, "roles") as admin:
+        monkeypatch.setenv(connection_env_name(WAREHOUSE_CONN_ID), embedded_uri(admin))
+        for role in WAREHOUSE_ROLES:
+            monkeypatch.delenv(connection_env_name(warehouse_conn_id(role)), raising=False)
+        assert ensure_warehouse(Settings()).endswith("roles initialised")
+        assert _attempt(as_role(admin, "loader"), LOADED_UNIT) is None
+    with temporary_database(warehouse_server, "roles") as deployed:
+        monkeypatch.delenv(connection_env_name(WAREHOUSE_CONN_ID))
+        for role in WAREHOUSE_ROLES:
+            monkeypatch.setenv(connection_env_name(warehouse_conn_id(role)),
+                               embedded_uri(as_role(deployed, role)))
+        assert ensure_warehouse(Settings()) == "configured corridor_warehouse_* role connections"
+        with psycopg.connect(deployed.conninfo) as conn:
+            assert conn.execute("select to_regnamespace('raw')").fetchone()[0] is None
