@@ -26,6 +26,10 @@ How:
    exporting transaction itself and write the release (the publish lock is already
    held).
 
+Steps 2 and 4 connect as the gate role (``corridor_gate``), 1, 3 and 5 as the publisher
+(``corridor_publisher``, :mod:`corridor.roles`): a snapshot exported by one role is
+imported by another.
+
 Marts whose latest dbt build did not finish or failed raise
 :class:`corridor.transform.MartsNotBuilt` before the gate runs; a critical failure
 raises :class:`corridor.quality.gate.QualityGateFailed`. Either way nothing is
