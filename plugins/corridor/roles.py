@@ -104,11 +104,12 @@ def _ensure_schema(conn: psycopg.Connection, schema: str, owner: str) -> None:
                  .format(sql.Identifier(schema), _ident(owner)))
     conn.execute(sql.SQL("alter schema {} owner to {}")
                  .format(sql.Identifier(schema), _ident(owner)))
+    # tables, views, materialised views (a table's sequences and indexes follow it)
     others = conn.execute(
-        "select c.relname, c.relkind from pg_class c join pg_namespace n "
-        "on n.oid = c.relnamespace where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') "
+        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') "
         "and pg_get_userbyid(c.relowner) <> %s", (schema, role_name(owner))).fetchall()
-    for relname, _ in others:
+    for (relname,) in others:
         conn.execute(sql.SQL("alter table {} owner to {}")
                      .format(sql.Identifier(schema, relname), _ident(owner)))
 

@@ -286,3 +286,25 @@ def test_corridor_run_initialises_the_warehouse_it_uses(warehouse_server, monkey
         assert ensure_warehouse(Settings()) == "configured corridor_warehouse_* role connections"
         with psycopg.connect(deployed.conninfo) as conn:
             assert conn.execute("select to_regnamespace('raw')").fetchone()[0] is None
+
+
+def test_only_the_loader_records_the_rolling_window(warehouse: WarehouseDsn, monkeypatch) -> None:
+    """Before any poll, a reading stage resolves the rolling window from the publishers
+    for itself (it may not write ingest.coverage_window); the loader's poll records it."""
+    from corridor.simulator import SimConfig, connection_uris, start_simulator
+    from corridor.window import resolve
+
+    def recorded() -> list[tuple]:
+        with psycopg.connect(warehouse.conninfo) as conn:
+            return conn.execute("select period_from, period_to from ingest.coverage_window"
+                                ).fetchall()
+
+    with start_simulator(SimConfig(scale=0.05, first_month="2024-01",
+                                   last_month="2024-12")) as sim:
+        for name, uri in connection_uris(sim.base_url).items():
+            monkeypatch.setenv(name, uri)
+        publisher = resolve(Settings(window_months=3), dsn=as_role(warehouse, "publisher"))
+        assert (publisher.period_from, publisher.period_to) == ("2024-10", "2024-12")
+        assert recorded() == []
+        resolve(Settings(window_months=3), dsn=as_role(warehouse, "loader"), refresh=True)
+    assert recorded() == [("2024-10", "2024-12")]
