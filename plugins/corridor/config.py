@@ -360,12 +360,14 @@ def role_name(role: str) -> str:
 
 
 def configured_warehouse_dsn(role: str) -> WarehouseDsn | None:
-    """The warehouse connection of ``role`` (``admin`` or a stage's) from the environment
-    or Airflow (secrets backends, metadata DB); None when it is not configured."""
-    conn_id = warehouse_conn_id(role)
-    uri = os.environ.get(connection_env_name(conn_id))
-    if uri:
-        return WarehouseDsn.from_uri(uri)
+    """The warehouse connection of ``role`` (``admin`` or a stage's) from its
+    environment variable (``AIRFLOW_CONN_CORRIDOR_WAREHOUSE[_<ROLE>]``); None when unset."""
+    uri = os.environ.get(connection_env_name(warehouse_conn_id(role)))
+    return WarehouseDsn.from_uri(uri) if uri else None
+
+
+def _airflow_warehouse_dsn(conn_id: str) -> WarehouseDsn | None:
+    """A warehouse connection from Airflow (secrets backends, metadata DB), or None."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
@@ -378,21 +380,33 @@ def configured_warehouse_dsn(role: str) -> WarehouseDsn | None:
                         dbname=conn.schema or "postgres")
 
 
+def _as_role(admin: WarehouseDsn, role: str) -> WarehouseDsn:
+    return WarehouseDsn(admin.host, admin.port, role_name(role), "", admin.dbname)
+
+
 def get_warehouse_dsn(role: str) -> WarehouseDsn:
     """Where ``role`` connects: ``admin`` (``corridor_warehouse``, what ``corridor
     warehouse init`` uses, and nothing else) or a stage's role (``loader``,
     ``transformer``, ``gate``, ``publisher``).
 
-    A stage's connection ``corridor_warehouse_<role>`` when configured. Otherwise the
-    admin connection's server and database as the role ``corridor_<role>``, without a
-    password: enough where the server trusts local connections (the embedded pgserver
-    of ``corridor run``) or a ``.pgpass`` holds it; never the admin's own login.
+    A stage's connection ``corridor_warehouse_<role>`` (its environment variable, else
+    Airflow's connection). Where it is not set but the admin connection is, the
+    admin's server and database as the role ``corridor_<role>``, without a password:
+    enough where the server trusts local connections (the embedded pgserver of
+    ``corridor run``, whose admin variable is set) or a ``.pgpass`` holds it; never the
+    admin's own login.
     """
     dsn = configured_warehouse_dsn(role)
     if dsn is not None:
         return dsn
-    if role == "admin":
-        raise LookupError(f"no {WAREHOUSE_CONN_ID} connection: set "
-                          f"{connection_env_name(WAREHOUSE_CONN_ID)}")
-    admin = get_warehouse_dsn("admin")
-    return WarehouseDsn(admin.host, admin.port, role_name(role), "", admin.dbname)
+    admin = configured_warehouse_dsn("admin")
+    if role != "admin" and admin is not None:
+        return _as_role(admin, role)
+    dsn = _airflow_warehouse_dsn(warehouse_conn_id(role))
+    if dsn is not None:
+        return dsn
+    admin = _airflow_warehouse_dsn(WAREHOUSE_CONN_ID) if role != "admin" else None
+    if admin is not None:
+        return _as_role(admin, role)
+    raise LookupError(f"no {warehouse_conn_id(role)} connection: set "
+                      f"{connection_env_name(warehouse_conn_id(role))}")

@@ -68,7 +68,8 @@ def _ident(role: str) -> sql.Identifier:
 
 
 def role_passwords() -> dict[str, str | None]:
-    """Each login role's password from its configured connection (None: not configured).
+    """Each login role's password from its connection's environment variable
+    (``AIRFLOW_CONN_CORRIDOR_WAREHOUSE_<ROLE>``; None: not set).
 
     Raises ValueError when a connection logs in as another role than its own."""
     passwords: dict[str, str | None] = {}
