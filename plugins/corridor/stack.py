@@ -255,6 +255,20 @@ def ensure_feed_connections(settings: Settings, env: dict[str, str], log_path: P
             f"scale {settings.sim_scale}{faults})", base_url)
 
 
+def role_connections_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for services whose tasks connect as the stages' roles: the four role
+    connections (``env``'s, else those :func:`corridor.config.get_warehouse_dsn`
+    derives), and not the admin one, which is ``corridor warehouse init``'s alone."""
+    from corridor.warehouse import embedded_uri
+
+    result = dict(env)
+    for role in WAREHOUSE_ROLES:
+        name = connection_env_name(warehouse_conn_id(role))
+        result[name] = result.get(name) or embedded_uri(get_warehouse_dsn(role))
+    result.pop(connection_env_name(WAREHOUSE_CONN_ID), None)
+    return result
+
+
 def health(base_url: str, timeout: float = 5.0) -> dict | None:
     """The api-server's ``/api/v2/monitor/health`` (no login needed), or None."""
     try:
@@ -293,7 +307,6 @@ def local_stack(settings: Settings, *, ui_port: int | None = None,
     admin one. Feeds likewise from ``AIRFLOW_CONN_CORRIDOR_*``.
     """
     from corridor.cli import ensure_warehouse
-    from corridor.warehouse import embedded_uri
 
     ui_port = ui_port or settings.ui_port
     env = airflow_up_env(settings, ui_port=ui_port)
@@ -313,11 +326,7 @@ def local_stack(settings: Settings, *, ui_port: int | None = None,
                                                service_env.get("PATH", os.defpath)])
         service_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(PROJECT_DIR / "plugins"), service_env.get("PYTHONPATH")) if p)
-        # the tasks get the four role connections, not the admin one (init's alone)
-        for role in WAREHOUSE_ROLES:
-            name = connection_env_name(warehouse_conn_id(role))
-            service_env[name] = service_env.get(name) or embedded_uri(get_warehouse_dsn(role))
-        service_env.pop(connection_env_name(WAREHOUSE_CONN_ID), None)
+        service_env = role_connections_env(service_env)
         feeds, simulator_url = ensure_feed_connections(settings, service_env,
                                                        logs_dir / "simulator.log", stack)
         log.info("warehouse: %s; feeds: %s", warehouse, feeds)

@@ -308,3 +308,21 @@ def test_only_the_loader_records_the_rolling_window(warehouse: WarehouseDsn, mon
         assert recorded() == []
         resolve(Settings(window_months=3), dsn=as_role(warehouse, "loader"), refresh=True)
     assert recorded() == [("2024-10", "2024-12")]
+
+
+def test_corridor_up_hands_its_services_the_role_connections_only(warehouse: WarehouseDsn,
+                                                                  monkeypatch) -> None:
+    from corridor.stack import role_connections_env
+
+    admin = connection_env_name(WAREHOUSE_CONN_ID)
+    monkeypatch.setenv(admin, embedded_uri(warehouse))
+    for role in WAREHOUSE_ROLES:
+        monkeypatch.delenv(connection_env_name(warehouse_conn_id(role)), raising=False)
+    given = embedded_uri(as_role(warehouse, "gate"))
+    env = role_connections_env({admin: embedded_uri(warehouse), "PATH": "/bin",
+                                connection_env_name(warehouse_conn_id("gate")): given})
+    assert admin not in env and env["PATH"] == "/bin"
+    assert env[connection_env_name(warehouse_conn_id("gate"))] == given
+    for role in ("loader", "transformer", "publisher"):
+        dsn = WarehouseDsn.from_uri(env[connection_env_name(warehouse_conn_id(role))])
+        assert (dsn.user, dsn.dbname) == (role_name(role), warehouse.dbname)
