@@ -86,11 +86,13 @@ def _ensure_role(conn: psycopg.Connection, role: str, *, login: bool,
                  password: str | None) -> None:
     exists = conn.execute("select 1 from pg_roles where rolname = %s",
                           (role_name(role),)).fetchone()
-    attributes = sql.SQL("login" if login else "nologin")
+    attributes = sql.SQL(("login" if login else "nologin")
+                         + " nosuperuser nocreatedb nocreaterole nobypassrls")
     if not exists:
-        conn.execute(sql.SQL("create role {} {} nosuperuser nocreatedb nocreaterole")
-                     .format(_ident(role), attributes))
+        conn.execute(sql.SQL("create role {}").format(_ident(role)))
         log.info("created role %s", role_name(role))
+    # also when it exists: a role made by hand gets exactly these
+    conn.execute(sql.SQL("alter role {} {}").format(_ident(role), attributes))
     if password:
         hashed = conn.pgconn.encrypt_password(password.encode(), role_name(role).encode(),
                                               b"scram-sha-256")
@@ -123,7 +125,7 @@ def init_warehouse(admin: WarehouseDsn, passwords: Mapping[str, str | None] | No
 
     passwords = role_passwords() if passwords is None else passwords
     with psycopg.connect(admin.conninfo, application_name="corridor warehouse init") as conn:
-        # roles are the cluster's: two inits at once (two databases) take turns
+        # two inits of one database at once take turns
         conn.execute("select pg_advisory_xact_lock(hashtextextended('corridor:roles', 0))")
         for role in WAREHOUSE_ROLES:
             _ensure_role(conn, role, login=True, password=passwords.get(role))

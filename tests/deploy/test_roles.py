@@ -159,6 +159,20 @@ def test_init_twice_is_a_no_op(warehouse: WarehouseDsn) -> None:
             assert conn.execute("select current_user").fetchone()[0] == role_name(role)
 
 
+def test_init_takes_a_role_made_by_hand_back_to_its_attributes(warehouse: WarehouseDsn
+                                                                ) -> None:
+    with psycopg.connect(warehouse.conninfo, autocommit=True) as conn:
+        conn.execute("alter role corridor_gate createdb createrole")
+    try:
+        init_warehouse(warehouse, PASSWORDS)
+        with psycopg.connect(warehouse.conninfo) as conn:
+            assert conn.execute("select rolcreatedb or rolcreaterole from pg_roles "
+                                "where rolname = 'corridor_gate'").fetchone()[0] is False
+    finally:
+        with psycopg.connect(warehouse.conninfo, autocommit=True) as conn:
+            conn.execute("alter role corridor_gate nocreatedb nocreaterole")
+
+
 def test_a_warehouse_built_before_the_roles_is_handed_to_them(warehouse_server) -> None:
     """A warehouse whose tables its superuser created (before this version): init makes
     the loader their owner, so it can still migrate and load them."""
