@@ -30,6 +30,9 @@ releases_app = typer.Typer(help="Published releases.", no_args_is_help=True)
 app.add_typer(gx_app, name="gx")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(releases_app, name="releases")
+consumers_app = typer.Typer(help="Keys of the consumer API (corridor serve).",
+                            no_args_is_help=True)
+app.add_typer(consumers_app, name="consumers")
 
 log = logging.getLogger("corridor")
 
@@ -119,7 +122,7 @@ def run() -> None:
             typer.echo(f"Airflow task logs: {settings.home_dir / 'airflow' / 'logs'}", err=True)
             raise typer.Exit(1) from error
         _print_feed_progress(settings)
-    print_summary(settings.publish_dir)
+    print_summary(settings.publish_root)
 
 
 def _print_feed_progress(settings: Settings) -> None:
@@ -226,7 +229,7 @@ def docs() -> None:
     _setup_logging()
     settings = get_settings()
     ensure_warehouse(settings)
-    run_dbt(["docs", "generate", "--static"])
+    run_dbt(["docs", "generate", "--static"], target_dir=settings.home_dir / "dbt")
     typer.echo(f"dbt docs: {settings.home_dir / 'dbt' / 'target' / 'static_index.html'}")
 
 
@@ -340,11 +343,11 @@ def warehouse_init(admin_uri: str = typer.Option(
 @releases_app.command("list")
 def releases_list() -> None:
     """Releases under the published root, newest last; LATEST is marked."""
-    from corridor.publish.release import latest_release
+    from corridor.publish.release import latest_release, list_releases
 
-    published = get_settings().publish_dir
+    published = get_settings().publish_root
     latest = latest_release(published)
-    for path in sorted((published / "releases").glob("*")):
+    for path in list_releases(published):
         typer.echo(f"{'*' if latest and path.name == latest.name else ' '} {path.name}")
 
 
@@ -353,7 +356,7 @@ def releases_show(release_id: str = typer.Argument("LATEST")) -> None:
     """Print a release's manifest (files, inputs count, quality)."""
     from corridor.publish.release import latest_release
 
-    published = get_settings().publish_dir
+    published = get_settings().publish_root
     path = (latest_release(published) if release_id == "LATEST"
             else published / "releases" / release_id)
     if path is None or not (path / "manifest.json").exists():
@@ -388,6 +391,55 @@ def load(from_landing: bool = typer.Option(False, "--from-landing",
         typer.echo(f"{name:<11} {summary['units']:>5} units {summary['rows_loaded']:>9} rows "
                    f"{summary['rows_rejected']:>6} rejected  ({summary['files']} files, "
                    f"{summary['superseded']} superseded, {summary['incomplete']} incomplete)")
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+          port: int = typer.Option(8700, help="Port to listen on.")) -> None:
+    """Serve the published releases as an SDMX REST API (keys: corridor consumers)."""
+    import uvicorn
+
+    from corridor.api.app import create_app
+    from corridor.api.consumers import ConsumerStore
+
+    _setup_logging()
+    settings = get_settings()
+    application = create_app(settings.publish_dir, ConsumerStore(settings.consumers_path))
+    log.info("serving %s on http://%s:%d/sdmx/2.1", settings.publish_dir, host, port)
+    # uvicorn's own access log is off: corridor.api.access logs each request, by consumer
+    uvicorn.run(application, host=host, port=port, access_log=False, log_config=None)
+
+
+@consumers_app.command("add")
+def consumers_add(name: str) -> None:
+    """Create a key for NAME and print it (once: only its hash is kept)."""
+    from corridor.api.consumers import ConsumerStore
+
+    try:
+        key = ConsumerStore(get_settings().consumers_path).add(name)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(key)
+
+
+@consumers_app.command("revoke")
+def consumers_revoke(name: str) -> None:
+    """End NAME's key."""
+    from corridor.api.consumers import ConsumerStore
+
+    if not ConsumerStore(get_settings().consumers_path).revoke(name):
+        raise typer.BadParameter(f"no live key for consumer {name!r}")
+    typer.echo(f"revoked {name}")
+
+
+@consumers_app.command("list")
+def consumers_list() -> None:
+    """Consumers, when their key was created, and revoked ones."""
+    from corridor.api.consumers import ConsumerStore
+
+    for consumer in ConsumerStore(get_settings().consumers_path).list():
+        revoked = f"  revoked {consumer.revoked_at}" if consumer.revoked_at else ""
+        typer.echo(f"{consumer.name}\t{consumer.created_at}{revoked}")
 
 
 if __name__ == "__main__":

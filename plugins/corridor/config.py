@@ -10,11 +10,15 @@ import os
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -94,6 +98,11 @@ class Settings(BaseSettings):
     period_to: str | None = None
     window_months: int = 24
     home_dir: Path = PROJECT_DIR / ".corridor"
+    #: the published root and the landing zone, as URLs (corridor.storage): file:// by
+    #: default, s3://, gs://... on a deployment whose workers share no disk. Unset, they
+    #: are file:// URLs of publish_dir and landing_dir (the older settings, kept as such)
+    publish_url: str | None = None
+    landing_url: str | None = None
     publish_dir: Path = PROJECT_DIR / "published"
     landing_dir: Path | None = None
     dbt_project_dir: Path = PROJECT_DIR / "dbt_project"
@@ -126,6 +135,12 @@ class Settings(BaseSettings):
     http_deadline_s: dict[str, float] = HTTP_DEADLINE_S_DEFAULT
     #: where ``corridor up`` serves the Airflow UI, on 127.0.0.1
     ui_port: int = 8080
+    #: the consumer API's keys (salted hashes; corridor.api.consumers); unset:
+    #: ``home_dir/consumers.json``
+    consumers_file: Path | None = None
+    #: the consumer API's public base URL (``https://stats.example/corridor``); when set,
+    #: each report links every dataset's data query there
+    api_url: str | None = None
 
     @field_validator("period_from", "period_to")
     @classmethod
@@ -206,12 +221,23 @@ class Settings(BaseSettings):
         return self.sim_cache_dir or self.home_dir / "simulator-cache"
 
     @property
-    def landing_root(self) -> Path:
-        return self.landing_dir or self.home_dir / "landing"
+    def landing_root(self) -> Path | ObjectStoragePath:
+        """The landing zone: CORRIDOR_LANDING_URL, else the folder CORRIDOR_LANDING_DIR
+        (default ``home_dir/landing``)."""
+        from corridor import storage
+
+        return storage.resolve(self.landing_url or self.landing_dir or self.home_dir / "landing")
 
     @property
-    def gx_results_dir(self) -> Path:
-        return self.home_dir / "gx"
+    def consumers_path(self) -> Path:
+        return self.consumers_file or self.home_dir / "consumers.json"
+
+    @property
+    def publish_root(self) -> Path | ObjectStoragePath:
+        """The published root: CORRIDOR_PUBLISH_URL, else the folder CORRIDOR_PUBLISH_DIR."""
+        from corridor import storage
+
+        return storage.resolve(self.publish_url or self.publish_dir)
 
 
 def get_settings() -> Settings:

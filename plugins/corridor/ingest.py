@@ -25,6 +25,7 @@ from corridor.config import (
     Settings,
     WarehouseDsn,
     get_endpoint,
+    get_warehouse_dsn,
 )
 from corridor.feeds import comtrade, kz_customs, ports, rail, ru_customs
 from corridor.feeds.common import FeedError
@@ -44,11 +45,16 @@ def _warehouse(dsn: WarehouseDsn | None) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-def _setup(feed: str, settings: Settings | None, endpoint: Endpoint | None
-           ) -> tuple[Settings, FeedClient, LandingStore]:
+def _setup(feed: str, settings: Settings | None, endpoint: Endpoint | None,
+           dsn: WarehouseDsn | None = None) -> tuple[Settings, FeedClient, LandingStore]:
     settings = settings or Settings()
     endpoint = endpoint or get_endpoint(FEED_CONN_IDS[feed])
-    return settings, FeedClient(feed, endpoint), LandingStore(settings.landing_root)
+    return settings, FeedClient(feed, endpoint), _store(settings, dsn)
+
+
+def _store(settings: Settings, dsn: WarehouseDsn | None) -> LandingStore:
+    """The landing zone, its manifests written under the warehouse's landing locks."""
+    return LandingStore(settings.landing_root, dsn or get_warehouse_dsn("loader"))
 
 
 @contextmanager
@@ -56,7 +62,7 @@ def _session(feed: str, dsn: WarehouseDsn | None, settings: Settings | None,
              endpoint: Endpoint | None
              ) -> Iterator[tuple[FeedClient, LandingStore, psycopg.Connection]]:
     """A feed's client and landing store, and the warehouse (:func:`_warehouse`)."""
-    _, client, store = _setup(feed, settings, endpoint)
+    _, client, store = _setup(feed, settings, endpoint, dsn)
     with _warehouse(dsn) as conn:
         yield client, store, conn
 
@@ -168,7 +174,7 @@ def ingest_ru_customs(period_month: str, *, dsn: WarehouseDsn | None = None,
         # (sha256 of the release entry): landing it is a rename, loading it a stream.
         fetched = ru_customs.fetch_period(client, period_month, held_sha256=held.get("sha256"),
                                           held_status=held.get("status"),
-                                          spool_dir=store.unit_dir(feed, period_month))
+                                          spool_dir=store.spool_dir(feed, period_month))
         try:
             if not fetched.released:
                 return _summary(feed, period_month, skipped="not_released")
@@ -277,7 +283,7 @@ def plan_comtrade(months: list[str], *, dsn: WarehouseDsn | None = None,
     each with its listing rows, so the month tasks make no availability call of their own."""
     settings = settings or Settings()
     client = _comtrade_client(endpoint)
-    store = LandingStore(settings.landing_root)
+    store = _store(settings, dsn)
     with _warehouse(dsn) as conn:
         calls = comtrade_calls(client, conn, settings)
         try:
@@ -324,7 +330,7 @@ def ingest_comtrade(period_month: str, *, dsn: WarehouseDsn | None = None,
     feed = comtrade.FEED
     settings = settings or Settings()
     client = _comtrade_client(endpoint)
-    store = LandingStore(settings.landing_root)
+    store = _store(settings, dsn)
     units: list[dict[str, Any]] = []
     pending: list[str] = []
     with _warehouse(dsn) as conn:

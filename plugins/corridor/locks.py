@@ -11,6 +11,12 @@ drops a session's locks when its connection goes, killed holder or not.
   reads raw tables while a unit is half replaced between its models, and a build's
   marts are of one raw state.
 * **publish** — one publisher at a time per warehouse (``corridor.publish.release``).
+* **landing** — one writer at a time of a feed's landing manifest
+  (``corridor:landing:<feed>``, :class:`corridor.landing.LandingStore`), wherever the
+  landing zone is (a shared disk, an object store).
+
+They replace file locks (``flock``), which hold on one host only and not at all on an
+object store.
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ BUILD = "corridor:warehouse_build"
 PUBLISH = "corridor:publish"
 
 _KEY = "hashtextextended(%s, 0)"
+
+
+def landing(feed: str) -> str:
+    """The name of ``feed``'s landing manifest lock."""
+    return f"corridor:landing:{feed}"
 
 
 def build_shared_in_transaction(conn: psycopg.Connection) -> None:

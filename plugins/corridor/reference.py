@@ -13,10 +13,16 @@ from datetime import timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
+from babel import Locale
+
 from corridor.config import PROJECT_DIR
 
 #: Where a project keeps its seeds (the dbt project's seed-paths).
 SEEDS_SUBDIR = Path("dbt_project") / "seeds"
+
+#: The languages of every published name (spec/indicators.md "Languages"), in the order
+#: structure.xml gives them; each is a ``name_<lang>`` column of the label seeds.
+LANGUAGES = ("en", "ru", "kk")
 
 #: Undisclosed partner codes: valid partners that count in totals (spec/feeds.md "Codes").
 UNDISCLOSED_ISO2 = "XX"
@@ -93,7 +99,7 @@ class Indicator:
     decimals: int
     node_kind: str      # logistics: port, rail_crossing, corridor; bilateral: ""
     is_flow: bool       # a sum of trade or traffic, never negative
-    name_en: str
+    names: dict[str, str]  # by language (LANGUAGES)
 
 
 @lru_cache(maxsize=1)
@@ -103,7 +109,7 @@ def indicators() -> dict[str, Indicator]:
                 code=row["indicator"], dataset=row["dataset"],
                 unit_measure=row["unit_measure"], decimals=int(row["decimals"]),
                 node_kind=row["node_kind"], is_flow=row["is_flow"] == "true",
-                name_en=row["name_en"])
+                names=_names(row))
             for row in read_seed("ref_indicators")}
 
 
@@ -121,3 +127,54 @@ def reporters() -> dict[str, str]:
     """The reporters of DF_BILATERAL_TRADE (ISO alpha-3, publication order) and the
     customs feed of each (seed ``ref_reporters``)."""
     return {row["iso3"]: row["customs_feed"] for row in read_seed("ref_reporters")}
+
+
+# ------------------------------------------------------------ names in every language
+
+def _names(row: dict[str, str]) -> dict[str, str]:
+    return {language: row[f"name_{language}"] for language in LANGUAGES}
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The project's own names (seed ``ref_labels``): scheme -> code -> language -> name.
+
+    Schemes are the code lists (``CL_NODE``) and the kinds of structure (``AGENCY``,
+    ``AGENCY_SCHEME``, ``DATAFLOW``, ``DSD``, ``CONCEPT_SCHEME``, ``CONCEPT``,
+    ``CODELIST``)."""
+
+    by_scheme: dict[str, dict[str, dict[str, str]]]
+
+    def __call__(self, scheme: str, code: str) -> dict[str, str]:
+        """The names of ``code``; a code without a row is an error naming it."""
+        try:
+            return self.by_scheme[scheme][code]
+        except KeyError:
+            raise KeyError(f"seed ref_labels has no names for {scheme} {code!r}: add the "
+                           f"row {scheme},{code},<name in {'>,<'.join(LANGUAGES)}>") from None
+
+    def scheme(self, scheme: str) -> dict[str, dict[str, str]]:
+        """Every code of ``scheme`` (in seed order) with its names."""
+        return self.by_scheme[scheme]
+
+
+def labels(project_dir: Path = PROJECT_DIR) -> Labels:
+    """The label seed of the project, read now."""
+    by_scheme: dict[str, dict[str, dict[str, str]]] = {}
+    for row in read_seed("ref_labels", project_dir):
+        by_scheme.setdefault(row["scheme"], {})[row["code"]] = _names(row)
+    return Labels(by_scheme)
+
+
+def country_names(project_dir: Path = PROJECT_DIR) -> dict[str, dict[str, str]]:
+    """Every country of the seed by ISO alpha-3, named in each language by CLDR (Babel's
+    territory names, looked up by the seed's alpha-2 code)."""
+    territories = {language: Locale.parse(language).territories for language in LANGUAGES}
+    names = {}
+    for row in read_seed("ref_countries", project_dir):
+        iso2 = row["iso2"].strip().upper()
+        missing = [language for language in LANGUAGES if iso2 not in territories[language]]
+        if missing:
+            raise KeyError(f"CLDR has no {'/'.join(missing)} name for {iso2} ({row['iso3']})")
+        names[row["iso3"]] = {language: territories[language][iso2] for language in LANGUAGES}
+    return names

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,7 +96,9 @@ def source_freshness(settings: Settings | None = None,
 def run_dbt(args: list[str], *, settings: Settings | None = None,
             dsn: WarehouseDsn | None = None, target_dir: Path | None = None) -> None:
     """Invoke ``dbt <args>`` on the project (at ``dsn``, else as the transformer role);
-    raise DbtError naming every failed node."""
+    raise DbtError naming every failed node.
+
+    ``target_dir``: dbt's target and logs folder, default one of this invocation only."""
     result = _invoke(args, settings=settings, dsn=dsn, target_dir=target_dir,
                      role="transformer")
     if result.success:
@@ -111,15 +114,26 @@ def run_dbt(args: list[str], *, settings: Settings | None = None,
 
 def _invoke(args: list[str], *, role: str, settings: Settings | None = None,
             dsn: WarehouseDsn | None = None, target_dir: Path | None = None):
-    """``dbt <args>`` on the project under the build lock; dbt's result object."""
-    from dbt.cli.main import dbtRunner
+    """``dbt <args>`` on the project under the build lock; dbt's result object.
 
+    ``target_dir``: where dbt keeps its target and logs (``corridor docs`` keeps the site
+    there); default a temporary folder removed when dbt is done."""
     from corridor.window import resolve
 
     dsn = dsn or get_warehouse_dsn(role)
     settings = resolve(settings or get_settings(), dsn=dsn)
+    if target_dir is not None:
+        return _invoke_in(args, settings, dsn, target_dir)
+    # dbt's target and logs are of this invocation only: nothing a later task (on
+    # another worker) reads is left on this one's disk (dbt parses the project afresh)
+    with tempfile.TemporaryDirectory(prefix="corridor-dbt-") as work_dir:
+        return _invoke_in(args, settings, dsn, Path(work_dir))
+
+
+def _invoke_in(args: list[str], settings: Settings, dsn: WarehouseDsn, work_dir: Path):
+    from dbt.cli.main import dbtRunner
+
     project_dir = settings.dbt_project_dir
-    work_dir = target_dir or settings.home_dir / "dbt"
     command = [
         # node lines go to dbt's log file only; the task logs the summary below
         "--quiet", *args,

@@ -113,8 +113,8 @@ def test_release_layout_and_manifest(good_run):
     assert manifest["quality"]["success"] is True and manifest["quality"]["failed"] == 0
     assert {f["name"] for f in manifest["files"]} == {
         f"{name}{suffix}" for name in ("bilateral_trade", "corridor_logistics")
-        for suffix in (".csv", ".sdmx.csv", ".revisions.csv")} | {"structure.xml",
-                                                                  "report.html"}
+        for suffix in (".csv", ".sdmx.csv", ".revisions.csv")} | {
+            "structure.xml", "report.html", "report.ru.html", "report.kk.html"}
     assert {p.name for p in release.iterdir()} == {f["name"] for f in manifest["files"]} | {
         "manifest.json"}
     for item in manifest["files"]:

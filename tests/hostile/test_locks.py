@@ -148,15 +148,15 @@ dsn = WarehouseDsn(**json.loads(sys.argv[2]))
 observations = {k: [tuple(r) for r in v] for k, v in json.loads(sys.argv[3]).items()}
 print("ready", flush=True)
 write_release(Path(sys.argv[1]), observations, inputs=[], quality={}, coverage={},
-              lock=publish_lock(Path(sys.argv[1]), dsn))
+              lock=publish_lock(dsn))
 """
 
 
 def test_publishers_sharing_a_warehouse_take_turns_without_sharing_a_disk(fresh_database,
                                                                         tmp_path):
     """Two hosts publishing (each its own published root, as if on another machine)
-    against one warehouse: the second waits for the first's warehouse lock; a file lock
-    would not have stopped it."""
+    against one warehouse: the second waits for the first's warehouse lock, which is
+    not on either's disk."""
     import json
     import os
     import subprocess
@@ -166,8 +166,8 @@ def test_publishers_sharing_a_warehouse_take_turns_without_sharing_a_disk(fresh_
     from corridor.publish.release import latest_release, publish_lock
     from tests.publish.test_release import FIRST
 
-    here, there = tmp_path / "host-a", tmp_path / "host-b"
-    with publish_lock(here, fresh_database):
+    there = tmp_path / "host-b"  # host A holds the lock and writes nothing
+    with publish_lock(fresh_database):
         waiting = subprocess.Popen(
             [sys.executable, "-c", PUBLISHER, str(there), json.dumps(asdict(fresh_database)),
              json.dumps(FIRST)], stdout=subprocess.PIPE, text=True,

@@ -1,7 +1,8 @@
 """The release writer: layout, manifest, revisions, and atomicity under SIGKILL.
 
-These tests write releases from small synthetic observations (no warehouse): the
-release writer only writes files; the e2e test covers a release from real marts.
+These tests write releases from small synthetic observations (no warehouse but for
+the publish lock): the release writer only writes files; the e2e test covers a release
+from real marts.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def test_a_release_has_every_file_of_the_layout(tmp_path):
         "bilateral_trade.csv", "bilateral_trade.sdmx.csv", "bilateral_trade.revisions.csv",
         "corridor_logistics.csv", "corridor_logistics.sdmx.csv",
         "corridor_logistics.revisions.csv", "structure.xml", "manifest.json", "report.html",
+        "report.ru.html", "report.kk.html",
     ])
     assert not list(tmp_path.glob(".staging-*"))
 
@@ -187,27 +189,33 @@ def test_a_publish_killed_midway_leaves_latest_and_visible_releases_unchanged(tm
     assert manifest["previous_release_id"] == first.name
 
 
-def test_publishers_take_turns(tmp_path):
-    """A second publisher (the DAG while `corridor publish` runs) waits for the lock:
-    it neither clears the first one's staging folder nor interleaves with it."""
+def test_publishers_take_turns(tmp_path, fresh_database):
+    """A second publisher (the DAG while `corridor publish` runs) waits for the
+    warehouse's publish lock: it neither clears the first one's staging folder nor
+    interleaves with it."""
     import time
+    from dataclasses import asdict
 
-    from corridor.publish.release import _publish_lock
+    from corridor.publish.release import publish_lock
 
     first = _publish(tmp_path, FIRST)
     child = textwrap.dedent("""
         import json, sys
         from pathlib import Path
-        from corridor.publish.release import write_release
+        from corridor.config import WarehouseDsn
+        from corridor.publish.release import publish_lock, write_release
+        dsn = WarehouseDsn(**json.loads(sys.argv[3]))
         observations = {k: [tuple(r) for r in v] for k, v in json.loads(sys.argv[2]).items()}
         print("ready", flush=True)
-        write_release(Path(sys.argv[1]), observations, inputs=[], quality={}, coverage={})
+        write_release(Path(sys.argv[1]), observations, inputs=[], quality={}, coverage={},
+                      lock=publish_lock(dsn))
     """)
-    with _publish_lock(tmp_path):
+    with publish_lock(fresh_database):
         # what a publisher in the middle of its work has staged
         (tmp_path / ".staging-in-progress").mkdir()
         waiting = subprocess.Popen([sys.executable, "-c", child, str(tmp_path),
-                                    json.dumps(SECOND)], stdout=subprocess.PIPE, text=True,
+                                    json.dumps(SECOND), json.dumps(asdict(fresh_database))],
+                                   stdout=subprocess.PIPE, text=True,
                                    env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
         assert waiting.stdout.readline() == "ready\n"  # imports done: it is publishing now
         time.sleep(2)

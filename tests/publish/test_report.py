@@ -8,6 +8,7 @@ logged to the console.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import random
 import re
@@ -258,21 +259,22 @@ def test_headline_shows_both_views_latest_month_and_year_as_published(page):
 
 def test_top_partners_rank_the_latest_year(page):
     partners = section(page, "partners")
-    rus = table_rows(partners[partners.index("<h3>RUS: year 2024</h3>"):
-                              partners.index("<h3>KAZ: year 2024</h3>")])
-    assert [r[1] for r in rus[1:]] == ["W00 (all partners)", "CHN", "TUR", "KAZ", "AZE",
+    rus = table_rows(partners[partners.index("<h3>Russia (<code>RUS</code>): year 2024</h3>"):
+                              partners.index("<h3>Kazakhstan (<code>KAZ</code>): year 2024</h3>")])
+    assert [r[1] for r in rus[1:]] == ["W00 World (all partners)", "CHN", "TUR", "KAZ", "AZE",
                                        "GEO", "ARM"]
     assert rus[1][2] == "722,813,475,798.74"
     assert rus[2][:4] == ["1", "CHN", "151,604,380,414.43", "20.9742"]
-    kaz = table_rows(partners[partners.index("<h3>KAZ: year 2024</h3>"):])
+    kaz = table_rows(partners[partners.index("<h3>Kazakhstan (<code>KAZ</code>): year 2024</h3>"):])
     assert [r[1] for r in kaz[2:]] == ["CHN", "RUS"]
 
 
 def test_top_partners_without_a_complete_year_rank_the_latest_month():
     monthly = [r for r in bilateral_rows() if not (r[0] == "A" and r[1] == "KAZ")]
     partners = section(render_report(monthly, [], manifest()), "partners")
-    assert "<h3>RUS: year 2024</h3>" in partners
-    kaz = table_rows(partners[partners.index("<h3>KAZ: month 2024-12</h3>"):])
+    assert "<h3>Russia (<code>RUS</code>): year 2024</h3>" in partners
+    kaz = table_rows(
+        partners[partners.index("<h3>Kazakhstan (<code>KAZ</code>): month 2024-12</h3>"):])
     assert [r[1] for r in kaz[2:]] == ["CHN", "RUS", "UZB"]
     assert kaz[2][:3] == ["1", "CHN", "2,900,000,000.00P"]
 
@@ -370,10 +372,12 @@ def test_feed_status_is_a_feed_by_month_table(page):
 
 def test_logistics_tables_show_latest_month_and_year(page):
     rows = {r[0]: r[1:] for r in table_rows(section(page, "logistics"))}
-    assert rows["KZAAU"] == ["2024-12", "412,000.100P", "2024", "4,748,557.300P"]
-    assert rows["KZKUR"] == ["2024-12", "146,000.500", "—", "—"]
-    assert rows["DOSTYK"] == ["2024-12", "1,500,012.101", "2024", "15,255,229.624"]
-    assert rows["TITR"] == ["2024-12", "1,270,012.168P", "2024", "12,881,308.919P"]
+    assert rows["Aktau (KZAAU)"] == ["2024-12", "412,000.100P", "2024", "4,748,557.300P"]
+    assert rows["Kuryk (KZKUR)"] == ["2024-12", "146,000.500", "—", "—"]
+    assert rows["Dostyk – Alashankou (DOSTYK)"] == [
+        "2024-12", "1,500,012.101", "2024", "15,255,229.624"]
+    assert rows["Trans-Caspian International Transport Route (TITR)"] == [
+        "2024-12", "1,270,012.168P", "2024", "12,881,308.919P"]
 
 
 def test_page_is_self_contained_and_escapes_data():
@@ -417,6 +421,9 @@ def test_template_is_shipped_as_package_data():
     config = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = config["tool"]["setuptools"]["package-data"]["corridor"]
     assert any(fnmatch.fnmatch("publish/templates/report.html.j2", p) for p in patterns)
+    for language in ("ru", "kk"):
+        assert any(fnmatch.fnmatch(f"publish/translations/{language}.po", p)
+                   for p in patterns)
 
 
 # --- in a browser -------------------------------------------------------------------
@@ -491,3 +498,136 @@ def test_page_renders_in_chromium_with_every_chart_and_no_console_errors(tmp_pat
     for chart_id, start, end in zip(chart_ids, starts, [*starts[1:], len(dom)], strict=True):
         assert 'class="main-svg"' in dom[start:end], f"{chart_id} was not drawn"
     assert "2,544,819,418.04" in dom
+
+
+# --- languages (spec/indicators.md "Languages") -------------------------------------
+
+LANGUAGE_PAGES = {"en": "report.html", "ru": "report.ru.html", "kk": "report.kk.html"}
+
+
+@pytest.fixture(scope="module")
+def pages() -> dict[str, str]:
+    return {language: render_report(bilateral_rows(), logistics_rows(), manifest(), language)
+            for language in LANGUAGE_PAGES}
+
+
+def text_outside_code(html: str) -> str:
+    """The text of ``html`` without tags and without what ``<code>`` holds (codes:
+    indicator IDs, file names, release IDs are the same in every language) or a link (a
+    path)."""
+    html = re.sub(r"<code[^>]*>.*?</code>|<a [^>]*>.*?</a>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def labels_of(page: str) -> list[str]:
+    """The texts of the page's title, headings, table headers, notes, empty notes and
+    definitions: its labels, as opposed to its data."""
+    body = re.sub(r"<script.*?</script>|<style.*?</style>", "", page, flags=re.S)
+    return [text_outside_code(m).strip() for m in re.findall(
+        r"<(?:title|h1|h2|h3|th|dt|p)\b[^>]*>(.*?)</(?:title|h1|h2|h3|th|dt|p)>", body, re.S)]
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_no_english_label_is_left_in_the_russian_and_kazakh_pages(pages, language):
+    english = {label for label in labels_of(pages["en"]) if re.search(r"[a-z]{2}", label)}
+    assert len(english) > 60  # the check looks at the page's labels, not at nothing
+    left = [label for label in labels_of(pages[language])
+            if label in english or re.search(r"\b(?!Corridor\b|Great\b|Expectations\b|Data\b|"
+                                              r"Docs\b|dbt\b)[A-Za-z]*[a-z]{2}", label)]
+    assert not left, left
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "kk"])
+def test_each_page_sets_its_language_and_links_to_the_other_two(pages, language):
+    page = pages[language]
+    assert f'<html lang="{language}">' in page
+    links = {a["href"] for t, a in tags(page) if t == "a" and a.get("hreflang")}
+    assert links == {name for other, name in LANGUAGE_PAGES.items() if other != language}
+
+
+def test_the_pages_show_the_same_observations_in_the_languages_number_format(pages):
+    nbsp = "\u00a0"
+    assert "2,544,819,418.04" in pages["en"] and "+3.2500" in pages["en"]
+    for language in ("ru", "kk"):
+        assert f"2{nbsp}544{nbsp}819{nbsp}418,04" in pages[language]
+        assert "+3,2500" in pages[language] and "-1,9919" in pages[language]
+        assert "2,544,819,418.04" not in pages[language]
+    # every page has a cell for the same observations, with the exact published text in
+    # its tooltip
+    traces = {language: re.findall(r'title="([A-Z_]+ [AM] [^"=:]*?) = ([-0-9.]+) ', page)
+              for language, page in pages.items()}
+    assert traces["en"] and traces["en"] == traces["ru"] == traces["kk"]
+    assert ("TURNOVER_USD M RUS→KAZ _T 2024-12 = 2544819418.04 USD (obs_status P)"
+            in pages["ru"])
+
+
+def test_country_and_node_names_are_in_the_pages_language(pages):
+    assert "Россия (<code>RUS</code>)" in pages["ru"]
+    assert "Ресей (<code>RUS</code>)" in pages["kk"]
+    assert "Ақтау (<code>KZAAU</code>)" in pages["kk"]
+    # the charts' legends and titles (plotly's JSON escapes them)
+    assert f'"name":{json.dumps("Актау")}' in pages["ru"]
+    assert json.dumps("Грузооборот портов (PORT_T, _T")[:-1] in pages["ru"]
+
+
+def test_every_message_of_the_page_is_in_each_catalogue():
+    """The msgids the template and report.py use (Babel's extractors) are exactly the
+    catalogues': a new English text cannot ship untranslated, a stale one is noticed."""
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+
+    publish = Path(report.__file__).parent
+    used = {message for path, method, options in (
+                (publish / "report.py", "python", {}),
+                (publish / "templates" / "report.html.j2", "jinja2.ext:babel_extract",
+                 {"extensions": "jinja2.ext.i18n", "trim_blocks": "true",
+                  "lstrip_blocks": "true"}))
+            for _, message, _, _ in extract_from_file(method, str(path), options=options)}
+    assert len(used) > 90
+    for language in ("ru", "kk"):
+        with (publish / "translations" / f"{language}.po").open("rb") as handle:
+            catalogue = {m.id: m.string for m in read_po(handle) if m.id}
+        assert sorted(used - set(catalogue)) == [], f"{language}.po lacks these"
+        assert sorted(set(catalogue) - used) == [], f"{language}.po has stale messages"
+        assert [m for m, text in catalogue.items() if not text.strip()] == []
+
+
+def test_a_message_without_translation_fails_the_page_naming_it(monkeypatch):
+    catalogue = dict(report._catalogue("kk"))
+    del catalogue["Top partners"]
+    monkeypatch.setattr(report, "_catalogue", lambda language: catalogue)
+    report._environment.cache_clear()
+    try:
+        with pytest.raises(KeyError, match="translations/kk.po has no translation of "
+                                           "'Top partners'"):
+            render_report(bilateral_rows(), logistics_rows(), manifest(), "kk")
+    finally:
+        report._environment.cache_clear()
+
+
+@needs_chromium
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_the_translated_pages_render_in_chromium_with_no_console_messages(tmp_path,
+                                                                         language):
+    [path] = [p for p in report.write_reports(tmp_path, bilateral_rows(), logistics_rows(),
+                                              manifest())
+              if p.name == LANGUAGE_PAGES[language]]
+    png, dom, log_text = run_chromium(path, tmp_path)
+    assert console_messages(log_text) == []
+    assert dom.count('class="main-svg"') >= 4
+    assert "2&nbsp;544&nbsp;819&nbsp;418,04" in dom
+
+
+def test_the_pages_link_each_dataset_on_the_api_when_one_is_configured():
+    url = "https://stats.example/corridor/"
+    for language in LANGUAGE_PAGES:
+        page = render_report(bilateral_rows(), logistics_rows(), manifest(), language, url)
+        links = {a["href"] for t, a in tags(page) if t == "a" and "/sdmx/2.1/" in a["href"]}
+        assert links == {
+            "https://stats.example/corridor/sdmx/2.1/data/dataflow/CORRIDOR/"
+            "DF_BILATERAL_TRADE/1.0.0/*",
+            "https://stats.example/corridor/sdmx/2.1/data/dataflow/CORRIDOR/"
+            "DF_CORRIDOR_LOGISTICS/1.0.0/*"}
+    for unset in (None, "", "javascript:alert(1)"):
+        page = render_report(bilateral_rows(), logistics_rows(), manifest(), "en", unset)
+        assert "/sdmx/2.1/" not in page

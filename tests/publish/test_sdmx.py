@@ -166,18 +166,67 @@ def test_every_code_the_mart_writes_is_in_a_codelist(structure_path: Path,
     assert literals and literals <= known, literals - known
 
 
-def test_codelists_follow_the_seeds_without_code_change(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def copy_of_the_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     seeds = tmp_path / "dbt_project" / "seeds"
     shutil.copytree(SEEDS, seeds)
-    with (seeds / "ref_countries.csv").open("a", encoding="utf-8") as handle:
-        handle.write("XK,XKX,999,Kosovo,Косово,false\n")
-    with (seeds / "ref_rail_crossings.csv").open("a", encoding="utf-8") as handle:
-        handle.write("NEWPOINT,New – Crossing,New,CN,CR,TITR\n")
     monkeypatch.setattr(publish_sdmx, "PROJECT_DIR", tmp_path)
+    return seeds
+
+
+def append(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+
+
+def test_codelists_follow_the_seeds_without_code_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seeds = copy_of_the_seeds(tmp_path, monkeypatch)
+    append(seeds / "ref_countries.csv", "XK,XKX,999,Kosovo,Косово,false")
+    append(seeds / "ref_rail_crossings.csv", "NEWPOINT,New – Crossing,New,CN,CR,TITR")
+    append(seeds / "ref_labels.csv", "CL_NODE,NEWPOINT,New – Crossing,Новый,Жаңа")
     codelists = publish_sdmx.build_codelists()
-    assert "XKX" in {code.id for code in codelists["CL_AREA"]}
-    assert "NEWPOINT" in {code.id for code in codelists["CL_NODE"]}
+    assert codelists["CL_AREA"]["XKX"].name.localizations == {
+        "en": "Kosovo", "ru": "Косово", "kk": "Косово"}
+    assert codelists["CL_NODE"]["NEWPOINT"].name.localizations == {
+        "en": "New – Crossing", "ru": "Новый", "kk": "Жаңа"}
+
+
+def test_a_code_without_names_is_refused_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seeds = copy_of_the_seeds(tmp_path, monkeypatch)
+    append(seeds / "ref_rail_crossings.csv", "NEWPOINT,New – Crossing,New,CN,CR,TITR")
+    with pytest.raises(KeyError, match="ref_labels has no names for CL_NODE 'NEWPOINT'"):
+        publish_sdmx.build_codelists()
+
+
+def test_every_name_is_in_english_russian_and_kazakh(structure_path: Path) -> None:
+    """The spec's "Languages", read back as a consumer does (sdmx1)."""
+    message = sdmx.read_sdmx(structure_path)
+    named = [*message.organisation_scheme.values(), *message.dataflow.values(),
+             *message.structure.values(), *message.concept_scheme.values(),
+             *message.codelist.values()]
+    named += [item for scheme in (*message.organisation_scheme.values(),
+                                  *message.concept_scheme.values(),
+                                  *message.codelist.values())
+              for item in scheme]
+    assert {"AGENCIES", "CORRIDOR", "CS_CORRIDOR", "DSD_BILATERAL_TRADE"} <= {
+        item.id for item in named}
+    unnamed = [(item.id, language) for item in named for language in ("en", "ru", "kk")
+               if not (item.name.localizations.get(language) or "").strip()]
+    assert not unnamed
+    # nothing left in English: no Russian or Kazakh name is the English one
+    untranslated = [item.id for item in named
+                    if item.name.localizations["en"] in (item.name.localizations["ru"],
+                                                         item.name.localizations["kk"])]
+    assert not untranslated
+
+
+def test_country_names_are_cldrs(structure_path: Path) -> None:
+    areas = sdmx.read_sdmx(structure_path).codelist["CL_AREA"]
+    assert areas["KAZ"].name.localizations == {
+        "en": "Kazakhstan", "ru": "Казахстан", "kk": "Қазақстан"}
+    assert areas["RUS"].name.localizations == {"en": "Russia", "ru": "Россия", "kk": "Ресей"}
+    assert areas["CHN"].name.localizations["kk"] == "Қытай"
 
 
 def test_structure_is_byte_identical_on_two_writes(tmp_path: Path) -> None:

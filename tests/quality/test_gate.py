@@ -1,4 +1,5 @@
-"""run_gate over a file context synced from the suites: results and Data Docs on disk."""
+"""run_gate over a file context synced from the suites: results and Data Docs in a
+folder of the run's own, the Data Docs published under the published root."""
 
 from __future__ import annotations
 
@@ -28,27 +29,28 @@ def synced_context(tmp_path: Path, fresh_database: WarehouseDsn) -> tuple[Settin
     return Settings(gx_context_dir=context_dir, home_dir=tmp_path / "home"), fresh_database
 
 
-def test_gate_stores_results_and_builds_data_docs(synced_context):
+def test_gate_publishes_its_data_docs_and_leaves_no_results_behind(synced_context, tmp_path):
     settings, dsn = synced_context
+    settings = settings.model_copy(update={"publish_dir": tmp_path / "published"})
+    context_files = sorted(settings.gx_context_dir.rglob("*"))
     summary = run_gate(settings=settings, dsn=dsn)
     assert summary["success"] is True and summary["failed"] == 0
     assert summary["evaluated"] == sum(len(spec.expectations) for spec in build_suites())
-    uncommitted = settings.gx_context_dir / "gx" / "uncommitted"
     docs = Path(summary["data_docs"])
     assert docs.is_absolute() and docs.is_file() and docs.name == "index.html"
-    assert docs.parent == (uncommitted / "data_docs" / "local_site").resolve()
-    # one validation result JSON per suite, in the results store, rendered in the site
-    results = sorted((uncommitted / "validations").rglob("*.json"))
-    assert {path.relative_to(uncommitted / "validations").parts[0] for path in results} == {
-        spec.name for spec in build_suites()}
-    assert all(json.loads(path.read_text())["success"] for path in results)
+    assert docs.parent.parent == settings.publish_dir / "data-docs"
+    # every suite's validation rendered in the published site
     rendered = list((docs.parent / "validations").rglob("*.html"))
     assert len(rendered) == len(build_suites())
+    # results and docs were written in the run's own folder, gone now: the committed
+    # context gained no file (a later task on another worker reads nothing there)
+    assert sorted(settings.gx_context_dir.rglob("*")) == context_files
     json.dumps(summary)  # goes into manifest.json as it is
 
 
-def test_failed_gate_keeps_the_docs_link(synced_context):
+def test_failed_gate_keeps_the_docs_link(synced_context, tmp_path):
     settings, dsn = synced_context
+    settings = settings.model_copy(update={"publish_dir": tmp_path / "published"})
     with psycopg.connect(dsn.conninfo) as conn:
         conn.execute("delete from raw.loaded_units where feed = 'rail'")
     with pytest.raises(QualityGateFailed) as failure:

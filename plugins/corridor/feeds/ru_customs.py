@@ -94,6 +94,9 @@ def seekable(source: Source) -> Iterator[IO[bytes]]:
     elif isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as handle:
             yield handle
+    elif hasattr(source, "open"):  # a landed file on an object store (corridor.storage)
+        with source.open("rb") as handle:
+            yield handle
     else:
         with tempfile.TemporaryFile() as spool:
             for chunk in source:

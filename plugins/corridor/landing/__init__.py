@@ -18,11 +18,25 @@ Replay (:mod:`corridor.landing.replay`) loads completed fetches only; a file no 
 row names is a piece of a fetch that never completed (a 409 restart, a failure or a
 kill while paging) and is not replayed. File rows without ``fetch`` were written before
 fetch rows existed: :mod:`corridor.landing.legacy` reads those zones.
+
+The root is a URL (``CORRIDOR_LANDING_URL``, :mod:`corridor.storage`); how each backend
+keeps a file whole and a manifest line whole:
+
+* ``file://``: a body is written to a temporary file in its unit's folder, fsynced and
+  renamed into place (``os.replace``), and its sha256 is that of the bytes written; a
+  manifest line is one ``write`` on an ``O_APPEND`` descriptor.
+* an object store: a body is spooled to the worker's temporary folder, PUT (a PUT shows
+  the object whole or not at all), read back and its sha256 checked
+  (:func:`corridor.storage.put_checked`); a manifest cannot be appended to, so it is
+  read, extended by the line and PUT again (and checked).
+
+Either way the manifest is changed under the feed's advisory lock of the warehouse
+(``corridor:landing:<feed>``, :mod:`corridor.locks`): writers on any host take turns,
+so no line is lost to a concurrent rewrite or cut by another's repair of a torn tail.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -30,14 +44,22 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
+
+from corridor import storage
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+    from corridor.config import WarehouseDsn
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +84,7 @@ class LandingIntegrityError(LandingError):
 
 @dataclass(frozen=True)
 class LandedFile:
-    path: Path
+    path: Path | ObjectStoragePath
     sha256: str
     bytes: int
     fetch_id: str | None = None
@@ -119,7 +141,7 @@ def _safe(part: str) -> str:
     return "h-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path | ObjectStoragePath) -> list[dict]:
     """The records of an append-only JSON-lines file written by :class:`LandingStore`.
 
     A torn LAST line (unterminated, or not JSON: a writer killed mid-append) is skipped
@@ -167,14 +189,22 @@ class LandingStore:
     """Files under ``root/<feed>/<unit>/<revision or fetched-ts>[-<part>]-<sha8>.<suffix>``
     (each label through :func:`_safe`: feed text never reaches a path unhashed).
 
-    Written to a temporary file then renamed (``os.replace``): a reader never sees
-    half a file. ``root/<feed>/manifest.jsonl`` gets its lines (module docstring)
-    appended whole (:meth:`_append_manifest`) after the file is in place; readers skip
-    a torn last line (:func:`read_jsonl`).
+    A file appears whole (module docstring: a rename on ``file://``, a checked PUT on an
+    object store); ``root/<feed>/manifest.jsonl`` gets its lines appended whole
+    (:meth:`_append_manifest`) after the file is in place; readers skip a torn last line
+    (:func:`read_jsonl`).
+
+    ``dsn``: the warehouse whose advisory lock ``corridor:landing:<feed>`` serialises the
+    manifest's writers (the ingest passes it). Without one, a ``file://`` store relies on
+    ``O_APPEND`` alone (one writer, or writers that leave no torn tail: tests, tools), and
+    an object store refuses to write, as a manifest rewritten by two writers at once
+    would lose a line.
     """
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path | ObjectStoragePath | str, dsn: WarehouseDsn | None = None
+                 ) -> None:
+        self.root = storage.resolve(root)
+        self.dsn = dsn
 
     def put(self, feed: str, unit: str, revision: int | str | None, payload: bytes, *,
             url: str, status: int | str | None, suffix: str, part: str | None = None,
@@ -182,8 +212,7 @@ class LandingStore:
         """Store ``payload`` as delivered. Without ``part`` the body is a whole fetch and
         its row records it complete; ``part`` names one piece of the multi-request fetch
         ``fetch_id`` (a page, a query split), which :meth:`complete` records."""
-        directory = self.unit_dir(feed, unit)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = self.spool_dir(feed, unit)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".landing-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -198,34 +227,47 @@ class LandingStore:
                              url=url, status=status, suffix=suffix, part=part,
                              fetch_id=fetch_id)
 
-    def unit_dir(self, feed: str, unit: str) -> Path:
-        """The folder of ``unit``'s files (not created here): where a large body is
-        streamed to a temporary file before :meth:`put_file` renames it into place."""
+    def unit_dir(self, feed: str, unit: str) -> Path | ObjectStoragePath:
+        """The folder of ``unit``'s files (not created here)."""
         return self.root / _safe(feed) / _safe(unit)
+
+    def spool_dir(self, feed: str, unit: str) -> Path:
+        """A local folder (created) where a body is written or streamed to a temporary
+        file before :meth:`put_file` lands it: on ``file://`` the unit's own folder (landing
+        it is a rename), on an object store the worker's temporary folder (it is PUT)."""
+        directory = self.unit_dir(feed, unit)
+        if not storage.is_local(directory):
+            return Path(tempfile.gettempdir())
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
 
     def put_file(self, feed: str, unit: str, revision: int | str | None, tmp_path: Path, *,
                  sha256: str, size: int, url: str, status: int | str | None, suffix: str,
                  part: str | None = None, fetch_id: str | None = None, **fields: Any
                  ) -> LandedFile:
-        """Land an already-written temporary file (in :meth:`unit_dir`, written and
+        """Land an already-written temporary file (in :meth:`spool_dir`, written and
         fsynced by the caller, which hashed it on the way: ``sha256``, ``size``) by
-        renaming it into place, with its manifest line; :meth:`put` lands bytes so.
-        ``fields``: what else the load of a whole-body fetch reads (as :meth:`complete`'s)."""
+        renaming it into place (``file://``) or PUTting it and checking it (an object
+        store, the temporary file is then deleted), with its manifest line; :meth:`put`
+        lands bytes so. ``fields``: what else the load of a whole-body fetch reads (as
+        :meth:`complete`'s)."""
         fetched_at = datetime.now(UTC)
         label = _safe(f"r{revision}" if revision is not None
                       else fetched_at.strftime("%Y%m%dT%H%M%S%fZ"))
         if part:
             label += f"-{_safe(part)}"
         directory = self.unit_dir(feed, unit)
-        directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{label}-{sha256[:8]}.{_safe(suffix.lstrip('.'))}"
         try:
-            os.replace(tmp_path, path)
-        except BaseException:
+            if storage.is_local(directory):
+                directory.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_path, path)
+            else:
+                storage.put_checked(Path(tmp_path), path, sha256)
+        finally:
             Path(tmp_path).unlink(missing_ok=True)
-            raise
         landed = LandedFile(path, sha256, size, fetch_id or new_fetch_id())
-        self._append_manifest(self.root / _safe(feed) / MANIFEST, {
+        self._append_manifest(feed, {
             "record": "file", "feed": feed, "unit": unit, "revision": revision,
             "status": status, "url": strip_credentials(url),
             "fetched_at": fetched_at.isoformat(), "bytes": size, "sha256": sha256,
@@ -244,40 +286,42 @@ class LandingStore:
                   "fetch": files[0].fetch_id if files else new_fetch_id(),
                   "completed_at": datetime.now(UTC).isoformat(),
                   "files": [{"path": str(f.path), "sha256": f.sha256} for f in files]}
-        self._append_manifest(self.root / _safe(feed) / MANIFEST, record)
+        self._append_manifest(feed, record)
         return fetch_of(record, files)
 
-    @staticmethod
-    def _append_manifest(manifest: Path, record: dict) -> None:
-        """Append one line with ONE ``write`` on an ``O_APPEND`` descriptor (the kernel
-        places it whole at the end), under an exclusive ``flock`` so that the repair
-        below cannot race another writer.
+    @contextmanager
+    def _manifest_lock(self, feed: str) -> Iterator[None]:
+        """The feed's advisory lock of the warehouse (class docstring), if there is one."""
+        if self.dsn is None:
+            if not storage.is_local(self.root):
+                raise LandingError(f"{self.root}: an object-store landing zone is written "
+                                   "under the warehouse's lock: LandingStore(root, dsn)")
+            yield
+            return
+        from corridor import locks
 
-        A writer killed mid-line leaves an unterminated tail: it is cut off before this
-        line is appended (readers skip it meanwhile), or it would glue onto this line
-        and turn into a bad line in the middle.
+        with locks.session_lock(self.dsn, locks.landing(feed),
+                                purpose="another writer of the feed's manifest"):
+            yield
+
+    def _append_manifest(self, feed: str, record: dict) -> None:
+        """Append one line under the feed's manifest lock.
+
+        On ``file://``: ONE ``write`` on an ``O_APPEND`` descriptor (the kernel places it
+        whole at the end). On an object store: the manifest read, the line added, the
+        whole PUT again and checked. A writer killed mid-line (``file://``) leaves an
+        unterminated tail: it is cut off before this line is appended (readers skip it
+        meanwhile), or it would glue onto this line and turn into a bad line in the
+        middle.
         """
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        manifest.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(manifest, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    keep = os.pread(fd, size, 0).rfind(b"\n") + 1
-                    log.warning("%s: cutting a torn last line (%d bytes) before appending",
-                                manifest, size - keep)
-                    os.ftruncate(fd, keep)
-                written = os.write(fd, line)
-                if written != len(line):  # a full disk: never leave half a line behind
-                    os.ftruncate(fd, os.fstat(fd).st_size - written)
-                    raise OSError(f"{manifest}: short write ({written} of {len(line)} bytes)")
-                os.fsync(fd)
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        manifest = self.root / _safe(feed) / MANIFEST
+        with self._manifest_lock(feed):
+            if storage.is_local(manifest):
+                _append_local(manifest, line)
+            else:
+                held = manifest.read_bytes() if manifest.exists() else b""
+                storage.put_checked(held[:held.rfind(b"\n") + 1] + line, manifest)
 
     def _lines(self, feed: str) -> list[dict]:
         return read_jsonl(self.root / _safe(feed) / MANIFEST)
@@ -294,6 +338,27 @@ class LandingStore:
                  "files": [{"path": r["path"], "sha256": r["sha256"]}]}
                 for r in self._lines(feed)
                 if r.get("record") == "fetch" or (r.get("record") == "file" and r.get("complete"))]
+
+
+def _append_local(manifest: Path, line: bytes) -> None:
+    """``line`` appended to a local manifest with one ``O_APPEND`` write, a torn tail cut
+    off first (the caller holds the feed's manifest lock)."""
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(manifest, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            keep = os.pread(fd, size, 0).rfind(b"\n") + 1
+            log.warning("%s: cutting a torn last line (%d bytes) before appending",
+                        manifest, size - keep)
+            os.ftruncate(fd, keep)
+        written = os.write(fd, line)
+        if written != len(line):  # a full disk: never leave half a line behind
+            os.ftruncate(fd, os.fstat(fd).st_size - written)
+            raise OSError(f"{manifest}: short write ({written} of {len(line)} bytes)")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def new_fetch_id() -> str:
@@ -318,7 +383,7 @@ class Landed:
 
     index: int  # position among the feed's file rows (landing order)
     record: dict[str, Any]
-    path: Path
+    path: Path | ObjectStoragePath
 
     @property
     def unit(self) -> str:
@@ -334,7 +399,8 @@ class Landed:
                           self.record.get("fetch"))
 
 
-def _resolve(root: Path, feed: str, record: dict[str, Any]) -> Path:
+def _resolve(root: Path | ObjectStoragePath, feed: str, record: dict[str, Any]
+             ) -> Path | ObjectStoragePath:
     """The file under *this* root (the manifest keeps the path it was written to; the
     landing folder may have been moved or copied since)."""
     recorded = Path(str(record["path"]))
@@ -349,7 +415,8 @@ def _resolve(root: Path, feed: str, record: dict[str, Any]) -> Path:
     return root / _safe(feed) / folder / name
 
 
-def read_manifest(root: Path, feed: str) -> list[Landed]:
+def read_manifest(root: Path | ObjectStoragePath | str, feed: str) -> list[Landed]:
     """The file rows of ``feed`` under ``root``, in landing order."""
+    root = storage.resolve(root)
     return [Landed(index, record, _resolve(root, feed, record))
             for index, record in enumerate(LandingStore(root).manifest(feed))]

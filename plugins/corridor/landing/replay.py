@@ -33,12 +33,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
-from corridor import locks
+from corridor import locks, storage
 from corridor.config import FEED_IDS, WarehouseDsn
 from corridor.feeds import comtrade, ports
 from corridor.landing import (
@@ -56,6 +56,9 @@ from corridor.landing import (
 from corridor.load import raw
 from corridor.load.feed_loads import FEED_LOADS, FeedLoad
 from corridor.warehouse import connect
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +199,8 @@ def _clear(conn: psycopg.Connection, feeds: list[str]) -> None:
     conn.execute("delete from raw.rejected_rows where feed = any(%s)", (feeds,))
 
 
-def rebuild_raw_from_landing(dsn: WarehouseDsn | None, landing_root: Path | str,
+def rebuild_raw_from_landing(dsn: WarehouseDsn | None,
+                             landing_root: Path | ObjectStoragePath | str,
                              feeds: Iterable[str] | None = None) -> dict[str, Any]:
     """Rebuild the raw schema (the selected feeds, default all) from the landed files.
 
@@ -205,7 +209,7 @@ def rebuild_raw_from_landing(dsn: WarehouseDsn | None, landing_root: Path | str,
     :class:`LandingIntegrityError` (naming the files) before touching the warehouse when
     a landed file is missing or differs from its manifest row.
     """
-    root = Path(landing_root)
+    root = storage.resolve(landing_root)
     selected = list(FEED_IDS) if feeds is None else list(dict.fromkeys(feeds))
     unknown = [feed for feed in selected if feed not in FEED_IDS]
     if unknown:

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import psycopg
+    from airflow.sdk import ObjectStoragePath
 
     from corridor.config import Settings, WarehouseDsn
 
@@ -74,7 +75,8 @@ def warehouse_snapshot(dsn: WarehouseDsn) -> Iterator[tuple[psycopg.Connection, 
             conn.rollback()  # read only: nothing to commit
 
 
-def run(settings: Settings | None = None, dsn: WarehouseDsn | None = None) -> Path:
+def run(settings: Settings | None = None, dsn: WarehouseDsn | None = None
+        ) -> Path | ObjectStoragePath:
     """Gate, then release, from one snapshot of the warehouse (see the module doc).
 
     Returns the release folder (LATEST's, unchanged when nothing changed); raises
@@ -91,7 +93,7 @@ def run(settings: Settings | None = None, dsn: WarehouseDsn | None = None) -> Pa
     gate_dsn = dsn or get_warehouse_dsn("gate")
     dsn = dsn or get_warehouse_dsn("publisher")
     settings = resolve(settings or get_settings(), dsn=dsn)
-    with publish_lock(settings.publish_dir, dsn):
+    with publish_lock(dsn):
         # before the snapshot: dbt takes the build lock for itself. A source past its
         # error_after fails the gate (SourcesStale); its warnings go into the manifest.
         freshness = source_freshness(settings, gate_dsn)

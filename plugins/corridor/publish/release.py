@@ -1,14 +1,25 @@
-"""Write a release: every file of the spec's layout, then rename, then swap LATEST.
+"""Write a release: every file of the spec's layout, then make it visible, then LATEST.
 
-A release appears whole or not at all: files are written inside
-``<published>/.staging-<release_id>``, the folder is renamed into ``releases/``, and
-only then is ``LATEST`` replaced (write a temporary file, ``os.replace``).
+A release appears whole or not at all. The published root is a URL
+(``CORRIDOR_PUBLISH_URL``, :mod:`corridor.storage`), and each backend gives that so:
+
+* ``file://`` (spec/indicators.md, "Layout"): files are written inside
+  ``<published>/.staging-<release_id>`` and fsynced, the folder is renamed into
+  ``releases/`` (one ``rename``), and only then is ``LATEST`` replaced (a temporary
+  file, ``os.replace``). The checksums in the manifest are those of the files written.
+* an object store (no rename): the files are written in a local temporary folder, then
+  each is PUT under ``releases/<release_id>/``, read back and its sha256 checked against
+  the manifest's (:func:`corridor.storage.put_checked`), ``manifest.json`` last of the
+  folder, and ``LATEST`` (one PUT: atomic) after all. A folder without
+  ``manifest.json`` is a publish that died: LATEST never names it, readers
+  (:func:`list_releases`) skip it, and the next publisher removes it.
+
+One publisher at a time: :func:`publish_lock`, an advisory lock of the warehouse.
 ``publish_release`` reads the warehouse; ``write_release`` only writes files.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -16,17 +27,23 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+import tempfile
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from corridor import __version__, locks
+from corridor import __version__, locks, storage
 from corridor.config import PROJECT_DIR, Settings, WarehouseDsn, get_settings, get_warehouse_dsn
 from corridor.publish.datasets import DATASETS, read_csv, read_observations, write_csv
 from corridor.publish.revisions import count_changes, diff_releases, revisions_header
 from corridor.status import Snapshot, read_snapshot
 from corridor.warehouse import connect
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+    Location = Path | ObjectStoragePath
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +54,7 @@ def new_release_id(now: datetime | None = None) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Location) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -75,7 +92,10 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _replace_latest(published: Path, release_id: str) -> None:
+def _replace_latest(published: Location, release_id: str) -> None:
+    if not storage.is_local(published):
+        storage.put_checked((release_id + "\n").encode("utf-8"), published / "LATEST")
+        return
     temporary = published / f".LATEST.{release_id}"
     temporary.write_text(release_id + "\n", encoding="utf-8")
     _fsync(temporary)
@@ -83,49 +103,47 @@ def _replace_latest(published: Path, release_id: str) -> None:
     _fsync(published)
 
 
-@contextmanager
-def publish_lock(published: Path, dsn: WarehouseDsn | None = None) -> Iterator[None]:
+def publish_lock(dsn: WarehouseDsn) -> AbstractContextManager:
     """One publisher at a time (the DAG and ``corridor publish`` or ``corridor run`` may
-    both publish, from different machines).
-
-    With a warehouse (``dsn``): a PostgreSQL advisory lock held by a session of its own
-    (:data:`corridor.locks.PUBLISH`), one publisher per warehouse on any host, dropped
-    by the server when its holder's connection goes. Without one (``write_release`` from
-    plain observations, as the tests do): an exclusive ``flock`` on
-    ``<published>/.publish.lock``, which holds on one machine only. Either is released
-    when its holder exits, killed or not.
-    """
-    if dsn is not None:
-        with locks.session_lock(dsn, locks.PUBLISH, purpose="another publish"):
-            yield
-        return
-    published.mkdir(parents=True, exist_ok=True)
-    with open(published / ".publish.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    both publish, from different machines): a PostgreSQL advisory lock held by a session
+    of its own (:data:`corridor.locks.PUBLISH`), one publisher per warehouse on any host,
+    dropped by the server when its holder's connection goes, killed or not."""
+    return locks.session_lock(dsn, locks.PUBLISH, purpose="another publish")
 
 
-_publish_lock = publish_lock  # the name the tests and older callers use
-
-
-def _remove_leftovers(published: Path) -> None:
-    """Staging folders and LATEST temporaries of a publish that was killed.
+def _remove_leftovers(published: Location) -> None:
+    """What a publish that was killed left: staging folders and LATEST temporaries
+    (``file://``), release folders without their manifest (an object store).
 
     Called under the publish lock: anything staged then belongs to a publisher that
     died. Nothing there was visible.
     """
-    for leftover in [*published.glob(".staging-*"), *published.glob(".LATEST.*")]:
+    if storage.is_local(published):
+        leftovers = [*published.glob(".staging-*"), *published.glob(".LATEST.*")]
+    else:
+        releases = published / "releases"
+        leftovers = [path for path in (releases.iterdir() if releases.exists() else [])
+                     if not (path / "manifest.json").exists()]
+    for leftover in leftovers:
         log.warning("removing %s left by an interrupted publish", leftover.name)
         if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
+            storage.remove_tree(leftover)
         else:
             leftover.unlink(missing_ok=True)
 
 
-def _same_as(release: Path, observations: dict[str, list[tuple[str, ...]]],
+def list_releases(published: Location) -> list[Location]:
+    """The releases under the published root, oldest first: the folders of
+    ``releases/`` that hold their manifest (on an object store a folder without one is a
+    publish that died before its end)."""
+    releases = published / "releases"
+    if not releases.exists():
+        return []
+    return sorted((path for path in releases.iterdir() if (path / "manifest.json").exists()),
+                  key=lambda path: path.name)
+
+
+def _same_as(release: Location, observations: dict[str, list[tuple[str, ...]]],
              inputs: list[dict], coverage: dict[str, str]) -> bool:
     """Would a new release say what ``release`` says? Then none is written: a release is a
     statement that something changed, and consumers key caches and ``asOf`` on its id."""
@@ -142,33 +160,36 @@ def _file_entry(path: Path, rows: int | None = None) -> dict:
     return entry
 
 
-def write_release(published: Path, observations: dict[str, list[tuple[str, ...]]], *,
+def write_release(published: Location | str, observations: dict[str, list[tuple[str, ...]]], *,
                   inputs: list[dict], quality: dict, coverage: dict[str, str],
                   status: Snapshot | None = None,
-                  lock: AbstractContextManager | None = None) -> Path:
+                  lock: AbstractContextManager | None = None) -> Location:
     """Write every file of a release from its observations; make it LATEST.
 
     ``observations`` maps each dataset name to its plain-CSV rows (text, sorted). The
     revisions files compare them with the release ``LATEST`` points at. Files go into
     ``.staging-<id>`` inside the published root; the folder is renamed into
     ``releases/`` and only then is ``LATEST`` replaced, so a crash at any point leaves
-    either no new release or a complete one, and ``LATEST`` unchanged until the end.
-    ``status`` (the warehouse's loads) gives the manifest's ``feed_status``, judged at
-    the release's creation time. ``lock`` is the publish lock to hold while writing
-    (default: the file lock, :func:`publish_lock` without a warehouse); a caller that
-    holds it already passes ``contextlib.nullcontext()``.
+    either no new release or a complete one, and ``LATEST`` unchanged until the end (on
+    an object store: module docstring). ``status`` (the warehouse's loads) gives the
+    manifest's ``feed_status``, judged at the release's creation time. ``lock`` is the
+    publish lock to hold while writing (:func:`publish_lock`); without one the caller is
+    the only publisher of this root (tests writing plain observations), and a caller
+    that holds it already passes ``contextlib.nullcontext()``.
     """
-    (published / "releases").mkdir(parents=True, exist_ok=True)
-    with publish_lock(published) if lock is None else lock:
+    published = storage.resolve(published)
+    if storage.is_local(published):
+        (published / "releases").mkdir(parents=True, exist_ok=True)
+    with nullcontext() if lock is None else lock:
         _remove_leftovers(published)
         return _write_locked(published, observations, inputs=inputs, quality=quality,
                              coverage=coverage, status=status)
 
 
-def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]], *,
+def _write_locked(published: Location, observations: dict[str, list[tuple[str, ...]]], *,
                   inputs: list[dict], quality: dict, coverage: dict[str, str],
-                  status: Snapshot | None = None) -> Path:
-    from corridor.publish.report import write_report
+                  status: Snapshot | None = None) -> Location:
+    from corridor.publish.report import write_reports
     from corridor.publish.sdmx import write_sdmx_csv, write_structure
 
     previous = latest_release(published)
@@ -178,8 +199,13 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
         return previous
     created = datetime.now(UTC)
     release_id = new_release_id(created)
-    staging = published / f".staging-{release_id}"
+    local = storage.is_local(published)
+    # file://: staged inside the published root, renamed whole; else staged on the
+    # worker's temporary folder and PUT file by file (module docstring)
+    staging = (published if local else Path(tempfile.mkdtemp(prefix="corridor-release-"))
+               ) / f".staging-{release_id}"
     staging.mkdir()
+    final = published / "releases" / release_id
     try:
         files, revisions = [], {}
         for dataset in DATASETS:
@@ -202,6 +228,9 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
         manifest = {
             "release_id": release_id,
             "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            # no embargo yet (spec "Release calendar and embargo"): visible when written
+            "released_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "embargo_until": None,
             "code_version": code_version(),
             "coverage": coverage,
             "previous_release_id": previous.name if previous else None,
@@ -211,21 +240,29 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
             "quality": quality,
             "feed_status": [cell.as_dict() for cell in status.grid(created)] if status else [],
         }
-        report = staging / "report.html"
-        write_report(report, observations["bilateral_trade"],
-                     observations["corridor_logistics"], manifest)
-        files.append(_file_entry(report))
+        reports = write_reports(staging, observations["bilateral_trade"],
+                                observations["corridor_logistics"], manifest,
+                                api_url=get_settings().api_url)
+        files.extend(_file_entry(report) for report in reports)
         (staging / "manifest.json").write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        for path in staging.iterdir():
-            _fsync(path)
-        _fsync(staging)
-        final = published / "releases" / release_id
-        os.rename(staging, final)
-        _fsync(final.parent)
+        if local:
+            for path in staging.iterdir():
+                _fsync(path)
+            _fsync(staging)
+            os.rename(staging, final)
+            _fsync(final.parent)
+        else:
+            for entry in files:  # the files the manifest lists, then the manifest itself
+                storage.put_checked(staging / entry["name"], final / entry["name"],
+                                    entry["sha256"])
+            storage.put_checked(staging / "manifest.json", final / "manifest.json")
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not local:
+            storage.remove_tree(final)
         raise
+    finally:
+        shutil.rmtree(staging if local else staging.parent, ignore_errors=True)
     _replace_latest(published, release_id)
     log.info("published release %s (%s)", release_id,
              ", ".join(f"{f['name']}: {f['rows']} rows" for f in files if "rows" in f))
@@ -234,7 +271,7 @@ def _write_locked(published: Path, observations: dict[str, list[tuple[str, ...]]
 
 def publish_release(quality: dict, *, settings: Settings | None = None,
                     dsn: WarehouseDsn | None = None, conn=None,
-                    lock: AbstractContextManager | None = None) -> Path:
+                    lock: AbstractContextManager | None = None) -> Location:
     """Read the indicator marts and the loaded units, write a release, make it LATEST.
 
     ``conn``: read on this connection (:func:`corridor.publish.run` passes the one whose
@@ -250,15 +287,15 @@ def publish_release(quality: dict, *, settings: Settings | None = None,
                         for dataset in DATASETS}
         inputs = read_inputs(reader, settings)
         status = read_snapshot(reader, settings)
-    return write_release(settings.publish_dir, observations, inputs=inputs, quality=quality,
+    return write_release(settings.publish_root, observations, inputs=inputs, quality=quality,
                          coverage={"first_period": settings.period_from,
                                    "last_period": settings.period_to}, status=status,
-                         lock=publish_lock(settings.publish_dir, dsn) if lock is None
-                         else lock)
+                         lock=publish_lock(dsn) if lock is None else lock)
 
 
-def latest_release(published: Path) -> Path | None:
+def latest_release(published: Location | str) -> Location | None:
     """The release LATEST points at, if any."""
+    published = storage.resolve(published)
     latest = published / "LATEST"
     if not latest.exists():
         return None

@@ -6,12 +6,19 @@ code, key and period are in each cell's tooltip. Nothing is summed or recomputed
 a figure the datasets do not publish is not shown. The page loads nothing from the
 network (plotly.js is embedded once, and a Content-Security-Policy forbids any fetch),
 and it is byte-identical for the same input (no clock, fixed chart ids).
+
+The page is written in each of ``LANGUAGES`` (``report.html``, ``report.ru.html``,
+``report.kk.html``; spec/indicators.md "Languages"): one template, its English text
+translated by gettext catalogues (``translations/<lang>.po``, read with Babel), numbers
+in the language's CLDR digit grouping and decimal sign, names of countries (CLDR) and
+nodes (seed ``ref_labels``) in the language. A message with no translation fails the
+page rather than leave English in it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -19,6 +26,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import plotly.io as pio
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, get_decimal_symbol, get_group_symbol
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
@@ -27,7 +36,7 @@ from corridor.quality.suites import (
     MIRROR_ASYMMETRY_LIMIT_PCT,
     MIRROR_ASYMMETRY_MIN_TURNOVER_USD,
 )
-from corridor.reference import indicators, reporters
+from corridor.reference import LANGUAGES, country_names, indicators, labels, reporters
 
 # A mirror asymmetry is flagged when |ASYM_*_PCT| exceeds this many percent and the
 # reporter's TURNOVER_USD with that partner in that period is above this: small flows
@@ -51,8 +60,9 @@ _PARTNER_INDICATORS = ("TURNOVER_USD", "PARTNER_SHARE_PCT", "TURNOVER_YOY_PCT",
                        "X_USD", "M_USD", "BALANCE_USD")
 _ASYM_FLOWS = {"ASYM_X_PCT": ("X_USD", "MIRROR_X_USD"),
                "ASYM_M_PCT": ("M_USD", "MIRROR_M_USD")}
-_FREQ_NAMES = {"M": "month", "A": "year"}
-_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+#: plotly's tool bar is English only (its locales are not in the Python package); the
+#: pages have none, so every language shows the same chart.
+_PLOTLY_CONFIG = {"displayModeBar": False, "responsive": True}
 _CHART_COLORS = ("#1f5fa8", "#d9822b", "#2e8b57", "#b03a48", "#6a4c93",
                  "#3a9ca8", "#8c6d31", "#5c6670", "#c2549d", "#7d9b2f")
 
@@ -63,22 +73,91 @@ def _reporter_pairs() -> list[tuple[str, str]]:
             if partner != reporter]
 
 
+# --- languages ----------------------------------------------------------------------
+
+#: Each language's page and the language's own name (the links between the pages).
+PAGES = {"en": ("report.html", "English"), "ru": ("report.ru.html", "Русский"),
+         "kk": ("report.kk.html", "Қазақша")}
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+Gettext = Callable[[str], str]
+
+
+@cache
+def _catalogue(language: str) -> dict[str, str]:
+    """The translations of ``translations/<language>.po``: English text -> translation."""
+    with (TRANSLATIONS / f"{language}.po").open("rb") as handle:
+        catalogue = read_po(handle, locale=language)
+    return {message.id: message.string for message in catalogue
+            if message.id and message.string and not message.fuzzy}
+
+
+def gettext(language: str) -> Gettext:
+    """The page's translation function; English is the source text. A message the
+    catalogue lacks raises, naming it: a page is never half translated."""
+    if language == "en":
+        return lambda message: message
+    catalogue = _catalogue(language)
+
+    def translate(message: str) -> str:
+        try:
+            return catalogue[message]
+        except KeyError:
+            raise KeyError(f"translations/{language}.po has no translation of "
+                           f"{message!r}") from None
+    return translate
+
+
 # --- number formatting --------------------------------------------------------------
 
-def format_published(value: str, *, signed: bool = False) -> str:
-    """A published value with thousands separators, every digit kept:
-    ``"2544819418.04"`` -> ``"2,544,819,418.04"``; signed (changes, asymmetries):
-    ``"3.2500"`` -> ``"+3.2500"``. Nothing is rounded again: the page shows the
-    release's numbers, not approximations of them."""
+def format_published(value: str, *, signed: bool = False, language: str = "en") -> str:
+    """A published value with the language's digit grouping and decimal sign, every
+    digit kept: ``"2544819418.04"`` -> ``"2,544,819,418.04"`` (ru, kk: ``"2 544 819
+    418,04"``); signed (changes, asymmetries): ``"3.2500"`` -> ``"+3.2500"``. Nothing is
+    rounded again: the page shows the release's numbers, not approximations of them."""
     number = Decimal(value)
     places = max(0, -number.as_tuple().exponent)
-    text = f"{number:,.{places}f}"
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    text = format_decimal(number, format=pattern, locale=language)
     return f"+{text}" if signed and number > 0 else text
 
 
-def format_value(value: str, unit: str, indicator: str = "") -> str:
+def format_count(count: int, language: str) -> str:
+    """A count with the language's digit grouping."""
+    return format_decimal(count, format="#,##0", locale=language)
+
+
+class Words:
+    """One language's words of the page: its translations, numbers and names."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self._ = gettext(language)
+        names = {**country_names(), **labels().scheme("CL_AREA"),
+                 **labels().scheme("CL_NODE")}
+        self.names = {code: by_language[language] for code, by_language in names.items()}
+        self.indicators = {code: indicator.names[language]
+                           for code, indicator in indicators().items()}
+
+    def name(self, code: str) -> str:
+        """A country's or node's name in the language (the code itself if unnamed)."""
+        return self.names.get(code, code)
+
+    def freq(self, freq: str) -> str:
+        _ = self._
+        return {"M": _("month"), "A": _("year")}[freq]
+
+    def value(self, obs: Obs, indicator: str) -> str:
+        return format_value(obs.value, obs.unit, indicator, self.language)
+
+    def count(self, count: int) -> str:
+        return format_count(count, self.language)
+
+
+def format_value(value: str, unit: str, indicator: str = "", language: str = "en") -> str:
     """A published value for display (changes and gaps with a sign)."""
-    return format_published(value, signed=unit == "PCT" and _is_change(indicator))
+    return format_published(value, signed=unit == "PCT" and _is_change(indicator),
+                            language=language)
 
 
 def _is_change(indicator: str) -> bool:
@@ -123,19 +202,29 @@ def _index(rows: Iterable[Sequence[str]]) -> dict[tuple[str, ...], Obs]:
     return index
 
 
-def _cell(obs: Obs | None, indicator: str, label: str) -> Cell:
-    """``label`` names the observation (indicator, key, period) in the tooltip."""
+def _cell(words: Words, obs: Obs | None, indicator: str, label: str) -> Cell:
+    """``label`` names the observation (indicator, key, period) in the tooltip, which
+    gives the exact published text."""
+    _ = words._
     if obs is None:
-        return Cell("—", f"{label}: not published")
-    return Cell(format_value(obs.value, obs.unit, indicator),
-                f"{label} = {obs.value} {obs.unit} (obs_status {obs.status})", obs.status)
+        return Cell("—", _("{label}: not published").format(label=label))
+    return Cell(words.value(obs, indicator),
+                _("{label} = {value} {unit} (obs_status {status})").format(
+                    label=label, value=obs.value, unit=obs.unit, status=obs.status),
+                obs.status)
 
 
-def _bilateral_cell(index: dict, freq: str, reporter: str, partner: str, indicator: str,
-                    period: str) -> Cell:
+def _bilateral_cell(words: Words, index: dict, freq: str, reporter: str, partner: str,
+                    indicator: str, period: str) -> Cell:
     obs = index.get((freq, reporter, partner, indicator, ALL_COMMODITIES, period))
     label = f"{indicator} {freq} {reporter}→{partner} {ALL_COMMODITIES} {period}"
-    return _cell(obs, indicator, label)
+    return _cell(words, obs, indicator, label)
+
+
+def _view(words: Words, reporter: str, partner: str) -> str:
+    """A reporter's customs view of a partner (the RU–KZ pair's two lines), by codes."""
+    return words._("{reporter} customs: {reporter}–{partner}").format(
+        reporter=reporter, partner=partner)
 
 
 def _latest(periods: Iterable[str]) -> str | None:
@@ -152,7 +241,7 @@ class HeadlineRow:
     cells: list[Cell]
 
 
-def _headline(index: dict) -> list[HeadlineRow]:
+def _headline(words: Words, index: dict) -> list[HeadlineRow]:
     """RU–KZ turnover and balance in both reporters' views: latest month and year."""
     rows = []
     for reporter, partner in _reporter_pairs():
@@ -163,8 +252,8 @@ def _headline(index: dict) -> list[HeadlineRow]:
             if period is None:
                 continue
             rows.append(HeadlineRow(
-                f"{reporter} customs: {reporter}–{partner}", _FREQ_NAMES[freq], period,
-                [_bilateral_cell(index, freq, reporter, partner, indicator, period)
+                _view(words, reporter, partner), words.freq(freq), period,
+                [_bilateral_cell(words, index, freq, reporter, partner, indicator, period)
                  for indicator in _HEADLINE_INDICATORS]))
     return rows
 
@@ -178,7 +267,7 @@ class PartnerTable:
     rows: list[tuple[int, str, list[Cell]]]
 
 
-def _top_partners(index: dict) -> list[PartnerTable]:
+def _top_partners(words: Words, index: dict) -> list[PartnerTable]:
     """The reporter's largest partners by TURNOVER_USD in its latest year, else month.
 
     No total over the window is published, so without a complete year the latest month
@@ -198,12 +287,13 @@ def _top_partners(index: dict) -> list[PartnerTable]:
         ranked = sorted((o for k, o in turnover.items() if k[0] == freq and k[5] == period),
                         key=lambda o: (-Decimal(o.value), o.key[2]))[:TOP_PARTNERS]
         rows = [(rank, o.key[2],
-                 [_bilateral_cell(index, freq, reporter, o.key[2], indicator, period)
+                 [_bilateral_cell(words, index, freq, reporter, o.key[2], indicator, period)
                   for indicator in _PARTNER_INDICATORS])
                 for rank, o in enumerate(ranked, start=1)]
-        total = [_bilateral_cell(index, freq, reporter, ALL_PARTNERS, indicator, period)
+        total = [_bilateral_cell(words, index, freq, reporter, ALL_PARTNERS, indicator,
+                                 period)
                  for indicator in _PARTNER_INDICATORS]
-        tables.append(PartnerTable(reporter, _FREQ_NAMES[freq], period, total, rows))
+        tables.append(PartnerTable(reporter, words.freq(freq), period, total, rows))
     return tables
 
 
@@ -214,7 +304,7 @@ class Asymmetries:
     flagged: list[dict] = field(default_factory=list)
 
 
-def _asymmetries(index: dict) -> Asymmetries:
+def _asymmetries(words: Words, index: dict) -> Asymmetries:
     """Monthly ASYM_*_PCT beyond ±ASYM_FLAG_PCT where the partner's turnover is material."""
     result = Asymmetries()
     for key, obs in sorted(index.items()):
@@ -231,9 +321,9 @@ def _asymmetries(index: dict) -> Asymmetries:
             continue
         flow, mirror = _ASYM_FLOWS[indicator]
         result.flagged.append({
-            "reporter": reporter, "partner": partner, "freq": _FREQ_NAMES[freq],
+            "reporter": reporter, "partner": partner, "freq": words.freq(freq),
             "period": period, "indicator": indicator,
-            "cells": [_bilateral_cell(index, freq, reporter, partner, name, period)
+            "cells": [_bilateral_cell(words, index, freq, reporter, partner, name, period)
                       for name in (indicator, flow, mirror, "TURNOVER_USD")],
             "flow": flow, "mirror": mirror,
         })
@@ -248,17 +338,18 @@ class Series:
     observations: list[Obs]
 
 
-def _node_series(index: dict, indicator: str) -> list[Series]:
-    """Monthly ``_T``/``_T`` observations of ``indicator`` per node, in period order."""
+def _node_series(words: Words, index: dict, indicator: str) -> list[Series]:
+    """Monthly ``_T``/``_T`` observations of ``indicator`` per node (named in the
+    language), in period order."""
     by_node: dict[str, list[Obs]] = defaultdict(list)
     for key, obs in index.items():
         if key[0] == "M" and key[2] == indicator and key[3] == TOTAL and key[4] == TOTAL:
             by_node[key[1]].append(obs)
-    return [Series(node, sorted(obs, key=lambda o: o.period))
+    return [Series(words.name(node), sorted(obs, key=lambda o: o.period))
             for node, obs in sorted(by_node.items())]
 
 
-def _node_latest(index: dict, indicator: str) -> list[dict]:
+def _node_latest(words: Words, index: dict, indicator: str) -> list[dict]:
     """Per node: the latest month's and latest year's published value."""
     nodes = sorted({k[1] for k in index if k[2] == indicator and k[3] == TOTAL
                     and k[4] == TOTAL})
@@ -269,21 +360,24 @@ def _node_latest(index: dict, indicator: str) -> list[dict]:
             period = _latest(k[5] for k in index
                              if k[:5] == (freq, node, indicator, TOTAL, TOTAL))
             if period is None:
-                row["cells"] += [Cell("—", numeric=False), Cell("—", "not published")]
+                row["cells"] += [Cell("—", numeric=False),
+                                 Cell("—", words._("not published"))]
                 continue
             obs = index[(freq, node, indicator, TOTAL, TOTAL, period)]
             label = f"{indicator} {freq} {node} {TOTAL} {TOTAL} {period}"
-            row["cells"] += [Cell(period, numeric=False), _cell(obs, indicator, label)]
+            row["cells"] += [Cell(period, numeric=False),
+                             _cell(words, obs, indicator, label)]
         table.append(row)
     return table
 
 
-def _chart(div_id: str, title: str, series: list[Series], unit_label: str,
+def _chart(words: Words, div_id: str, title: str, series: list[Series], unit_label: str,
            scale: Decimal) -> Markup:
     """A line chart of published monthly values; open markers are provisional.
 
     The plotted value is the published one divided by ``scale`` (display units, like
-    the tables); the hover shows the exact published text.
+    the tables); the hover shows the exact published text. Axis numbers use the
+    language's decimal sign and digit grouping.
     """
     fig = go.Figure()
     for position, line in enumerate(series):
@@ -303,6 +397,7 @@ def _chart(div_id: str, title: str, series: list[Series], unit_label: str,
         margin={"l": 70, "r": 20, "t": 50, "b": 50}, paper_bgcolor="white",
         plot_bgcolor="white", font={"family": "system-ui, sans-serif", "size": 13},
         legend={"orientation": "h", "y": -0.15}, hovermode="closest",
+        separators=get_decimal_symbol(words.language) + get_group_symbol(words.language),
         xaxis={"type": "date", "tickformat": "%Y-%m", "gridcolor": "#e5e8ec"},
         yaxis={"title": {"text": unit_label}, "gridcolor": "#e5e8ec",
                "separatethousands": True, "rangemode": "tozero"},
@@ -355,40 +450,42 @@ class StatusMark:
     trace: str
 
 
-_STATE_TEXT = {"loaded": "✓", "late": "late", "not_due": "·"}
-_STATE_NAMES = {"loaded": "loaded", "not_due": "not due yet", "late": "late",
-                "partial": "partly late"}
-
-
-def _status_mark(c: dict) -> StatusMark:
+def _status_mark(words: Words, c: dict) -> StatusMark:
+    _ = words._
     state = c.get("state", "")
-    text = _STATE_TEXT.get(state) or f"{c.get('units_loaded')}/{c.get('units_expected')}"
-    trace = [f"{c.get('feed')} {c.get('month')}: {_STATE_NAMES.get(state, state)}",
-             f"{c.get('units_loaded')}/{c.get('units_expected')} units",
-             f"due {c.get('due_date')}"]
+    units = f"{c.get('units_loaded')}/{c.get('units_expected')}"
+    text = {"loaded": "✓", "late": _("late"), "not_due": "·"}.get(state) or units
+    state_name = {"loaded": _("loaded"), "not_due": _("not due yet"), "late": _("late"),
+                  "partial": _("partly late")}.get(state, state)
+    trace = [f"{c.get('feed')} {c.get('month')}: {state_name}",
+             _("{units} units").format(units=units),
+             _("due {date}").format(date=c.get("due_date"))]
     if c.get("revisions"):
-        trace.append("revision " + ", ".join(str(r) for r in c["revisions"]))
+        trace.append(_("revision {revisions}").format(
+            revisions=", ".join(str(r) for r in c["revisions"])))
     if c.get("statuses"):
         trace.append(", ".join(c["statuses"]))
     if c.get("calls"):
-        trace.append("calls " + ", ".join(f"{p} {n}" for p, n in c["calls"].items()))
+        trace.append(_("calls {calls}").format(
+            calls=", ".join(f"{p} {n}" for p, n in c["calls"].items())))
     if c.get("fetched_at"):
-        trace.append(f"fetched {c['fetched_at']}")
+        trace.append(_("fetched {at}").format(at=c["fetched_at"]))
     if c.get("missing") and state != "loaded":
         missing = c["missing"]
-        trace.append("missing " + ", ".join(missing[:10])
-                     + (f" (+{len(missing) - 10})" if len(missing) > 10 else ""))
+        trace.append(_("missing {codes}").format(
+            codes=", ".join(missing[:10])
+            + (f" (+{len(missing) - 10})" if len(missing) > 10 else "")))
     return StatusMark(text, state, "; ".join(trace))
 
 
-def _feed_status(manifest: dict) -> dict:
+def _feed_status(words: Words, manifest: dict) -> dict:
     """The manifest's feed × month grid as rows of feed × year, a column per month."""
     cells = manifest.get("feed_status") or []
     grid = {(c.get("feed"), c.get("month")): c for c in cells}
     feeds = list(dict.fromkeys(c.get("feed") for c in cells))
     years = sorted({str(c.get("month"))[:4] for c in cells})
     rows = [{"feed": feed, "year": year,
-             "cells": [_status_mark(grid[(feed, f"{year}-{m:02d}")])
+             "cells": [_status_mark(words, grid[(feed, f"{year}-{m:02d}")])
                        if (feed, f"{year}-{m:02d}") in grid else None for m in range(1, 13)]}
             for feed in feeds for year in years]
     counts = {feed: {state: sum(1 for c in cells if c.get("feed") == feed
@@ -400,18 +497,39 @@ def _feed_status(manifest: dict) -> dict:
 # --- page ---------------------------------------------------------------------------
 
 @cache
-def _environment() -> Environment:
-    return Environment(loader=PackageLoader("corridor.publish", "templates"),
-                       autoescape=True, undefined=StrictUndefined, trim_blocks=True,
-                       lstrip_blocks=True, keep_trailing_newline=True)
+def _environment(language: str) -> Environment:
+    environment = Environment(loader=PackageLoader("corridor.publish", "templates"),
+                              autoescape=True, undefined=StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True,
+                              extensions=["jinja2.ext.i18n"])
+    translate = gettext(language)
+    environment.install_gettext_callables(
+        translate, lambda one, many, n: translate(one if n == 1 else many), newstyle=True)
+    environment.filters["count"] = lambda count: format_count(count, language)
+    return environment
+
+
+def api_links(api_url: str | None) -> dict[str, str]:
+    """Each dataset's data query on the consumer API at ``api_url`` (``CORRIDOR_API_URL``);
+    none unless it is an http(s) URL."""
+    from corridor.publish.sdmx import AGENCY_ID, DATAFLOWS, VERSION
+
+    if not api_url or not api_url.lower().startswith(("https://", "http://")):
+        return {}
+    base = api_url.rstrip("/")
+    return {name: f"{base}/sdmx/2.1/data/dataflow/{AGENCY_ID}/{flow}/{VERSION}/*"
+            for name, flow in DATAFLOWS.items()}
 
 
 def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, ...]],
-                  manifest: dict) -> str:
-    """The release's report page as HTML text (self-contained, deterministic)."""
+                  manifest: dict, language: str = "en", api_url: str | None = None) -> str:
+    """The release's report page in ``language`` as HTML text (self-contained,
+    deterministic); with ``api_url``, it links each dataset's query on the API."""
+    words = Words(language)
+    _ = words._
     trade = _index(bilateral)
     nodes = _index(logistics)
-    pair = [Series(f"{reporter} customs: {reporter}–{partner}",
+    pair = [Series(_view(words, reporter, partner),
                    sorted((o for k, o in trade.items()
                            if k[:5] == ("M", reporter, partner, "TURNOVER_USD",
                                         ALL_COMMODITIES)),
@@ -420,19 +538,23 @@ def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, .
     pair = [s for s in pair if s.observations]
     tonnes = Decimal(1)
     charts = {
-        "pair": (pair, "chart-rus-kaz-turnover", "RU–KZ turnover (TURNOVER_USD), monthly",
-                 "USD million", USD_PER_MILLION),
-        "ports": (_node_series(nodes, "PORT_T"), "chart-port-throughput",
-                  "Port throughput (PORT_T, _T/_T), monthly", "tonnes", tonnes),
-        "rail": (_node_series(nodes, "RAIL_T"), "chart-rail-crossings",
-                 "Rail crossings (RAIL_T, _T), monthly", "tonnes", tonnes),
-        "corridors": (_node_series(nodes, "CORRIDOR_NODE_T"), "chart-corridor-totals",
-                      "Corridor node throughput (CORRIDOR_NODE_T), monthly", "tonnes", tonnes),
+        "pair": (pair, "chart-rus-kaz-turnover", _("RU–KZ turnover (TURNOVER_USD), monthly"),
+                 _("USD million"), USD_PER_MILLION),
+        "ports": (_node_series(words, nodes, "PORT_T"), "chart-port-throughput",
+                  _("Port throughput (PORT_T, _T/_T), monthly"), _("tonnes"), tonnes),
+        "rail": (_node_series(words, nodes, "RAIL_T"), "chart-rail-crossings",
+                 _("Rail crossings (RAIL_T, _T), monthly"), _("tonnes"), tonnes),
+        "corridors": (_node_series(words, nodes, "CORRIDOR_NODE_T"), "chart-corridor-totals",
+                      _("Corridor node throughput (CORRIDOR_NODE_T), monthly"), _("tonnes"),
+                      tonnes),
     }
-    rendered = {name: (_chart(div_id, title, series, unit, scale) if series else None)
+    rendered = {name: (_chart(words, div_id, title, series, unit, scale) if series else None)
                 for name, (series, div_id, title, unit, scale) in charts.items()}
     inputs = manifest.get("inputs") or []
     context = {
+        "language": language,
+        "pages": PAGES,
+        "words": words,
         "manifest": manifest,
         "coverage": {"first_period": (manifest.get("coverage") or {}).get("first_period"),
                      "last_period": (manifest.get("coverage") or {}).get("last_period")},
@@ -443,19 +565,20 @@ def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, .
         "inputs_preliminary": [i for i in inputs if i.get("status") == "preliminary"],
         "indicator_units": {code: i.unit_measure for code, i in indicators().items()},
         "headline_indicators": _HEADLINE_INDICATORS,
-        "headline": _headline(trade),
+        "headline": _headline(words, trade),
         "partner_indicators": _PARTNER_INDICATORS,
-        "partners": _top_partners(trade),
+        "partners": _top_partners(words, trade),
         "top_n": TOP_PARTNERS,
-        "asym": _asymmetries(trade),
-        "asym_flag_pct": format(ASYM_FLAG_PCT, "f"),
-        "asym_min_turnover_usd": f"{ASYM_MIN_TURNOVER_USD:,.0f}",
+        "asym": _asymmetries(words, trade),
+        "asym_flag_pct": format_published(format(ASYM_FLAG_PCT, "f"), language=language),
+        "asym_min_turnover_usd": format_published(f"{ASYM_MIN_TURNOVER_USD:.0f}",
+                                                  language=language),
         "charts": rendered,
-        "ports": _node_latest(nodes, "PORT_T"),
-        "rail": _node_latest(nodes, "RAIL_T"),
-        "corridors": _node_latest(nodes, "CORRIDOR_NODE_T"),
+        "ports": _node_latest(words, nodes, "PORT_T"),
+        "rail": _node_latest(words, nodes, "RAIL_T"),
+        "corridors": _node_latest(words, nodes, "CORRIDOR_NODE_T"),
         "quality": _quality(manifest),
-        "feed_status": _feed_status(manifest),
+        "feed_status": _feed_status(words, manifest),
         "provisional_counts": {
             "bilateral_trade": (sum(o.status == "P" for o in trade.values()), len(trade)),
             "corridor_logistics": (sum(o.status == "P" for o in nodes.values()), len(nodes)),
@@ -464,12 +587,27 @@ def render_report(bilateral: list[tuple[str, ...]], logistics: list[tuple[str, .
         "provisional_nodes": _provisional(nodes, 1),
         "source_files": SOURCE_FILES,
         "source_marts": SOURCE_MARTS,
+        "api_links": api_links(api_url),
         "plotlyjs": Markup(get_plotlyjs()) if any(rendered.values()) else None,
     }
-    return _environment().get_template("report.html.j2").render(context)
+    return _environment(language).get_template("report.html.j2").render(context)
 
 
 def write_report(path: Path, bilateral: list[tuple[str, ...]],
-                 logistics: list[tuple[str, ...]], manifest: dict) -> None:
-    """Write ``report.html`` (UTF-8)."""
-    path.write_bytes(render_report(bilateral, logistics, manifest).encode("utf-8"))
+                 logistics: list[tuple[str, ...]], manifest: dict,
+                 language: str = "en", api_url: str | None = None) -> None:
+    """Write one language's page (UTF-8)."""
+    path.write_bytes(render_report(bilateral, logistics, manifest, language,
+                                   api_url).encode("utf-8"))
+
+
+def write_reports(folder: Path, bilateral: list[tuple[str, ...]],
+                  logistics: list[tuple[str, ...]], manifest: dict,
+                  api_url: str | None = None) -> list[Path]:
+    """Write every language's page into ``folder`` (``PAGES``); their paths."""
+    paths = []
+    for language in LANGUAGES:
+        path = folder / PAGES[language][0]
+        write_report(path, bilateral, logistics, manifest, language, api_url)
+        paths.append(path)
+    return paths

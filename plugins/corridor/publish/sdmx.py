@@ -5,6 +5,11 @@ the DSDs built here with sdmx1, so the column IDs of the data can never drift fr
 structure consumers validate against. Code lists are read from the dbt seeds at call
 time: a new partner country, port or crossing point needs no code change, and the
 indicator code lists are the indicator catalogue (seed ``ref_indicators``).
+
+Every name is given in each of ``LANGUAGES`` (en, ru, kk; spec/indicators.md
+"Languages"): countries by CLDR (``corridor.reference.country_names``), indicators by
+their catalogue, everything else by the label seed ``ref_labels``. A code with no label
+row fails the release with a message naming it, instead of publishing it unnamed.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ from sdmx.model import common, v21
 from corridor.config import PROJECT_DIR
 from corridor.feeds.ports import CARGO_TYPES
 from corridor.publish.datasets import Dataset
-from corridor.reference import indicator_codes, indicators, read_seed
+from corridor.reference import Labels, country_names, indicator_codes, indicators, labels, read_seed
 
 AGENCY_ID = "CORRIDOR"
+CONCEPT_SCHEME = "CS_CORRIDOR"
 VERSION = "1.0.0"
+#: SDMX fixes an agency scheme's ID and version.
+AGENCY_SCHEME, AGENCY_SCHEME_VERSION = "AGENCIES", "1.0"
 #: Dataflow ID of each published dataset (``Dataset.name``).
 DATAFLOWS: dict[str, str] = {
     "bilateral_trade": "DF_BILATERAL_TRADE",
@@ -34,33 +42,25 @@ DATAFLOWS: dict[str, str] = {
 #: keeps structure.xml byte-identical between releases with the same code lists.
 PREPARED = datetime(2025, 1, 1, tzinfo=UTC)
 
-FREQUENCIES = {"M": "Monthly", "A": "Annual"}
-UNITS = {
-    "USD": "US dollars", "PCT": "Percent", "IDX": "Index", "T": "Tonnes", "H": "Hours",
-    "NUM": "Number", "TEU": "Twenty-foot equivalent units",
-}
-STATUSES = {"A": "Normal value", "P": "Provisional value"}
-DIRECTIONS = {
-    "LOAD": "Loaded", "DISCH": "Discharged", "IN": "Inbound", "OUT": "Outbound",
-    "_T": "All directions",
-}
-WORLD = {"W00": "World (all partners)"}
-TOTAL = {"_T": "Total"}
+#: Codes that are not rows of a seed of their own: the world partner and the totals.
+WORLD = "W00"
+TOTAL = "_T"
 
 
 def _seed(name: str) -> list[dict[str, str]]:
     return read_seed(name, PROJECT_DIR)
 
 
-def _indicator_names(dataset: str) -> dict[str, str]:
+def _indicator_names(dataset: str) -> dict[str, dict[str, str]]:
     """The dataset's indicator codes and names, from the indicator catalogue."""
-    return {code: indicators()[code].name_en for code in indicator_codes(dataset)}
+    return {code: indicators()[code].names for code in indicator_codes(dataset)}
 
 
-def _codelist(cl_id: str, name: str, codes: dict[str, str]) -> common.Codelist:
+def _codelist(cl_id: str, name: dict[str, str],
+              codes: dict[str, dict[str, str]]) -> common.Codelist:
     codelist = common.Codelist(id=cl_id, name=name, **_maintained())
-    for code_id, code_name in codes.items():
-        codelist.append(common.Code(id=code_id, name=code_name))
+    for code_id, names in codes.items():
+        codelist.append(common.Code(id=code_id, name=names))
     return codelist
 
 
@@ -68,52 +68,45 @@ def _maintained() -> dict:
     return {"maintainer": common.Agency(id=AGENCY_ID), "version": VERSION, "is_final": True}
 
 
-def build_codelists() -> dict[str, common.Codelist]:
-    """Every code list of both DSDs, by code list ID; the seeds are read now."""
-    countries = {row["iso3"]: row["name_en"] for row in _seed("ref_countries")}
-    chapter_names = {row["hs_code"]: row["description"]
-                     for row in _seed("ref_hs_products") if row["level"] == "2"}
-    chapters = {f"{n:02d}": chapter_names.get(f"{n:02d}", f"HS chapter {n:02d}")
-                for n in range(1, 100)}
-    nodes = {
-        **{row["locode"]: row["name"] for row in _seed("ref_caspian_ports")},
-        **{row["point"]: row["name"] for row in _seed("ref_rail_crossings")},
-        **{row["corridor"]: row["name"] for row in _seed("ref_corridors")},
+def build_codelists(label: Labels | None = None) -> dict[str, common.Codelist]:
+    """Every code list of both DSDs, by code list ID, named in every language; the seeds
+    are read now. Countries are CLDR's names; every other name is a row of ref_labels
+    (the indicators': ref_indicators)."""
+    label = label or labels(PROJECT_DIR)
+    nodes = [*(row["locode"] for row in _seed("ref_caspian_ports")),
+             *(row["point"] for row in _seed("ref_rail_crossings")),
+             *(row["corridor"] for row in _seed("ref_corridors"))]
+    chapters = [f"{n:02d}" for n in range(1, 100)]
+
+    def named(scheme: str, codes: list[str]) -> dict[str, dict[str, str]]:
+        return {code: label(scheme, code) for code in codes}
+
+    codes = {
+        "CL_FREQ": label.scheme("CL_FREQ"),
+        "CL_AREA": {**country_names(PROJECT_DIR), **named("CL_AREA", [WORLD])},
+        "CL_TRADE_INDICATOR": _indicator_names("bilateral_trade"),
+        "CL_COMMODITY": named("CL_COMMODITY", [*chapters, TOTAL]),
+        "CL_NODE": named("CL_NODE", nodes),
+        "CL_LOGISTICS_INDICATOR": _indicator_names("corridor_logistics"),
+        "CL_DIRECTION": label.scheme("CL_DIRECTION"),
+        "CL_CARGO": named("CL_CARGO", [*CARGO_TYPES, TOTAL]),
+        "CL_UNIT_MEASURE": label.scheme("CL_UNIT_MEASURE"),
+        "CL_OBS_STATUS": label.scheme("CL_OBS_STATUS"),
     }
-    cargo = {cargo_type: cargo_type.replace("_", " ").capitalize()
-             for cargo_type in CARGO_TYPES}
-    codelists = [
-        _codelist("CL_FREQ", "Frequency", FREQUENCIES),
-        _codelist("CL_AREA", "Countries (ISO 3166-1 alpha-3) and world",
-                  {**countries, **WORLD}),
-        _codelist("CL_TRADE_INDICATOR", "Bilateral trade indicators",
-                  _indicator_names("bilateral_trade")),
-        _codelist("CL_COMMODITY", "HS chapters", {**chapters, **TOTAL}),
-        _codelist("CL_NODE", "Ports, rail crossing points and corridors", nodes),
-        _codelist("CL_LOGISTICS_INDICATOR", "Corridor logistics indicators",
-                  _indicator_names("corridor_logistics")),
-        _codelist("CL_DIRECTION", "Direction", DIRECTIONS),
-        _codelist("CL_CARGO", "Cargo type", {**cargo, **TOTAL}),
-        _codelist("CL_UNIT_MEASURE", "Unit of measure", UNITS),
-        _codelist("CL_OBS_STATUS", "Observation status", STATUSES),
-    ]
-    return {codelist.id: codelist for codelist in codelists}
+    return {cl_id: _codelist(cl_id, label("CODELIST", cl_id), names)
+            for cl_id, names in codes.items()}
 
 
-CONCEPTS = {
-    "FREQ": "Frequency", "REF_AREA": "Reporting country", "COUNTERPART_AREA": "Partner area",
-    "INDICATOR": "Indicator", "COMMODITY": "Commodity (HS chapter)", "NODE": "Transport node",
-    "DIRECTION": "Direction", "CARGO": "Cargo type", "TIME_PERIOD": "Time period",
-    "OBS_VALUE": "Observation value", "UNIT_MEASURE": "Unit of measure",
-    "OBS_STATUS": "Observation status",
-}
-#: Per dataflow: its DSD ID, name and coded dimensions (ID -> code list ID), in key
-#: order; TIME_PERIOD always comes last.
+#: The concepts of both DSDs (their names: ref_labels, scheme CONCEPT).
+CONCEPTS = ("FREQ", "REF_AREA", "COUNTERPART_AREA", "INDICATOR", "COMMODITY", "NODE",
+            "DIRECTION", "CARGO", "TIME_PERIOD", "OBS_VALUE", "UNIT_MEASURE", "OBS_STATUS")
+#: Per dataflow: its DSD ID and coded dimensions (ID -> code list ID), in key order;
+#: TIME_PERIOD always comes last.
 STRUCTURES = {
-    "DF_BILATERAL_TRADE": ("DSD_BILATERAL_TRADE", "Bilateral trade", {
+    "DF_BILATERAL_TRADE": ("DSD_BILATERAL_TRADE", {
         "FREQ": "CL_FREQ", "REF_AREA": "CL_AREA", "COUNTERPART_AREA": "CL_AREA",
         "INDICATOR": "CL_TRADE_INDICATOR", "COMMODITY": "CL_COMMODITY"}),
-    "DF_CORRIDOR_LOGISTICS": ("DSD_CORRIDOR_LOGISTICS", "Corridor logistics", {
+    "DF_CORRIDOR_LOGISTICS": ("DSD_CORRIDOR_LOGISTICS", {
         "FREQ": "CL_FREQ", "NODE": "CL_NODE", "INDICATOR": "CL_LOGISTICS_INDICATOR",
         "DIRECTION": "CL_DIRECTION", "CARGO": "CL_CARGO"}),
 }
@@ -124,7 +117,7 @@ UNCODED = {"TIME_PERIOD": common.FacetValueType.observationalTimePeriod,
            "OBS_VALUE": common.FacetValueType.decimal}
 
 
-def _dsd(dsd_id: str, name: str, dimensions: dict[str, str],
+def _dsd(dsd_id: str, name: dict[str, str], dimensions: dict[str, str],
          codelists: dict[str, common.Codelist],
          concepts: common.ConceptScheme) -> v21.DataStructureDefinition:
     """A DSD: the coded dimensions, TIME_PERIOD, OBS_VALUE, the observation attributes."""
@@ -157,21 +150,35 @@ def _dsd(dsd_id: str, name: str, dimensions: dict[str, str],
 
 def build_structure() -> StructureMessage:
     """The SDMX-ML 2.1 structure message: dataflows, DSDs, concepts and code lists."""
-    codelists = build_codelists()
-    concepts = common.ConceptScheme(id="CS_CORRIDOR", name="Corridor concepts", **_maintained())
-    for concept_id, concept_name in CONCEPTS.items():
-        concepts.append(common.Concept(id=concept_id, name=concept_name))
+    label = labels(PROJECT_DIR)
+    codelists = build_codelists(label)
+    concepts = common.ConceptScheme(id=CONCEPT_SCHEME,
+                                    name=label("CONCEPT_SCHEME", CONCEPT_SCHEME),
+                                    **_maintained())
+    for concept_id in CONCEPTS:
+        concepts.append(common.Concept(id=concept_id, name=label("CONCEPT", concept_id)))
     message = StructureMessage(header=Header(id="CORRIDOR_STRUCTURE", prepared=PREPARED,
                                              sender=common.Agency(id=AGENCY_ID)))
-    for dataflow_id, (dsd_id, name, dimensions) in STRUCTURES.items():
-        dsd = _dsd(dsd_id, name, dimensions, codelists, concepts)
+    for dataflow_id, (dsd_id, dimensions) in STRUCTURES.items():
+        dsd = _dsd(dsd_id, label("DSD", dsd_id), dimensions, codelists, concepts)
         message.add(dsd)
-        message.add(v21.DataflowDefinition(id=dataflow_id, name=name, structure=dsd,
-                                           **_maintained()))
+        message.add(v21.DataflowDefinition(id=dataflow_id, name=label("DATAFLOW", dataflow_id),
+                                           structure=dsd, **_maintained()))
     for codelist in codelists.values():
         message.add(codelist)
     message.add(concepts)
+    message.add(_agencies(label))
     return message
+
+
+def _agencies(label: Labels) -> common.AgencyScheme:
+    """The agency scheme that names the agency (SDMX-ML references a maintainer by ID
+    only; its names live here)."""
+    scheme = common.AgencyScheme(id=AGENCY_SCHEME, name=label("AGENCY_SCHEME", AGENCY_SCHEME),
+                                 maintainer=common.Agency(id=AGENCY_ID),
+                                 version=AGENCY_SCHEME_VERSION, is_final=True)
+    scheme.append(common.Agency(id=AGENCY_ID, name=label("AGENCY", AGENCY_ID)))
+    return scheme
 
 
 def write_structure(path: Path) -> None:

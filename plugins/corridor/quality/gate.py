@@ -1,18 +1,23 @@
 """The publish gate: run the committed checkpoint, fail on any critical expectation.
 
-Each run's validation results are stored by the checkpoint in the context's
-validation results store (``expectations/gx/uncommitted/validations/``, git-ignored),
-and the run's Data Docs are rendered into the context's local site
-(``expectations/gx/uncommitted/data_docs/local_site/``); the summary's ``data_docs``
-is that site's ``index.html``, which the release manifest links to.
+Each run works on a copy of the committed context (``expectations/gx`` without its
+``uncommitted/``) in a temporary folder of its own, removed at the end: the
+checkpoint's validation results and the Data Docs it renders stay on no worker's disk.
+The run's Data Docs site is then published under the published root
+(``<CORRIDOR_PUBLISH_URL>/data-docs/<gate run>/``, :mod:`corridor.storage`), next to the
+releases, whichever worker gated; the summary's ``data_docs`` is that site's
+``index.html``, which the release manifest links to (and the failure message names).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -56,16 +61,37 @@ def _dispose_engines(context) -> None:
             engine.dispose()
 
 
-def build_data_docs(context, checkpoint_result) -> str | None:
-    """Render this run's validation results into the local Data Docs site (and its
-    index); return the absolute path of the site's ``index.html``."""
+def build_data_docs(context, checkpoint_result) -> Path | None:
+    """Render this run's validation results into the context's local Data Docs site
+    (and its index); return the absolute path of the site's ``index.html``."""
     identifiers = list(checkpoint_result.run_results)
     context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=identifiers)
     for site in context.get_docs_sites_urls(site_name=DOCS_SITE, only_if_exists=False):
         url = site.get("site_url")
         if url and url.startswith("file://"):
-            return str(Path(unquote(urlsplit(url).path)).resolve())
+            return Path(unquote(urlsplit(url).path)).resolve()
     return None
+
+
+def publish_data_docs(index: Path, settings: Settings) -> str:
+    """Copy a Data Docs site (its ``index``'s folder) to
+    ``<published root>/data-docs/<UTC time>-<hex>/``; that copy's ``index.html``."""
+    from corridor import storage
+
+    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    target = settings.publish_root / "data-docs" / run_id
+    storage.put_tree(index.parent, target)
+    return str(target / index.name)
+
+
+@contextmanager
+def working_context_dir(settings: Settings) -> Iterator[Path]:
+    """A temporary copy of the committed context (``uncommitted/`` left out), removed
+    when the block ends: where this run's results and Data Docs are written."""
+    with tempfile.TemporaryDirectory(prefix="corridor-gx-") as work:
+        shutil.copytree(settings.gx_context_dir / "gx", Path(work) / "gx",
+                        ignore=shutil.ignore_patterns("uncommitted"))
+        yield Path(work)
 
 
 @contextmanager
@@ -111,23 +137,25 @@ def run_gate(settings: Settings | None = None, dsn: WarehouseDsn | None = None, 
 
     ``snapshot``: an exported snapshot (``pg_export_snapshot()``) every check reads,
     see :func:`corridor.publish.run`. The summary (also on failure, in the exception)
-    carries ``data_docs``: the absolute path of the Data Docs index, None if the site
-    could not be built.
+    carries ``data_docs``: where the Data Docs index was published (module docstring),
+    None if the site could not be built or published.
     """
     settings = settings or get_settings()
     dsn = dsn or get_warehouse_dsn("gate")
-    with reading_snapshot(dsn.sqlalchemy_url, snapshot) as url:
-        context = get_context(settings.gx_context_dir, warehouse_url=url)
+    with working_context_dir(settings) as context_dir:
+        with reading_snapshot(dsn.sqlalchemy_url, snapshot) as url:
+            context = get_context(context_dir, warehouse_url=url)
+            try:
+                result = context.checkpoints.get(CHECKPOINT).run()
+            finally:
+                _dispose_engines(context)
+        summary = summarise_checkpoint(result)
         try:
-            result = context.checkpoints.get(CHECKPOINT).run()
-        finally:
-            _dispose_engines(context)
-    summary = summarise_checkpoint(result)
-    try:
-        summary["data_docs"] = build_data_docs(context, result)
-    except Exception:  # noqa: BLE001 - the docs are a report: never what blocks a release
-        log.exception("quality gate: Data Docs could not be built")
-        summary["data_docs"] = None
+            index = build_data_docs(context, result)
+            summary["data_docs"] = index and publish_data_docs(index, settings)
+        except Exception:  # noqa: BLE001 - the docs are a report: never what blocks a release
+            log.exception("quality gate: Data Docs could not be built or published")
+            summary["data_docs"] = None
     log.info("quality gate: %s evaluated, %s critical failed, %s warnings failed; "
              "Data Docs %s", summary["evaluated"], summary["failed"],
              summary["failed_warnings"], summary["data_docs"])
