@@ -13,7 +13,7 @@ import pytest
 
 from corridor.config import PROJECT_DIR, Settings, WarehouseDsn
 from corridor.runner import airflow_env
-from tests.databases import temporary_database
+from tests.databases import ROLE_PASSWORDS, temporary_database
 
 TEST_HOME = PROJECT_DIR / ".corridor" / "test"
 # Airflow reads its configuration once, at first import: point it at the test home
@@ -25,12 +25,18 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 @pytest.fixture(scope="session")
 def warehouse_server() -> WarehouseDsn:
     """The server the suite uses: embedded pgserver unless a real one is configured."""
+    from corridor.roles import init_warehouse
+
     uri = os.environ.get("CORRIDOR_TEST_WAREHOUSE_URI")
     if uri:
-        return WarehouseDsn.from_uri(uri)
-    from corridor.warehouse import start_embedded
+        server = WarehouseDsn.from_uri(uri)
+    else:
+        from corridor.warehouse import start_embedded
 
-    return start_embedded(TEST_HOME / "pgdata")
+        server = start_embedded(TEST_HOME / "pgdata")
+    # the server's roles (corridor.roles): dbt grants the marts to them in any database
+    init_warehouse(server, ROLE_PASSWORDS)
+    return server
 
 
 @pytest.fixture()

@@ -1,14 +1,25 @@
-"""A temporary database on a test server (the suite's fixtures and the fault harness)."""
+"""A temporary database on a test server (the suite's fixtures and the fault harness),
+and the passwords of the server's corridor roles (corridor.roles) for the session."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 
-from corridor.config import WarehouseDsn
+from corridor.config import WAREHOUSE_ROLES, WarehouseDsn, role_name
+
+#: the login roles' passwords, set by the session's ``corridor warehouse init``
+#: (tests/conftest.py): a server that does not trust local connections asks for them
+ROLE_PASSWORDS = {role: secrets.token_urlsafe(12) for role in WAREHOUSE_ROLES}
+
+
+def as_role(dsn: WarehouseDsn, role: str) -> WarehouseDsn:
+    """``dsn``'s server and database as the corridor role ``role``."""
+    return WarehouseDsn(dsn.host, dsn.port, role_name(role), ROLE_PASSWORDS[role], dsn.dbname)
 
 
 @contextmanager

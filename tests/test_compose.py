@@ -38,8 +38,22 @@ def test_airflow_points_at_the_mounted_project():
     assert mounts[env["AIRFLOW__CORE__PLUGINS_FOLDER"]] == "./plugins"
     assert mounts[env["CORRIDOR_DBT_PROJECT_DIR"]] == "./dbt_project"
     assert mounts[env["CORRIDOR_GX_CONTEXT_DIR"]] == "./expectations"
-    for conn in ("WAREHOUSE", "RU_CUSTOMS", "KZ_CUSTOMS", "COMTRADE", "PORTS", "RAIL"):
+    for conn in ("WAREHOUSE_LOADER", "WAREHOUSE_TRANSFORMER", "WAREHOUSE_GATE",
+                 "WAREHOUSE_PUBLISHER", "RU_CUSTOMS", "KZ_CUSTOMS", "COMTRADE", "PORTS", "RAIL"):
         assert f"AIRFLOW_CONN_CORRIDOR_{conn}" in env
+
+
+def test_only_airflow_init_has_the_admin_connection_and_initialises_the_roles():
+    services = COMPOSE["services"]
+    init = services["airflow-init"]
+    assert "AIRFLOW_CONN_CORRIDOR_WAREHOUSE" in init["environment"]
+    assert "corridor warehouse init" in init["command"][-1]
+    for name in AIRFLOW_SERVICES:
+        assert "AIRFLOW_CONN_CORRIDOR_WAREHOUSE" not in services[name]["environment"], name
+    for role in ("loader", "transformer", "gate", "publisher"):
+        uri = services["airflow-scheduler"]["environment"][
+            f"AIRFLOW_CONN_CORRIDOR_WAREHOUSE_{role.upper()}"]
+        assert uri.startswith(f"postgresql://corridor_{role}:${{")  # no password in the file
 
 
 def test_simulator_command_is_a_real_cli_command():

@@ -24,7 +24,8 @@ from corridor.config import (
 app = typer.Typer(help="Corridor: trade and logistics indicators for the Eurasian corridors.",
                   no_args_is_help=True, add_completion=False)
 gx_app = typer.Typer(help="The Great Expectations file context.", no_args_is_help=True)
-warehouse_app = typer.Typer(help="The embedded PostgreSQL warehouse.", no_args_is_help=True)
+warehouse_app = typer.Typer(help="The warehouse: its roles, the embedded server.",
+                             no_args_is_help=True)
 releases_app = typer.Typer(help="Published releases.", no_args_is_help=True)
 app.add_typer(gx_app, name="gx")
 app.add_typer(warehouse_app, name="warehouse")
@@ -51,14 +52,28 @@ def _window_text(settings: Settings) -> str:
 
 
 def ensure_warehouse(settings: Settings) -> str:
-    """Use the configured ``corridor_warehouse`` or start the embedded one; return how."""
-    if connection_is_set(WAREHOUSE_CONN_ID):
-        return "configured corridor_warehouse connection"
-    from corridor.warehouse import embedded_uri, start_embedded
+    """The warehouse the stages use, with its roles (:mod:`corridor.roles`); return how.
 
-    dsn = start_embedded(settings.home_dir / "pgdata")
-    os.environ[connection_env_name(WAREHOUSE_CONN_ID)] = embedded_uri(dsn)
-    return f"embedded PostgreSQL (pgserver) in {settings.home_dir / 'pgdata'}"
+    All four role connections configured: those (the deployment ran ``corridor warehouse
+    init``). Else the admin ``corridor_warehouse`` connection, or the embedded server
+    started under the home, which is initialised here; a stage whose connection is not
+    set connects to it as its role (:func:`corridor.config.get_warehouse_dsn`).
+    """
+    from corridor.config import WAREHOUSE_ROLES, get_warehouse_dsn, warehouse_conn_id
+    from corridor.roles import init_warehouse
+
+    if all(connection_is_set(warehouse_conn_id(role)) for role in WAREHOUSE_ROLES):
+        return "configured corridor_warehouse_* role connections"
+    if connection_is_set(WAREHOUSE_CONN_ID):
+        how = "configured corridor_warehouse connection"
+    else:
+        from corridor.warehouse import embedded_uri, start_embedded
+
+        dsn = start_embedded(settings.home_dir / "pgdata")
+        os.environ[connection_env_name(WAREHOUSE_CONN_ID)] = embedded_uri(dsn)
+        how = f"embedded PostgreSQL (pgserver) in {settings.home_dir / 'pgdata'}"
+    init_warehouse(get_warehouse_dsn("admin"))
+    return how + ", roles initialised"
 
 
 def ensure_feeds(settings: Settings, stack: ExitStack) -> str:
@@ -119,9 +134,9 @@ def _print_feed_progress(settings: Settings) -> None:
     from corridor.warehouse import connect
     from corridor.window import resolve
 
-    settings = resolve(settings)
+    settings = resolve(settings, role="publisher")
     now = datetime.now(UTC)
-    with connect(get_warehouse_dsn()) as conn:
+    with connect(get_warehouse_dsn("publisher")) as conn:
         grid = build_grid(conn, settings, now)
     for summary in summarise(grid, now):
         typer.echo(summary.line())
@@ -251,11 +266,11 @@ def status(as_of: str = typer.Option(
 
     settings = get_settings()
     ensure_warehouse(settings)
-    settings = resolve(settings)
+    settings = resolve(settings, role="publisher")
     now = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    with connect(get_warehouse_dsn()) as conn:
+    with connect(get_warehouse_dsn("publisher")) as conn:
         grid = build_grid(conn, settings, now)
     header, rows = grid_table(grid)
     texts = [[c if isinstance(c, str) else cell_text(c) for c in row] for row in rows]
@@ -291,7 +306,7 @@ def gx_sync() -> None:
 
     settings = get_settings()
     ensure_warehouse(settings)
-    names = sync_context(settings.gx_context_dir, get_warehouse_dsn().sqlalchemy_url)
+    names = sync_context(settings.gx_context_dir, get_warehouse_dsn("gate").sqlalchemy_url)
     typer.echo(f"synced suites: {', '.join(names)}")
 
 
@@ -303,6 +318,26 @@ def warehouse_start() -> None:
     dsn = start_embedded(get_settings().home_dir / "pgdata", keep_running=True)
     typer.echo(f"export {connection_env_name(WAREHOUSE_CONN_ID)}='{embedded_uri(dsn)}'")
     typer.echo(f"psql -h {dsn.host} -p {dsn.port} -U {dsn.user} {dsn.dbname}")
+
+
+@warehouse_app.command("init")
+def warehouse_init(admin_uri: str = typer.Option(
+        ..., "--admin-uri", envvar=connection_env_name(WAREHOUSE_CONN_ID), show_default=False,
+        help="PostgreSQL URI of a role that may create roles (a superuser); default: the "
+             "corridor_warehouse connection's environment variable, which keeps the "
+             "password off the command line")) -> None:
+    """Create the least-privilege roles, schemas and grants (idempotent; corridor.roles).
+
+    Login roles get the password of their connection
+    (AIRFLOW_CONN_CORRIDOR_WAREHOUSE_<ROLE>) when it is set."""
+    from corridor.config import WarehouseDsn
+    from corridor.roles import init_warehouse
+
+    _setup_logging()
+    try:
+        init_warehouse(WarehouseDsn.from_uri(admin_uri))
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
 
 
 @releases_app.command("list")
@@ -376,7 +411,7 @@ def load(from_landing: bool = typer.Option(False, "--from-landing",
     typer.echo(f"warehouse: {ensure_warehouse(settings)}")
     typer.echo(f"landing:   {settings.landing_root}")
     try:
-        result = rebuild_raw_from_landing(get_warehouse_dsn(), settings.landing_root,
+        result = rebuild_raw_from_landing(get_warehouse_dsn("loader"), settings.landing_root,
                                           feeds=feed or None)
     except (LandingError, ValueError) as error:
         typer.echo(f"FAILED: {error}", err=True)

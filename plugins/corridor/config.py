@@ -25,6 +25,10 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 FEED_IDS = ("ru_customs", "kz_customs", "comtrade", "ports", "rail")
 FEED_CONN_IDS = {feed: f"corridor_{feed}" for feed in FEED_IDS}
 WAREHOUSE_CONN_ID = "corridor_warehouse"
+#: The login roles the stages connect as (corridor.roles), each through its own connection
+#: ``corridor_warehouse_<role>``; ``corridor_warehouse`` is the admin one, for
+#: ``corridor warehouse init`` alone.
+WAREHOUSE_ROLES = ("loader", "transformer", "gate", "publisher")
 
 #: Partner reporters of the mirror (comtrade) feed, M49 codes (spec/feeds.md).
 MIRROR_REPORTERS_M49 = (156, 860, 417, 792, 31, 364, 795, 112, 51)
@@ -370,14 +374,69 @@ class WarehouseDsn:
         }
 
 
-def get_warehouse_dsn() -> WarehouseDsn:
-    """The ``corridor_warehouse`` connection (set by ``corridor run`` for the embedded one)."""
-    uri = os.environ.get(connection_env_name(WAREHOUSE_CONN_ID))
-    if uri:
-        return WarehouseDsn.from_uri(uri)
-    from airflow.sdk import BaseHook
+def warehouse_conn_id(role: str) -> str:
+    """``corridor_warehouse`` for ``admin``, ``corridor_warehouse_<role>`` for a role."""
+    if role == "admin":
+        return WAREHOUSE_CONN_ID
+    if role not in WAREHOUSE_ROLES:
+        raise ValueError(f"unknown warehouse role {role!r}; roles are admin, "
+                         f"{', '.join(WAREHOUSE_ROLES)}")
+    return f"{WAREHOUSE_CONN_ID}_{role}"
 
-    conn = BaseHook.get_connection(WAREHOUSE_CONN_ID)
+
+def role_name(role: str) -> str:
+    """The PostgreSQL role of a stage: ``corridor_<role>``."""
+    return f"corridor_{role}"
+
+
+def configured_warehouse_dsn(role: str) -> WarehouseDsn | None:
+    """The warehouse connection of ``role`` (``admin`` or a stage's) from its
+    environment variable (``AIRFLOW_CONN_CORRIDOR_WAREHOUSE[_<ROLE>]``); None when unset."""
+    uri = os.environ.get(connection_env_name(warehouse_conn_id(role)))
+    return WarehouseDsn.from_uri(uri) if uri else None
+
+
+def _airflow_warehouse_dsn(conn_id: str) -> WarehouseDsn | None:
+    """A warehouse connection from Airflow (secrets backends, metadata DB), or None."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
     return WarehouseDsn(host=conn.host or "localhost", port=conn.port or 5432,
                         user=conn.login or "postgres", password=conn.password or "",
                         dbname=conn.schema or "postgres")
+
+
+def _as_role(admin: WarehouseDsn, role: str) -> WarehouseDsn:
+    return WarehouseDsn(admin.host, admin.port, role_name(role), "", admin.dbname)
+
+
+def get_warehouse_dsn(role: str) -> WarehouseDsn:
+    """Where ``role`` connects: ``admin`` (``corridor_warehouse``, what ``corridor
+    warehouse init`` uses, and nothing else) or a stage's role (``loader``,
+    ``transformer``, ``gate``, ``publisher``).
+
+    A stage's connection ``corridor_warehouse_<role>`` (its environment variable, else
+    Airflow's connection). Where it is not set but the admin connection is, the
+    admin's server and database as the role ``corridor_<role>``, without a password:
+    enough where the server trusts local connections (the embedded pgserver of
+    ``corridor run``, whose admin variable is set) or a ``.pgpass`` holds it; never the
+    admin's own login.
+    """
+    dsn = configured_warehouse_dsn(role)
+    if dsn is not None:
+        return dsn
+    admin = configured_warehouse_dsn("admin")
+    if role != "admin" and admin is not None:
+        return _as_role(admin, role)
+    dsn = _airflow_warehouse_dsn(warehouse_conn_id(role))
+    if dsn is not None:
+        return dsn
+    admin = _airflow_warehouse_dsn(WAREHOUSE_CONN_ID) if role != "admin" else None
+    if admin is not None:
+        return _as_role(admin, role)
+    raise LookupError(f"no {warehouse_conn_id(role)} connection: set "
+                      f"{connection_env_name(warehouse_conn_id(role))}")

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 @contextmanager
 def _warehouse(dsn: WarehouseDsn | None) -> Iterator[psycopg.Connection]:
     # autocommit: every raw.load_* call is then its own BEGIN/COMMIT (one unit each).
-    with connect(dsn, autocommit=True) as conn:
+    with connect(dsn, role="loader", autocommit=True) as conn:
         raw.ensure_raw_schema(conn)
         yield conn
 
@@ -54,7 +54,7 @@ def _setup(feed: str, settings: Settings | None, endpoint: Endpoint | None,
 
 def _store(settings: Settings, dsn: WarehouseDsn | None) -> LandingStore:
     """The landing zone, its manifests written under the warehouse's landing locks."""
-    return LandingStore(settings.landing_root, dsn or get_warehouse_dsn())
+    return LandingStore(settings.landing_root, dsn or get_warehouse_dsn("loader"))
 
 
 @contextmanager
@@ -97,7 +97,7 @@ def plan(feed: str, *, force: bool = False, settings: Settings | None = None,
     """
     from corridor.window import resolve
 
-    settings = resolve(settings or Settings(), dsn=dsn, refresh=True)
+    settings = resolve(settings or Settings(), dsn=dsn, role="loader", refresh=True)
     months = settings.ingest_months
     if feed == ports.FEED:
         return [{"period_month": "all"}]
@@ -144,7 +144,7 @@ def ingest_month(feed: str, period_month: str, *, listing: list | None = None,
 
     if feed == ports.FEED:
         return ingest_ports(force=force)
-    if period_month not in resolve(Settings()).ingest_months:
+    if period_month not in resolve(Settings(), role="loader").ingest_months:
         return _summary(feed, period_month, skipped="outside_window")
     if feed == comtrade.FEED:
         return ingest_comtrade(period_month, listing=listing, force=force)

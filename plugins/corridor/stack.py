@@ -34,7 +34,16 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corridor.config import FEED_CONN_IDS, PROJECT_DIR, Settings, connection_env_name
+from corridor.config import (
+    FEED_CONN_IDS,
+    PROJECT_DIR,
+    WAREHOUSE_CONN_ID,
+    WAREHOUSE_ROLES,
+    Settings,
+    connection_env_name,
+    get_warehouse_dsn,
+    warehouse_conn_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +255,20 @@ def ensure_feed_connections(settings: Settings, env: dict[str, str], log_path: P
             f"scale {settings.sim_scale}{faults})", base_url)
 
 
+def role_connections_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for services whose tasks connect as the stages' roles: the four role
+    connections (``env``'s, else those :func:`corridor.config.get_warehouse_dsn`
+    derives), and not the admin one, which is ``corridor warehouse init``'s alone."""
+    from corridor.warehouse import embedded_uri
+
+    result = dict(env)
+    for role in WAREHOUSE_ROLES:
+        name = connection_env_name(warehouse_conn_id(role))
+        result[name] = result.get(name) or embedded_uri(get_warehouse_dsn(role))
+    result.pop(connection_env_name(WAREHOUSE_CONN_ID), None)
+    return result
+
+
 def health(base_url: str, timeout: float = 5.0) -> dict | None:
     """The api-server's ``/api/v2/monitor/health`` (no login needed), or None."""
     try:
@@ -278,7 +301,10 @@ def local_stack(settings: Settings, *, ui_port: int | None = None,
     ``ui_port`` defaults to ``settings.ui_port``; ``env_extra`` is added to the services'
     environment last (e.g. ``AIRFLOW__CORE__PARALLELISM``). The warehouse comes from
     the caller's ``AIRFLOW_CONN_CORRIDOR_WAREHOUSE`` or is the embedded one under the
-    home (as ``corridor run``); feeds likewise from ``AIRFLOW_CONN_CORRIDOR_*``.
+    home, initialised as ``corridor run`` does (:func:`corridor.cli.ensure_warehouse`);
+    the services get the four role connections (``AIRFLOW_CONN_CORRIDOR_WAREHOUSE_<ROLE>``,
+    the caller's or those :func:`corridor.config.get_warehouse_dsn` derives), never the
+    admin one. Feeds likewise from ``AIRFLOW_CONN_CORRIDOR_*``.
     """
     from corridor.cli import ensure_warehouse
 
@@ -300,6 +326,7 @@ def local_stack(settings: Settings, *, ui_port: int | None = None,
                                                service_env.get("PATH", os.defpath)])
         service_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(PROJECT_DIR / "plugins"), service_env.get("PYTHONPATH")) if p)
+        service_env = role_connections_env(service_env)
         feeds, simulator_url = ensure_feed_connections(settings, service_env,
                                                        logs_dir / "simulator.log", stack)
         log.info("warehouse: %s; feeds: %s", warehouse, feeds)

@@ -286,15 +286,15 @@ def alert_late(grid: Iterable[Cell], logger: logging.Logger | None = None
 
 def check_late(now: datetime | None = None, *, settings: Settings | None = None,
                dsn=None, feed: str | None = None) -> list[tuple[str, str, date]]:
-    """Read the warehouse and :func:`alert_late` (the poll DAGs call it for their feed
-    after each load; ``now`` defaults to the current UTC time, the only place the clock
-    is read)."""
+    """Read the warehouse (at ``dsn``, else as the loader) and :func:`alert_late` (the
+    poll DAGs call it for their feed after each load; ``now`` defaults to the current UTC
+    time, the only place the clock is read)."""
     from corridor.config import get_settings
     from corridor.warehouse import connect
     from corridor.window import resolve
 
-    settings = resolve(settings or get_settings(), dsn=dsn)
-    with connect(dsn) as conn:
+    settings = resolve(settings or get_settings(), dsn=dsn, role="loader")
+    with connect(dsn, role="loader") as conn:
         grid = build_grid(conn, settings, now or datetime.now(UTC))
     return alert_late([c for c in grid if feed is None or c.feed == feed])
 

@@ -71,10 +71,11 @@ class SourcesStale(QualityGateFailed):
 
 def source_freshness(settings: Settings | None = None,
                      dsn: WarehouseDsn | None = None) -> list[dict]:
-    """``dbt source freshness``: every source's status (pass, warn, error, runtime
-    error) and newest load, by source name. Raise :class:`SourcesStale` when one is
-    not pass or warn (its thresholds: the sources' yml)."""
-    result = _invoke(["source", "freshness"], settings=settings, dsn=dsn)
+    """``dbt source freshness`` (a check of the gate: at ``dsn``, else as the gate role):
+    every source's status (pass, warn, error, runtime error) and newest load, by source
+    name. Raise :class:`SourcesStale` when one is not pass or warn (its thresholds: the
+    sources' yml)."""
+    result = _invoke(["source", "freshness"], settings=settings, dsn=dsn, role="gate")
     freshness = sorted(
         ({"source": f"{r.node.source_name}.{r.node.name}", "status": str(r.status),
           "max_loaded_at": (r.max_loaded_at.isoformat()
@@ -94,10 +95,12 @@ def source_freshness(settings: Settings | None = None,
 
 def run_dbt(args: list[str], *, settings: Settings | None = None,
             dsn: WarehouseDsn | None = None, target_dir: Path | None = None) -> None:
-    """Invoke ``dbt <args>`` on the project; raise DbtError naming every failed node.
+    """Invoke ``dbt <args>`` on the project (at ``dsn``, else as the transformer role);
+    raise DbtError naming every failed node.
 
     ``target_dir``: dbt's target and logs folder, default one of this invocation only."""
-    result = _invoke(args, settings=settings, dsn=dsn, target_dir=target_dir)
+    result = _invoke(args, settings=settings, dsn=dsn, target_dir=target_dir,
+                     role="transformer")
     if result.success:
         return
     failures: list[str] = []
@@ -109,7 +112,7 @@ def run_dbt(args: list[str], *, settings: Settings | None = None,
     raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
 
 
-def _invoke(args: list[str], *, settings: Settings | None = None,
+def _invoke(args: list[str], *, role: str, settings: Settings | None = None,
             dsn: WarehouseDsn | None = None, target_dir: Path | None = None):
     """``dbt <args>`` on the project under the build lock; dbt's result object.
 
@@ -117,7 +120,7 @@ def _invoke(args: list[str], *, settings: Settings | None = None,
     there); default a temporary folder removed when dbt is done."""
     from corridor.window import resolve
 
-    dsn = dsn or get_warehouse_dsn()
+    dsn = dsn or get_warehouse_dsn(role)
     settings = resolve(settings or get_settings(), dsn=dsn)
     if target_dir is not None:
         return _invoke_in(args, settings, dsn, target_dir)

@@ -1,4 +1,4 @@
-"""The PostgreSQL warehouse: the configured ``corridor_warehouse`` or an embedded pgserver."""
+"""The PostgreSQL warehouse: the configured connections or an embedded pgserver."""
 
 from __future__ import annotations
 
@@ -46,8 +46,13 @@ def embedded_uri(dsn: WarehouseDsn) -> str:
 
 
 @contextmanager
-def connect(dsn: WarehouseDsn | None = None, **kwargs) -> Iterator[psycopg.Connection]:
-    """A psycopg 3 connection to the warehouse; commits on success, rolls back on error."""
-    dsn = dsn or get_warehouse_dsn()
+def connect(dsn: WarehouseDsn | None = None, *, role: str | None = None,
+            **kwargs) -> Iterator[psycopg.Connection]:
+    """A psycopg 3 connection to the warehouse, at ``dsn`` or else as ``role``
+    (:func:`corridor.config.get_warehouse_dsn`); commits on success, rolls back on error."""
+    if dsn is None:
+        if role is None:
+            raise TypeError("connect() needs a dsn or the role to connect as")
+        dsn = get_warehouse_dsn(role)
     with psycopg.connect(dsn.conninfo, **kwargs) as conn:
         yield conn

@@ -47,11 +47,12 @@ def _from_publishers(settings: Settings) -> tuple[str, str]:
 
 
 def resolve(settings: Settings | None = None, *, dsn: WarehouseDsn | None = None,
-            refresh: bool = False) -> Settings:
-    """``settings`` with the window filled in.
+            role: str | None = None, refresh: bool = False) -> Settings:
+    """``settings`` with the window filled in (read at ``dsn``, else as ``role``).
 
     Fixed: as given. Rolling: from the publishers' indexes when ``refresh`` (a poll) or
-    when none was recorded yet, then recorded; otherwise the one the last poll recorded.
+    when none was recorded yet, then recorded by a role that may write it (the loader;
+    the others use it unrecorded); otherwise the one the last poll recorded.
     """
     from corridor.load import raw
     from corridor.warehouse import connect
@@ -59,12 +60,16 @@ def resolve(settings: Settings | None = None, *, dsn: WarehouseDsn | None = None
     settings = settings or Settings()
     if not settings.rolling:
         return settings
-    with connect(dsn, autocommit=True) as conn:
+    with connect(dsn, role=role, autocommit=True) as conn:
         raw.ensure_raw_schema(conn)
         recorded = conn.execute("select period_from, period_to from ingest.coverage_window"
                                 ).fetchone()
         if refresh or recorded is None:
             window = _from_publishers(settings)
+            if not conn.execute("select has_table_privilege('ingest.coverage_window', "
+                                "'insert')").fetchone()[0]:
+                return settings.model_copy(update={"period_from": window[0],
+                                                   "period_to": window[1]})
             conn.execute(
                 "insert into ingest.coverage_window (period_from, period_to) values (%s, %s) "
                 "on conflict (id) do update set period_from = excluded.period_from, "

@@ -10,6 +10,8 @@ import psycopg
 import pytest
 
 from corridor.config import PROJECT_DIR, WarehouseDsn
+from corridor.roles import init_warehouse
+from tests.databases import ROLE_PASSWORDS, as_role
 
 DBT_PROJECT = PROJECT_DIR / "dbt_project"
 RAW_SCHEMA = PROJECT_DIR / "plugins" / "corridor" / "load" / "raw_schema.sql"
@@ -22,11 +24,13 @@ def built_warehouse(fresh_database: WarehouseDsn, tmp_path: Path,
                     monkeypatch: pytest.MonkeyPatch) -> WarehouseDsn:
     from dbt.cli.main import dbtRunner
 
+    init_warehouse(fresh_database, ROLE_PASSWORDS)
     with psycopg.connect(fresh_database.conninfo, autocommit=True) as conn:
         conn.execute(RAW_SCHEMA.read_text())
         conn.execute(RAW_FIXTURE.read_text())
 
-    for name, value in fresh_database.dbt_env().items():
+    # dbt as it runs in the transform: the transformer role (corridor.roles)
+    for name, value in as_role(fresh_database, "transformer").dbt_env().items():
         monkeypatch.setenv(name, value)
     common = ["--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
               "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from corridor.config import PROJECT_DIR
+from corridor.roles import init_warehouse
 from corridor.simulator import SimConfig, connection_uris, start_simulator
 from corridor.warehouse import embedded_uri
 from tests.databases import temporary_database
@@ -89,6 +90,8 @@ def runs(warehouse_server, tmp_path_factory):
     with start_simulator(SIM) as simulator, \
             temporary_database(warehouse_server, "solo") as solo_dsn, \
             temporary_database(warehouse_server, "split") as split_dsn:
+        for dsn in (solo_dsn, split_dsn):  # the stages connect as its roles
+            init_warehouse(dsn, passwords={})
         solo = Worker(root / "solo")
         solo.wipe()
         solo.run("run", _shared(simulator, solo_dsn, root / "solo-store"))

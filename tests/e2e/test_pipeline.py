@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from corridor.config import Settings, WarehouseDsn, month_range
+from corridor.roles import init_warehouse
 from corridor.runner import PipelineError, run_pipeline
 from corridor.simulator import SimConfig, connection_uris, start_simulator
 from corridor.warehouse import embedded_uri
@@ -40,7 +41,9 @@ def _database(server: WarehouseDsn) -> WarehouseDsn:
     name = f"e2e_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server.conninfo, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
-    return WarehouseDsn(server.host, server.port, server.user, server.password, name)
+    dsn = WarehouseDsn(server.host, server.port, server.user, server.password, name)
+    init_warehouse(dsn, passwords={})  # the stages connect as its roles
+    return dsn
 
 
 def _run(settings: Settings, dsn: WarehouseDsn, sim_config: SimConfig, monkeypatch,

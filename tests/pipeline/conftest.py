@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from corridor.config import PROJECT_DIR, WarehouseDsn
+from corridor.roles import init_warehouse
 from corridor.simulator import SimConfig, SimulatorHandle, connection_uris, start_simulator
 from corridor.warehouse import embedded_uri
 from tests.databases import temporary_database
@@ -89,6 +90,7 @@ def world(warehouse_server, tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     with start_simulator(SIM) as simulator, temporary_database(warehouse_server,
                                                                "pipe") as dsn:
+        init_warehouse(dsn, passwords={})  # the stages connect as its roles
         pipeline = Pipeline(simulator, dsn, root / "main")
         pipeline.root.mkdir()
         pipeline.run_ok("run")

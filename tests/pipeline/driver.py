@@ -180,7 +180,7 @@ def build(log: Log, killer: Killer, *, seed: bool = False) -> None:
         run_dbt(["build", "--exclude", "resource_type:seed"])
     end = time.time()
     # only this process builds: the marts stay as this build left them until its next
-    dsn = get_warehouse_dsn()
+    dsn = get_warehouse_dsn("publisher")
     settings = resolve(get_settings(), dsn=dsn)
     with connect(dsn) as conn:
         observations = {d.name: read_observations(conn, d) for d in DATASETS}

@@ -22,6 +22,7 @@ import psycopg
 
 from corridor.load.fingerprint import VOLATILE_COLUMNS, raw_fingerprint
 from corridor.publish.datasets import DATASETS, read_csv
+from corridor.roles import init_warehouse
 from tests.databases import temporary_database
 from tests.pipeline.conftest import Pipeline
 from tests.pipeline.driver import COUNTED, TIMED
@@ -99,6 +100,7 @@ def test_sigkill_at_random_points_then_rerun_ends_as_a_clean_run(world, warehous
     assert {point.split(":")[0] for point in kills} == set(STAGES[:rounds])
 
     with temporary_database(warehouse_server, "clean") as dsn:
+        init_warehouse(dsn, passwords={})
         clean = Pipeline(world.simulator, dsn, world.root.parent / "clean")
         clean.root.mkdir()
         clean.run_ok("run")

@@ -238,7 +238,7 @@ def rebuild_raw_from_landing(dsn: WarehouseDsn | None,
         fetches, reports[feed].incomplete = completed_fetches(root, feed, manifests[feed])
         plans[feed] = plan(fetches, FEED_LOADS[feed], reports[feed])
 
-    with connect(dsn, autocommit=True) as conn:
+    with connect(dsn, role="loader", autocommit=True) as conn:
         raw.ensure_raw_schema(conn)
         # One transaction: the load functions' own transactions become savepoints.
         with conn.transaction():

@@ -3,7 +3,15 @@
 -- Accepted rows only; rejected rows go to raw.rejected_rows with their reason.
 -- Idempotent: run before every load.
 
-create schema if not exists raw;
+-- Created when missing only: `corridor warehouse init` creates both schemas for their
+-- owner, the loader, which may not create schemas (and CREATE SCHEMA IF NOT EXISTS
+-- asks for that right even when the schema exists).
+do $$
+begin
+    if to_regnamespace('raw') is null then create schema raw; end if;
+    if to_regnamespace('ingest') is null then create schema ingest; end if;
+end
+$$;
 
 -- Which revision of which unit the raw tables hold. One row per (feed, unit).
 -- unit: 'YYYY-MM' (ru_customs, kz_customs), '<reporterCode>:YYYY-MM' (comtrade),
@@ -158,8 +166,8 @@ create table if not exists raw.rail_consignments (
 );
 create index if not exists rail_consignments_date on raw.rail_consignments (report_date);
 
--- Ingest bookkeeping that is not feed data (no raw fingerprint, no replay rebuilds it).
-create schema if not exists ingest;
+-- Ingest bookkeeping that is not feed data (no raw fingerprint, no replay rebuilds it),
+-- in schema ingest (created above).
 
 -- The Comtrade key's calls per UTC day (every call counts, failed ones too) against the
 -- daily budget, and the time the API's quota answer said it is replenished.

@@ -26,6 +26,10 @@ How:
    exporting transaction itself and write the release (the publish lock is already
    held).
 
+Steps 2 and 4 connect as the gate role (``corridor_gate``), 1, 3 and 5 as the publisher
+(``corridor_publisher``, :mod:`corridor.roles`): a snapshot exported by one role is
+imported by another.
+
 Marts whose latest dbt build did not finish or failed raise
 :class:`corridor.transform.MartsNotBuilt` before the gate runs; a critical failure
 raises :class:`corridor.quality.gate.QualityGateFailed`. Either way nothing is
@@ -85,17 +89,18 @@ def run(settings: Settings | None = None, dsn: WarehouseDsn | None = None
     from corridor.transform import built_inputs, source_freshness
     from corridor.window import resolve
 
-    dsn = dsn or get_warehouse_dsn()
-    # may record the rolling window (a write): before the read-only snapshot
+    # the checks connect as the gate role, the release as the publisher (``dsn``: both)
+    gate_dsn = dsn or get_warehouse_dsn("gate")
+    dsn = dsn or get_warehouse_dsn("publisher")
     settings = resolve(settings or get_settings(), dsn=dsn)
     with publish_lock(dsn):
         # before the snapshot: dbt takes the build lock for itself. A source past its
         # error_after fails the gate (SourcesStale); its warnings go into the manifest.
-        freshness = source_freshness(settings, dsn)
+        freshness = source_freshness(settings, gate_dsn)
         with warehouse_snapshot(dsn) as (conn, snapshot):
             log.info("publish: gate and release read warehouse snapshot %s", snapshot)
             built_inputs(conn)  # MartsNotBuilt: a killed or failed build, nothing to gate
-            quality = run_gate(settings, dsn, snapshot=snapshot)
+            quality = run_gate(settings, gate_dsn, snapshot=snapshot)
             quality["source_freshness"] = freshness
             return publish_release(quality, settings=settings, dsn=dsn, conn=conn,
                                    lock=nullcontext())

@@ -328,7 +328,7 @@ def publish_release(quality: dict, *, settings: Settings | None = None,
     from corridor.publish.calendar import embargo_for, read_calendar
     from corridor.window import resolve
 
-    dsn = dsn or get_warehouse_dsn()
+    dsn = dsn or get_warehouse_dsn("publisher")
     settings = resolve(settings or get_settings(), dsn=dsn)
     calendar = read_calendar(settings.release_calendar) if settings.release_calendar else {}
     embargo_until = embargo_for(calendar, settings.period_to, datetime.now(UTC))

@@ -141,7 +141,7 @@ def run_gate(settings: Settings | None = None, dsn: WarehouseDsn | None = None, 
     None if the site could not be built or published.
     """
     settings = settings or get_settings()
-    dsn = dsn or get_warehouse_dsn()
+    dsn = dsn or get_warehouse_dsn("gate")
     with working_context_dir(settings) as context_dir:
         with reading_snapshot(dsn.sqlalchemy_url, snapshot) as url:
             context = get_context(context_dir, warehouse_url=url)
