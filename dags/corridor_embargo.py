@@ -51,7 +51,8 @@ def corridor_embargo():
         from corridor.publish.calendar import release_due as release
         from corridor.publish.release import publish_lock
 
-        return release(get_settings().publish_root, lock=publish_lock(get_warehouse_dsn()))
+        return release(get_settings().publish_root,
+                       lock=publish_lock(get_warehouse_dsn("publisher")))
 
     next_embargo() >> wait_for_embargo >> release_due()
 

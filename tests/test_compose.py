@@ -68,3 +68,17 @@ def test_simulator_command_is_a_real_cli_command():
     for option in command[2:]:
         if option.startswith("--"):
             assert option in result.output
+
+
+def test_the_consumer_api_serves_the_published_root_read_only():
+    api = COMPOSE["services"]["corridor-api"]
+    assert api["command"][:2] == ["corridor", "serve"]
+    assert "./published:/opt/corridor/published:ro" in api["volumes"]
+    assert api["environment"]["CORRIDOR_PUBLISH_DIR"] == "/opt/corridor/published"
+    assert all(port.startswith("127.0.0.1:") for port in api["ports"])
+    from typer.testing import CliRunner
+
+    from corridor.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0 and "--host" in result.output and "--port" in result.output

@@ -376,7 +376,8 @@ def releases_release_due() -> None:
     from corridor.publish.release import publish_lock
 
     settings = get_settings()
-    for release_id in release_due(settings.publish_root, lock=publish_lock(get_warehouse_dsn())):
+    lock = publish_lock(get_warehouse_dsn("publisher"))
+    for release_id in release_due(settings.publish_root, lock=lock):
         typer.echo(f"released {release_id}")
 
 
