@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -78,6 +78,32 @@ def _dag_runs(stack: Stack, token: str, dag_id: str, query: str) -> list[dict]:
     """The runs of one DAG the REST API lists for ``query`` (a query string)."""
     _, body = _request(f"{stack.base_url}/api/v2/dags/{dag_id}/dagRuns?{query}", token=token)
     return body.get("dag_runs", [])
+
+
+def _wait_for_embargoed(publish_dir: Path, before: datetime) -> str:
+    """The id of the first release written to embargoed/ (by ``before``)."""
+    while datetime.now(UTC) < before:
+        found = [p.name for p in (publish_dir / "embargoed").glob("*")
+                 if (p / "manifest.json").exists()]
+        if found:
+            return found[0]
+        time.sleep(2)
+    pytest.fail(f"no embargoed release before {before}")
+
+
+def _deferred_wait(stack: Stack, token: str, announced: datetime, bound: float = 60) -> bool:
+    """Whether corridor_embargo's wait for ``announced`` is deferred to the triggerer
+    (no worker slot held), within ``bound`` seconds."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        for run in _dag_runs(stack, token, "corridor_embargo", "state=running"):
+            _, instance = _request(
+                f"{stack.base_url}/api/v2/dags/corridor_embargo/dagRuns/{run['dag_run_id']}"
+                "/taskInstances/wait_for_embargo", token=token)
+            if isinstance(instance, dict) and instance.get("state") == "deferred":
+                return True
+        time.sleep(2)
+    return False
 
 
 def _wait_for_release(stack: Stack, publish_dir: Path, token: str, bound: float,
@@ -203,9 +229,11 @@ def _wait_for_cycle(stack: Stack, token: str, after: datetime, bound: float = 30
 def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, monkeypatch):
     port = free_port()
     assert port != 8080
+    calendar = tmp_path / "calendar.csv"
+    calendar.write_text("last_period,embargo_until\n", encoding="utf-8")  # no entry yet
     settings = Settings(period_from="2024-11", period_to="2024-12", sim_scale=0.05,
                         home_dir=tmp_path / "home", publish_dir=tmp_path / "published",
-                        ingest_schedule=SCHEDULE, ui_port=port)
+                        ingest_schedule=SCHEDULE, ui_port=port, release_calendar=calendar)
     for conn_id in FEED_CONN_IDS.values():  # no configured feeds: the stack starts the simulator
         monkeypatch.delenv(connection_env_name(conn_id), raising=False)
 
@@ -302,6 +330,36 @@ def test_scheduler_publishes_a_release_unattended(warehouse_server, tmp_path, mo
             wall = (max(r["end_date"] for r in cycle) - min(r["start_date"] for r in cycle))
             print(f"no-change cycle: {wall.total_seconds():.1f} s wall time for the five "
                   f"poll DAGs, no data body, no release")
+
+            # embargo: the next release of 2024-12 is announced a few minutes ahead; the
+            # publisher revises the month; the release waits, invisible, then appears at
+            # the instant with nobody acting (the triggerer wakes corridor_embargo)
+            announced = (datetime.now(UTC) + timedelta(minutes=4)).replace(microsecond=0)
+            calendar.write_text(f"last_period,embargo_until\n2024-12,{announced.isoformat()}"
+                                "\n", encoding="utf-8")
+            ru = _request(f"{sim}/_sim/revise", body={"feed": "ru_customs", "unit": "2024-12"})
+            assert ru[0] == 200, ru
+            embargoed = _wait_for_embargoed(settings.publish_dir, announced)
+            assert datetime.now(UTC) < announced, "the publish took longer than the notice"
+            assert (settings.publish_dir / "LATEST").read_text().strip() == second
+            assert not (settings.publish_dir / "releases" / embargoed).exists()
+            assert _deferred_wait(stack, token, announced), _runs(stack, token)
+            while datetime.now(UTC) < announced - timedelta(seconds=3):
+                assert (settings.publish_dir / "LATEST").read_text().strip() == second
+                time.sleep(2)
+            while (settings.publish_dir / "LATEST").read_text().strip() != embargoed:
+                stack.check_alive()
+                assert datetime.now(UTC) < announced + timedelta(minutes=1), (
+                    f"embargoed release {embargoed} not released within a minute of "
+                    f"{announced}: {_runs(stack, token)}")
+                time.sleep(1)
+            lag = datetime.now(UTC) - announced
+            released = json.loads((settings.publish_dir / "releases" / embargoed
+                                   / "manifest.json").read_text(encoding="utf-8"))
+            assert released["embargo_until"] == announced.isoformat()
+            assert datetime.fromisoformat(released["released_at"]) >= announced
+            print(f"embargo: release {embargoed} released {lag.total_seconds():.1f} s after "
+                  f"its instant ({released['released_at']})")
 
         release = settings.publish_dir / "releases" / release_id
         manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))

@@ -80,8 +80,10 @@ def test_an_embargoed_release_is_invisible_until_its_instant_then_released(tmp_p
     now = [datetime.now(UTC)]
     api = TestClient(create_app(published, consumers, clock=lambda: now[0]),
                      headers={"Authorization": f"Bearer {key}"})
+    data = "/sdmx/2.1/data/dataflow/CORRIDOR/DF_BILATERAL_TRADE/1.0.0/*"
     assert [r["release_id"] for r in api.get("/releases").json()] == [first.name]
     assert api.get(f"/releases/{embargoed.name}/manifest.json").status_code == 404
+    assert api.get(data).text == (first / "bilateral_trade.sdmx.csv").read_text("utf-8")
     assert next_embargo(published) == INSTANT
 
     assert release_due(published, now=INSTANT - timedelta(seconds=1)) == []
@@ -100,6 +102,8 @@ def test_an_embargoed_release_is_invisible_until_its_instant_then_released(tmp_p
     now[0] = released_at
     assert [r["release_id"] for r in api.get("/releases").json()] == [first.name,
                                                                       embargoed.name]
+    assert api.get(data).text == (release / "bilateral_trade.sdmx.csv").read_text("utf-8")
+    assert api.get(f"/releases/{embargoed.name}/manifest.json").json()["released_at"]
 
 
 def test_a_newer_embargoed_release_replaces_one_waiting_for_the_same_period(tmp_path):
