@@ -47,11 +47,13 @@ def _instant(text: str) -> datetime:
 
 def visible_releases(published: Path, now: datetime) -> list[Release]:
     """Every visible release, oldest first."""
+    from corridor.publish.release import list_releases
+
     releases = []
-    for folder in sorted((published / "releases").glob("*")):
+    for folder in list_releases(published):
         try:
             manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+        except json.JSONDecodeError:
             continue  # not a finished release
         released_at = _instant(manifest.get("released_at") or manifest["created_at"])
         if released_at <= now:

@@ -133,14 +133,12 @@ class CalendarLine:
 def calendar_lines(calendar: dict[str, datetime], published) -> list[CalendarLine]:
     """Each entry with the release that met it (the first released whose coverage ends
     at its period), when, and on time (within :data:`ON_TIME` of the instant) or late."""
+    from corridor.publish.release import list_releases
+
     published = storage.resolve(published)
-    visible = []
-    releases = published / "releases"
-    for folder in (releases.iterdir() if releases.exists() else []):
-        manifest = _manifest(folder)
-        if manifest is not None:
-            visible.append(manifest)
-    visible.sort(key=lambda m: m.get("released_at") or m["created_at"])
+    visible = sorted((manifest for folder in list_releases(published)
+                      if (manifest := _manifest(folder)) is not None),
+                     key=lambda m: m.get("released_at") or m["created_at"])
     waiting = {m["coverage"]["last_period"]: m for _, m in embargoed(published)}
     lines = []
     for period, planned in sorted(calendar.items()):
